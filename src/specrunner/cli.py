@@ -1,0 +1,164 @@
+"""The command line: parse options, call one `app` function, print, return the exit code.
+
+Kept light on purpose: `specrunner --version` imports nothing but click; every command
+imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from specrunner import __version__
+
+_SELECTION_HELP = {
+    "env": "Environment of the suite to use (default: its default_environment).",
+    "set": "Override a variable: KEY=VALUE (VALUE is JSON when it parses as JSON). Repeatable.",
+    "tag": "Only scenarios with this tag. Repeatable (any of).",
+    "scenario": "Only this scenario, by name or id. Repeatable (any of).",
+    "shard": "Only the runs of shard I of N, split by run key (for example 2/4).",
+}
+
+
+def _out(text: str) -> None:
+    click.echo(text)
+
+
+def _err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _finish(action: Callable[[], int | None]) -> None:
+    from specrunner.app import guard
+
+    sys.exit(guard(action, _err))
+
+
+def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from specrunner.errors import UsageError
+    from specrunner.suite.selection import parse_shard
+
+    try:
+        parse_shard(value)
+    except UsageError as error:
+        raise click.BadParameter(str(error).split(": ", 1)[-1]) from None
+    return value
+
+
+def _check_sets(ctx: click.Context, param: click.Parameter,
+                value: tuple[str, ...]) -> tuple[str, ...]:
+    from specrunner.errors import UsageError
+    from specrunner.suite.selection import parse_set
+
+    for text in value:
+        try:
+            parse_set(text)
+        except UsageError as error:
+            raise click.BadParameter(str(error).split(": ", 1)[-1]) from None
+    return value
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that pick what to plan: shared by `plan` and (later) `run`."""
+    decorators = [
+        click.option("--env", "environment", metavar="NAME", help=_SELECTION_HELP["env"]),
+        click.option("--set", "sets", metavar="KEY=VALUE", multiple=True,
+                     callback=_check_sets, help=_SELECTION_HELP["set"]),
+        click.option("--tag", "tags", metavar="TAG", multiple=True, help=_SELECTION_HELP["tag"]),
+        click.option("--scenario", "scenarios", metavar="NAME_OR_ID", multiple=True,
+                     help=_SELECTION_HELP["scenario"]),
+        click.option("--shard", metavar="I/N", callback=_check_shard,
+                     help=_SELECTION_HELP["shard"]),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="specrunner",
+                      message="%(prog)s %(version)s")
+def main() -> None:
+    """Declarative test runner for Pipecat voice agents, evaluated by Cekura.
+
+    Suites are YAML files: which Cekura scenarios to run, how often, with which
+    publish_data_message, and where each run's room comes from.
+    """
+
+
+@main.command()
+@click.argument("suites", nargs=-1, required=True, metavar="SUITE...")
+def validate(suites: tuple[str, ...]) -> None:
+    """Check suites: YAML, schema, templates, rooms and selection of every environment.
+
+    Needs no secrets: unset environment variables are not errors here. Prints one line
+    per valid suite, and every problem as FILE:LINE:COL: message. Exits 2 when any suite
+    is invalid.
+    """
+    from specrunner.app import validate_all
+
+    sys.exit(validate_all(suites, _out, _err))
+
+
+@main.command()
+@click.argument("suite", metavar="SUITE")
+@selection_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+              default="text", show_default=True, help="Output format.")
+def plan(suite: str, environment: str | None, sets: tuple[str, ...], tags: tuple[str, ...],
+         scenarios: tuple[str, ...], shard: str | None, output_format: str) -> None:
+    """Compile a suite into its plan of runs and print it, sending nothing.
+
+    The JSON form is one object with a top-level `runs` list (key, scenario_id,
+    scenario, cell, repeat, room, rendered publish_data_message) and a `summary`.
+    Secrets are shown as ***.
+    """
+    from specrunner import app
+
+    def action() -> None:
+        request = app.PlanRequest(suite=suite, environment=environment, sets=sets, tags=tags,
+                                  scenarios=scenarios, shard=shard)
+        result = app.plan(request)
+        from specrunner.plan_view import plan_json_text, plan_text
+
+        click.echo(plan_json_text(result) if output_format == "json" else plan_text(result),
+                   nl=False)
+
+    _finish(action)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["suite"]), default="suite", required=False)
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a suite file (for editors and other tools)."""
+    from specrunner import app
+
+    _finish(lambda: click.echo(app.schema_text(kind), nl=False))
+
+
+@main.command()
+@click.argument("directory", default=".", required=False, metavar="[DIR]")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: str, force: bool) -> None:
+    """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR."""
+    from specrunner import app
+
+    def action() -> None:
+        for path in app.init(directory, force=force):
+            _out(f"wrote {path}")
+        suite = "specs/smoke.yaml" if directory in (".", "") else f"{directory}/specs/smoke.yaml"
+        _out("")
+        _out("Next:")
+        _out(f"  specrunner validate {suite}")
+        _out(f"  specrunner plan {suite}")
+
+    _finish(action)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,125 @@
+"""Records passed between stages. Frozen, typed; raw dicts stop at validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from specrunner.secrets import Secrets
+
+
+class RoomSourceKind(StrEnum):
+    STATIC = "static"
+    PIPECAT_CLOUD = "pipecat_cloud"
+    DAILY = "daily"
+    HTTP = "http"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """The verdict rule of a cell: a share of its runs, or a count, that must pass."""
+
+    pass_rate: float | None = 1.0
+    min_passes: int | None = None
+
+    def describe(self) -> str:
+        if self.min_passes is not None:
+            return f"min_passes {self.min_passes}"
+        return f"pass_rate {self.pass_rate:g}"
+
+    def as_json(self) -> dict[str, Any]:
+        if self.min_passes is not None:
+            return {"min_passes": self.min_passes}
+        return {"pass_rate": self.pass_rate}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConfig:
+    """A room source's configuration with every template rendered (at run time)."""
+
+    name: str
+    source: RoomSourceKind
+    values: Mapping[str, Any]
+    shown: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSpec:
+    """A room source as planned: its kind, capacity, and the secrets it will need.
+
+    Its templates are rendered only when runs lease rooms (`render`), so that planning
+    needs no secrets.
+    """
+
+    name: str
+    source: RoomSourceKind
+    capacity: int | None
+    env_names: tuple[str, ...]
+    missing_env: tuple[str, ...]
+    render: Callable[[Mapping[str, str]], RoomConfig] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedScenario:
+    name: str
+    id: int
+    tags: tuple[str, ...]
+    room: str
+    repeat: int
+    cells: tuple[Mapping[str, Any], ...]
+    expect: Expectation
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    key: str
+    index: int
+    scenario_id: int
+    scenario: str
+    cell: Mapping[str, Any]
+    repeat: int
+    room: str
+    timeout: float
+    publish_data_message: Any
+    shown_payload: Any
+    """`publish_data_message` with secrets masked: what specrunner may print or write."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    environment: str | None = None
+    tags: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+    overrides: tuple[str, ...] = ()
+    """The `--set` keys given (their values may be secrets and are not kept here)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "tags": list(self.tags),
+            "scenarios": list(self.scenarios),
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            "set": list(self.overrides),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    suite_name: str
+    suite_file: str
+    version: int
+    description: str | None
+    environment: str | None
+    agent: int | None
+    scenarios: tuple[PlannedScenario, ...]
+    runs: tuple[PlannedRun, ...]
+    rooms: Mapping[str, RoomSpec]
+    selection: Selection
+    total_runs: int
+    """Runs in the whole suite for this environment, before --tag/--scenario/--shard."""
+    secrets: Secrets = field(repr=False, compare=False)

@@ -1,0 +1,88 @@
+"""Secrets: every value read from `env`, masked as `***` wherever specrunner shows it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MASK = "***"
+# Free text (logs, messages) is searched for secrets at least this long; shorter values
+# are still masked wherever they stand as a value of their own.
+MIN_TEXT_SECRET = 4
+
+
+class Secrets:
+    """The set of secret values seen so far, and the ways to hide them."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str) -> None:
+        if value and value not in self._values:
+            self._values.add(str(value))
+            self._pattern = None
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def values(self) -> frozenset[str]:
+        return frozenset(self._values)
+
+    def _regex(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._values:
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        return self._pattern
+
+    def redact_text(self, text: str, *, min_length: int = MIN_TEXT_SECRET) -> str:
+        """`text` with every secret of at least `min_length` characters replaced by ***."""
+        if not self._values:
+            return text
+        long_enough = [v for v in self._values if len(v) >= min_length]
+        if not long_enough:
+            return text
+        pattern = self._regex() if min_length <= 1 else re.compile(
+            "|".join(re.escape(v) for v in sorted(long_enough, key=len, reverse=True)))
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+    def mask(self, value: Any) -> Any:
+        """What to show for a value derived from a secret.
+
+        Strings show their secret parts as ***; a value that no longer contains its secret
+        verbatim (transformed by a filter, or not a string) is shown entirely as ***.
+        """
+        if isinstance(value, dict):
+            shown = {k: self._mask_leaf(v) for k, v in value.items()}
+            return shown if shown != value else MASK
+        if isinstance(value, list):
+            items = [self._mask_leaf(v) for v in value]
+            return items if items != value else MASK
+        if isinstance(value, str):
+            replaced = self.redact_text(value, min_length=1)
+            return replaced if replaced != value else MASK
+        return MASK
+
+    def _mask_leaf(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self._mask_leaf(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._mask_leaf(v) for v in value]
+        if isinstance(value, str):
+            return self.redact_text(value, min_length=1)
+        return value
+
+    def redact(self, value: Any) -> Any:
+        """A copy of JSON data with every secret in its strings replaced by *** (a last net)."""
+        if not self._values:
+            return value
+        if isinstance(value, dict):
+            return {k: self.redact(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact(v) for v in value]
+        if isinstance(value, str):
+            return self.redact_text(value)
+        return value

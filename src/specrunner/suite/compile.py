@@ -1,0 +1,469 @@
+"""Compile a validated suite into a plan of runs. Pure: no network, no files written.
+
+Order of work: pick the environment, render vars, agent and each scenario's id, plan the
+room sources (their templates are checked now and rendered at run time), expand each
+scenario into cells x repeats with stable keys, apply the selection, then render each
+selected run's `publish_data_message`: parts that do not change per run are rendered once
+per scenario or per cell, and each template is compiled only once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from specrunner.errors import Diagnostic, SuiteError, UsageError
+from specrunner.models import (
+    Expectation,
+    Plan,
+    PlannedRun,
+    PlannedScenario,
+    RoomSpec,
+    Selection,
+)
+from specrunner.secrets import Secrets
+from specrunner.suggest import did_you_mean
+from specrunner.suite.duration import parse_duration
+from specrunner.suite.load import Document, JsonPath
+from specrunner.suite.matrix import cell_label, expand_cells
+from specrunner.suite.rooms import plan_room
+from specrunner.suite.selection import apply_overrides, in_shard, run_key, run_key_prefix
+from specrunner.suite.template import (
+    PAYLOAD_SCOPE,
+    SUITE_SCOPE,
+    VARS_SCOPE,
+    Const,
+    EnvProxy,
+    Level,
+    MappingNode,
+    Node,
+    SecretStr,
+    TemplateEngine,
+    TemplateFailure,
+    mapping_node,
+)
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class CompileOptions:
+    environment: str | None = None
+    overrides: tuple[tuple[tuple[str, ...], Any], ...] = ()
+    tags: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+    lenient_env: bool = False
+    """Unset environment variables are not errors (for `validate`, which needs no secrets)."""
+
+
+@dataclass(slots=True)
+class _Scenario:
+    plan: PlannedScenario
+    path: JsonPath
+    payload: Node
+    key_prefixes: list[str]
+
+
+def compile_plan(doc: Document, options: CompileOptions) -> Plan:
+    return _Compiler(doc, options).plan()
+
+
+def environment_names(doc: Document) -> list[str]:
+    environments = doc.data.get("environments") or {}
+    return list(environments)
+
+
+class _Compiler:
+    def __init__(self, doc: Document, options: CompileOptions) -> None:
+        self.doc = doc
+        self.data: dict[str, Any] = doc.data
+        self.options = options
+        self.problems: list[Diagnostic] = []
+        self.secrets = Secrets()
+        self.engine = TemplateEngine(self.secrets)
+        self.env = EnvProxy(options.environ, lenient=options.lenient_env, secrets=self.secrets)
+        self._failed_templates: set[JsonPath] = set()
+        self._payloads: dict[JsonPath, Node] = {}
+
+    # -- problems
+
+    def fail(self, path: JsonPath, message: str, *, at_key: bool = False) -> None:
+        self.problems.append(self.doc.diagnostic(path, message, at_key=at_key))
+
+    def template_failed(self, failure: TemplateFailure) -> None:
+        if failure.path in self._failed_templates:
+            return
+        self._failed_templates.add(failure.path)
+        self.fail(failure.path, self.secrets.redact_text(failure.message, min_length=1))
+
+    def compile(self, raw: Any, path: JsonPath, scope: frozenset[str]) -> Node:
+        failures: list[TemplateFailure] = []
+        node = self.engine.compile(raw, path, scope, failures)
+        for failure in failures:
+            self.template_failed(failure)
+        return node
+
+    def render(self, node: Node, context: dict[str, Any]) -> tuple[Any, Any] | None:
+        try:
+            return self.engine.render(node, context)
+        except TemplateFailure as failure:
+            self.template_failed(failure)
+            return None
+
+    def stop_if_failed(self) -> None:
+        if self.problems:
+            raise SuiteError(self.problems)
+
+    # -- the plan
+
+    def plan(self) -> Plan:
+        environment = self.pick_environment()
+        env_conf: dict[str, Any] = (self.data.get("environments") or {}).get(environment) or {}
+        env_path: JsonPath = ("environments", environment) if environment else ()
+        context: dict[str, Any] = {
+            "env": self.env,
+            "suite": {"name": self.data["name"], "version": self.data["version"]},
+            "environment": environment,
+        }
+        context["vars"] = self.render_vars(env_conf, env_path, context)
+        agent = self.render_agent(env_conf, env_path, context)
+        rooms = {name: plan_room(self, name, conf, context, self.options.environ)
+                 for name, conf in self.data["rooms"].items()}
+        defaults = self.defaults(env_conf, env_path)
+        scenarios = [self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
+                     for index, raw in enumerate(self.data["scenarios"])]
+        planned = [s for s in scenarios if s is not None]
+        self.check_unique(planned)
+        self.stop_if_failed()
+        selected = self.select(planned)
+        runs = self.render_runs(selected, context)
+        self.stop_if_failed()
+        return Plan(
+            suite_name=self.data["name"],
+            suite_file=self.doc.path,
+            version=self.data["version"],
+            description=self.data.get("description"),
+            environment=environment,
+            agent=agent,
+            scenarios=tuple(s.plan for s in selected),
+            runs=tuple(runs),
+            rooms=rooms,
+            selection=Selection(
+                environment=environment,
+                tags=self.options.tags,
+                scenarios=self.options.scenarios,
+                shard=self.options.shard,
+                overrides=tuple(".".join(path) for path, _ in self.options.overrides),
+            ),
+            total_runs=sum(len(s.plan.cells) * s.plan.repeat for s in planned),
+            secrets=self.secrets,
+        )
+
+    def pick_environment(self) -> str | None:
+        environments: dict[str, Any] = self.data.get("environments") or {}
+        names = list(environments)
+        default = self.data.get("default_environment")
+        if default is not None and default not in environments:
+            self.fail(("default_environment",), f"default_environment {default!r} is not an "
+                      f"environment of this suite{did_you_mean(default, names)}"
+                      f"{_listing('environments', names)}")
+        chosen = self.options.environment
+        if chosen is not None:
+            if not environments:
+                self.fail((), f"--env {chosen!r}: this suite defines no environments")
+            elif chosen not in environments:
+                self.fail(("environments",), f"--env {chosen!r}: unknown environment"
+                          f"{did_you_mean(chosen, names)}{_listing('environments', names)}",
+                          at_key=True)
+        elif environments and default is None:
+            self.fail(("environments",), "the suite defines environments but no "
+                      "default_environment: pass --env NAME or set default_environment"
+                      f"{_listing('environments', names)}", at_key=True)
+        self.stop_if_failed()
+        return chosen if chosen is not None else default
+
+    def render_vars(self, env_conf: dict[str, Any], env_path: JsonPath,
+                    context: dict[str, Any]) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        sources = [(self.data.get("vars"), ("vars",)), (env_conf.get("vars"), (*env_path, "vars"))]
+        for raw, path in sources:
+            if not raw:
+                continue
+            rendered = self.render(self.compile(raw, path, VARS_SCOPE), context)
+            if rendered is not None:
+                merged = _deep_merge(merged, self.seal(*rendered))
+        return apply_overrides(merged, self.options.overrides)
+
+    def seal(self, value: Any, shown: Any) -> Any:
+        """Mark every part of a rendered value that came from a secret as a SecretStr."""
+        if shown is value:
+            return value
+        if isinstance(value, dict):
+            return {k: self.seal(v, shown[k] if isinstance(shown, dict) else None)
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.seal(v, shown[i] if isinstance(shown, list) else None)
+                    for i, v in enumerate(value)]
+        self.secrets.add(str(value))
+        return SecretStr(value) if isinstance(value, str) else value
+
+    def render_agent(self, env_conf: dict[str, Any], env_path: JsonPath,
+                     context: dict[str, Any]) -> int | None:
+        if "agent" in env_conf:
+            raw, path = env_conf["agent"], (*env_path, "agent")
+        elif "agent" in self.data:
+            raw, path = self.data["agent"], ("agent",)
+        else:
+            return None
+        return self.render_id(raw, path, context, "agent")
+
+    def render_id(self, raw: Any, path: JsonPath, context: dict[str, Any], what: str) -> int:
+        rendered = self.render(self.compile(raw, path, SUITE_SCOPE), context)
+        if rendered is None:
+            return 0
+        value, shown = rendered
+        number = _positive_int(value)
+        if shown is not value:
+            if number is None and self.options.lenient_env and self.env.missing:
+                return 0
+            self.secrets.add(str(value))
+        if number is None:
+            self.fail(path, f"{what} must be a positive integer, but renders to "
+                      f"{_shown(shown)}")
+            return 0
+        return number
+
+    def defaults(self, env_conf: dict[str, Any], env_path: JsonPath
+                 ) -> list[tuple[dict[str, Any], JsonPath]]:
+        """The defaults layers, most specific first: the environment's, then the suite's."""
+        layers = []
+        if env_conf.get("defaults"):
+            layers.append((env_conf["defaults"], (*env_path, "defaults")))
+        if self.data.get("defaults"):
+            layers.append((self.data["defaults"], ("defaults",)))
+        return layers
+
+    def plan_scenario(self, index: int, raw: dict[str, Any], env_conf: dict[str, Any],
+                      env_path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]],
+                      context: dict[str, Any]) -> _Scenario | None:
+        path: JsonPath = ("scenarios", index)
+        layers = [(raw, path), *defaults]
+
+        def setting(key: str) -> tuple[Any, JsonPath] | None:
+            for layer, layer_path in layers:
+                if key in layer:
+                    return layer[key], (*layer_path, key)
+            return None
+
+        scenario_id = self.render_id(raw["id"], (*path, "id"), context, "scenario id")
+        name = raw.get("name") or f"scenario-{scenario_id}"
+        tags = tuple(_value(setting("tags"), []))
+        repeat = int(_value(setting("repeat"), 1))
+        room = self.resolve_room(setting("room"), env_conf, env_path, path, name)
+        timeout = self.resolve_timeout(setting("timeout"))
+        expect = self.resolve_expect(setting("expect"), repeat, name)
+        cells = self.resolve_cells(setting("matrix"), setting("include"), setting("exclude"),
+                                   path, name)
+        payload = self.payload_node(raw, path, defaults)
+        if cells is None:
+            return None
+        planned = PlannedScenario(name=name, id=scenario_id, tags=tags, room=room or "",
+                                  repeat=repeat, cells=tuple(cells), expect=expect,
+                                  timeout=timeout)
+        prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
+        return _Scenario(planned, path, payload, prefixes)
+
+    def resolve_room(self, setting: tuple[Any, JsonPath] | None, env_conf: dict[str, Any],
+                     env_path: JsonPath, path: JsonPath, name: str) -> str | None:
+        rooms = list(self.data["rooms"])
+        if setting is not None and setting[1][: len(path)] == path:
+            chosen, where = setting
+        elif "room" in env_conf:
+            chosen, where = env_conf["room"], (*env_path, "room")
+        elif setting is not None:
+            chosen, where = setting
+        elif len(rooms) == 1:
+            return rooms[0]
+        else:
+            self.fail(path, f"scenario {name!r} has no room: set `room` on the scenario, in "
+                      f"`defaults` or on the environment{_listing('rooms', rooms)}")
+            return None
+        if chosen not in self.data["rooms"]:
+            self.fail(where, f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}"
+                      f"{_listing('rooms', rooms)}")
+            return None
+        return str(chosen)
+
+    def resolve_timeout(self, setting: tuple[Any, JsonPath] | None) -> float:
+        if setting is None:
+            return DEFAULT_TIMEOUT
+        seconds = parse_duration(setting[0])
+        if seconds is None:
+            self.fail(setting[1], f"timeout must be longer than zero, got {setting[0]!r}")
+            return DEFAULT_TIMEOUT
+        return seconds
+
+    def resolve_expect(self, setting: tuple[Any, JsonPath] | None, repeat: int,
+                       name: str) -> Expectation:
+        if setting is None:
+            return Expectation()
+        rule, where = setting
+        if "min_passes" in rule:
+            needed = int(rule["min_passes"])
+            if needed > repeat:
+                self.fail((*where, "min_passes"), f"min_passes {needed} is more than the "
+                          f"{repeat} run{'s' if repeat != 1 else ''} of each cell of scenario "
+                          f"{name!r}: the cell could never pass")
+            return Expectation(pass_rate=None, min_passes=needed)
+        return Expectation(pass_rate=float(rule.get("pass_rate", 1.0)))
+
+    def resolve_cells(self, matrix: tuple[Any, JsonPath] | None,
+                      include: tuple[Any, JsonPath] | None,
+                      exclude: tuple[Any, JsonPath] | None,
+                      path: JsonPath, name: str) -> list[dict[str, Any]] | None:
+        cells = expand_cells(_value(matrix, None), _value(include, []), _value(exclude, []))
+        if not cells:
+            where = exclude[1] if exclude is not None else path
+            self.fail(where, f"scenario {name!r} has no cells left: `exclude` drops every "
+                      "cell of its matrix")
+            return None
+        return cells
+
+    def payload_node(self, raw: dict[str, Any], path: JsonPath,
+                     defaults: list[tuple[dict[str, Any], JsonPath]]) -> Node:
+        node: Node | None = None
+        for layer, layer_path in [*reversed(defaults), (raw, path)]:
+            if "publish_data_message" in layer:
+                compiled = self.compiled_payload(layer["publish_data_message"],
+                                                 (*layer_path, "publish_data_message"))
+                node = compiled if node is None else _merge_nodes(node, compiled)
+        return node if node is not None else Const(None, None)
+
+    def compiled_payload(self, raw: Any, path: JsonPath) -> Node:
+        """Defaults are shared by many scenarios: compile each payload layer once."""
+        if path not in self._payloads:
+            self._payloads[path] = self.compile(raw, path, PAYLOAD_SCOPE)
+        return self._payloads[path]
+
+    def check_unique(self, scenarios: list[_Scenario]) -> None:
+        seen: dict[str, _Scenario] = {}
+        for scenario in scenarios:
+            for cell, prefix in zip(scenario.plan.cells, scenario.key_prefixes, strict=True):
+                other = seen.setdefault(prefix, scenario)
+                if other is scenario:
+                    continue
+                line, _ = self.doc.locate(other.path)
+                label = f" with cell {cell_label(cell)}" if cell else ""
+                self.fail(scenario.path, f"scenario {scenario.plan.name!r}{label} is already "
+                          f"planned by the scenario at line {line}: give one of them another "
+                          "name")
+
+    # -- selection and rendering
+
+    def select(self, scenarios: list[_Scenario]) -> list[_Scenario]:
+        tags, wanted = self.options.tags, self.options.scenarios
+        known_tags = sorted({t for s in scenarios for t in s.plan.tags})
+        for tag in tags:
+            if tag not in known_tags:
+                raise UsageError(f"--tag {tag!r}: no scenario in {self.doc.path} has this tag"
+                                 f"{did_you_mean(tag, known_tags)}{_listing('tags', known_tags)}")
+        names = [s.plan.name for s in scenarios]
+        for want in wanted:
+            if not any(_is_scenario(s.plan, want) for s in scenarios):
+                raise UsageError(f"--scenario {want!r}: no scenario in {self.doc.path} has this "
+                                 f"name or id{did_you_mean(want, names)}")
+        return [s for s in scenarios
+                if (not tags or any(t in s.plan.tags for t in tags))
+                and (not wanted or any(_is_scenario(s.plan, w) for w in wanted))]
+
+    def render_runs(self, scenarios: list[_Scenario], context: dict[str, Any]
+                    ) -> list[PlannedRun]:
+        shard = self.options.shard
+        runs: list[PlannedRun] = []
+        for scenario in scenarios:
+            plan = scenario.plan
+            scenario_context = {**context, "scenario": {"id": plan.id, "name": plan.name,
+                                                        "tags": list(plan.tags)}}
+            try:
+                payload = self.engine.specialize(scenario.payload, scenario_context,
+                                                 Level.SCENARIO)
+                for cell, prefix in zip(plan.cells, scenario.key_prefixes, strict=True):
+                    keyed = [(r, run_key(prefix, r)) for r in range(1, plan.repeat + 1)]
+                    keyed = [(r, k) for r, k in keyed if in_shard(k, shard)]
+                    if not keyed:
+                        continue
+                    cell_context = {**scenario_context, "matrix": cell}
+                    cell_payload = self.engine.specialize(payload, cell_context, Level.CELL)
+                    for repeat, key in keyed:
+                        run_context = {**cell_context, "run": {
+                            "repeat": repeat, "index": len(runs), "key": key}}
+                        value, shown = self.engine.render(cell_payload, run_context)
+                        runs.append(PlannedRun(
+                            key=key, index=len(runs), scenario_id=plan.id, scenario=plan.name,
+                            cell=cell, repeat=repeat, room=plan.room, timeout=plan.timeout,
+                            publish_data_message=value, shown_payload=shown))
+            except TemplateFailure as failure:
+                self.template_failed(failure)
+        return runs
+
+
+def _merge_nodes(base: Node, over: Node) -> Node:
+    """Deep-merge two compiled mappings; anything that is not a mapping replaces."""
+    base_items, over_items = _entries(base), _entries(over)
+    if base_items is None or over_items is None:
+        return over
+    merged = dict(base_items)
+    for key, node in over_items:
+        merged[key] = _merge_nodes(merged[key], node) if key in merged else node
+    return mapping_node(tuple(merged.items()))
+
+
+def _entries(node: Node) -> list[tuple[str, Node]] | None:
+    if isinstance(node, MappingNode):
+        return list(node.items)
+    if isinstance(node, Const) and isinstance(node.value, dict):
+        shown = node.display if isinstance(node.display, dict) else {}
+        return [(k, Const(v, shown.get(k, v) if node.tainted else v))
+                for k, v in node.value.items()]
+    return None
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = _deep_merge(dict(result[key]), value)
+        else:
+            result[key] = value
+    return result
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if number > 0 else None
+    return None
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+
+
+def _value(setting: tuple[Any, JsonPath] | None, default: Any) -> Any:
+    return default if setting is None else setting[0]
+
+
+def _is_scenario(plan: PlannedScenario, wanted: str) -> bool:
+    return plan.name == wanted or str(plan.id) == wanted
+
+
+def _listing(what: str, names: list[str]) -> str:
+    return f" ({what}: {', '.join(names)})" if names else ""

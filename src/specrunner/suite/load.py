@@ -1,0 +1,242 @@
+"""Read a suite file into plain data plus an index from JSON path to file:line:col.
+
+This is the only YAML reader in specrunner. It composes the node graph with PyYAML's safe
+loader and builds the data itself, so that every value keeps its position, duplicate keys
+are reported instead of silently overwritten, and only JSON-compatible values come out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from specrunner.errors import Diagnostic, SuiteError
+
+JsonPath = tuple[str | int, ...]
+
+# A limit on the values built from one file, so that alias bombs fail fast and clearly.
+MAX_NODES = 2_000_000
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SuiteLoader(_Loader):  # type: ignore[valid-type,misc]
+    """Safe loading without implicit timestamps: dates stay strings, as in JSON."""
+
+
+_SuiteLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A loaded suite: its data and where each value and key stands in the file."""
+
+    path: str
+    data: Any
+    values: dict[JsonPath, tuple[int, int]] = field(repr=False)
+    keys: dict[JsonPath, tuple[int, int]] = field(repr=False)
+
+    def locate(self, path: JsonPath) -> tuple[int, int]:
+        """Line and column of the value at `path`, or of its nearest located ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return (1, 1)
+
+    def locate_key(self, path: JsonPath) -> tuple[int, int]:
+        """Line and column of the mapping key that holds `path`, else of the value."""
+        return self.keys.get(path) or self.locate(path)
+
+    def diagnostic(self, path: JsonPath, message: str, *, at_key: bool = False) -> Diagnostic:
+        line, col = self.locate_key(path) if at_key else self.locate(path)
+        return Diagnostic(self.path, line, col, message)
+
+
+def load_suite(path: str | Path) -> Document:
+    """Load one suite file; raise SuiteError with every problem found while reading it."""
+    shown = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SuiteError([Diagnostic(shown, 1, 1, "no such file")]) from None
+    except IsADirectoryError:
+        raise SuiteError([Diagnostic(shown, 1, 1, "is a directory, expected a YAML file")]) from None
+    except OSError as exc:
+        raise SuiteError([Diagnostic(shown, 1, 1, f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SuiteError([Diagnostic(shown, line, 1, "not valid UTF-8 text")]) from None
+    return load_text(text, shown)
+
+
+def load_text(text: str, path: str = "<suite>") -> Document:
+    try:
+        node = yaml.compose(text, Loader=_SuiteLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise SuiteError([_syntax_diagnostic(path, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise SuiteError([Diagnostic(path, 1, 1, f"YAML error: {exc}")]) from None
+    if node is None:
+        raise SuiteError(
+            [Diagnostic(path, 1, 1, "the file is empty; expected a suite mapping with "
+                        "version, name, rooms and scenarios")]
+        )
+    builder = _Builder(path)
+    data = builder.build(node, ())
+    if builder.problems:
+        raise SuiteError(builder.problems)
+    return Document(path, data, builder.values, builder.keys)
+
+
+def _syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    message = f"YAML syntax error: {problem}"
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    elif exc.context:
+        message += f" ({exc.context})"
+    return Diagnostic(path, line, col, message)
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.values: dict[JsonPath, tuple[int, int]] = {}
+        self.keys: dict[JsonPath, tuple[int, int]] = {}
+        self.problems: list[Diagnostic] = []
+        self.count = 0
+        self._constructor = yaml.SafeLoader("")
+
+    def problem(self, node: yaml.Node, message: str) -> None:
+        line, col = _pos(node)
+        self.problems.append(Diagnostic(self.path, line, col, message))
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            if self.count == MAX_NODES + 1:
+                self.problem(node, f"the document expands to more than {MAX_NODES:,} values "
+                             "(too many aliases?)")
+            return None
+        self.values.setdefault(path, _pos(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            self.check_tag(node, "tag:yaml.org,2002:seq")
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            self.check_tag(node, "tag:yaml.org,2002:map")
+            return self.mapping(node, path)
+        self.problem(node, "unsupported YAML node")  # pragma: no cover - PyYAML has no others
+        return None
+
+    def check_tag(self, node: yaml.Node, expected: str) -> None:
+        if node.tag != expected:
+            self.problem(node, f"unsupported YAML tag {node.tag!r}")
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            self.problem(node, f"unsupported YAML tag {node.tag!r}; use plain strings, "
+                         "numbers, booleans and null")
+            return None
+        value = self._constructor.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(node, f"{node.value!r} is not a finite number")
+            return None
+        return value
+
+    def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in self.own_pairs(node, first_seen):
+            key = self.key(key_node)
+            if key is None:
+                continue
+            child = (*path, key)
+            self.keys.setdefault(child, _pos(key_node))
+            result[key] = self.build(value_node, child)
+        return result
+
+    def own_pairs(
+        self, node: yaml.MappingNode, first_seen: dict[str, yaml.Node]
+    ) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+        """The node's pairs, merge keys (`<<`) first so the node's own keys override them."""
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.extend(self.merge_sources(value_node))
+                continue
+            if isinstance(key_node, yaml.ScalarNode):
+                earlier = first_seen.get(key_node.value)
+                if earlier is not None:
+                    self.problem(key_node, f"duplicate key {key_node.value!r} (first defined "
+                                 f"at line {earlier.start_mark.line + 1})")
+                    continue
+                first_seen[key_node.value] = key_node
+            own.append((key_node, value_node))
+        own_keys = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+        seen_merged: set[str] = set()
+        for key_node, value_node in merged:
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if name in own_keys or name in seen_merged:
+                continue
+            if name is not None:
+                seen_merged.add(name)
+            yield key_node, value_node
+        yield from own
+
+    def merge_sources(self, value: yaml.Node) -> list[tuple[yaml.Node, yaml.Node]]:
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        pairs: list[tuple[yaml.Node, yaml.Node]] = []
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self.problem(source, "a merge key (<<) takes a mapping or a list of mappings")
+                continue
+            pairs.extend(self.own_pairs(source, {}))
+        return pairs
+
+    def key(self, node: yaml.Node) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, "a mapping key must be a plain string, not a list or mapping")
+            return None
+        if node.tag == "tag:yaml.org,2002:str":
+            return str(node.value)
+        value = self.scalar(node)
+        if isinstance(value, bool) or value is None:
+            self.problem(node, f"the key {node.value!r} reads as {_yaml_name(value)}; "
+                         f"quote it (\"{node.value}\") to use it as a name")
+            return None
+        return str(node.value)
+
+
+def _yaml_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return "true" if value else "false"

@@ -1,0 +1,70 @@
+"""Command-line selection values: `--set key=value` and `--shard I/N`, and run keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from specrunner.errors import UsageError
+
+_SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
+    """`key=value` or `a.b=value`; the value is JSON when it parses as JSON, else text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep:
+        raise UsageError(f"--set {text!r}: expected KEY=VALUE, for example --set locale=en-US")
+    if not _SET_KEY.match(key):
+        raise UsageError(f"--set {text!r}: {key!r} is not a valid variable name (letters, "
+                         "digits, '_' and '-', with '.' between nested keys)")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return tuple(key.split(".")), value
+
+
+def apply_overrides(variables: dict[str, Any],
+                    overrides: Sequence[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+    result = dict(variables)
+    for path, value in overrides:
+        target = result
+        for part in path[:-1]:
+            current = target.get(part)
+            target[part] = dict(current) if isinstance(current, Mapping) else {}
+            target = target[part]
+        target[path[-1]] = value
+    return result
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    match = _SHARD.match(text)
+    if match is None:
+        raise UsageError(f"--shard {text!r}: expected I/N, for example --shard 1/4")
+    index, count = int(match.group(1)), int(match.group(2))
+    if count < 1 or not 1 <= index <= count:
+        raise UsageError(f"--shard {text!r}: I must be between 1 and N (N at least 1)")
+    return index, count
+
+
+def run_key_prefix(suite: str, scenario: str, cell: Mapping[str, Any]) -> str:
+    cell_json = json.dumps(cell, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps([suite, scenario], ensure_ascii=False)[:-1] + "," + cell_json + ","
+
+
+def run_key(prefix: str, repeat: int) -> str:
+    """The stable key of a run: a hash of suite, scenario name, cell and repeat only."""
+    return hashlib.sha256(f"{prefix}{repeat}]".encode()).hexdigest()[:16]
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    if shard is None:
+        return True
+    index, count = shard
+    return int(key, 16) % count == index - 1

@@ -1,0 +1,438 @@
+"""Jinja2 templates in suites: sandboxed, strict, compiled once, secrets tracked.
+
+A raw YAML value becomes a tree of nodes (`compile`), each template compiled once. Every
+template knows the most specific name it uses (suite < scenario < cell < run), so the
+compiler can render what does not change per run once per scenario or per cell
+(`specialize`) and only the rest once per run (`render`).
+
+Values read from `env` are wrapped in `SecretStr`. The sandbox notices every time a template
+reads one, so each rendered value knows whether it is derived from a secret ("tainted").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, NoReturn
+
+import jinja2
+from jinja2 import meta
+from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from specrunner.secrets import Secrets
+from specrunner.suggest import did_you_mean
+from specrunner.suite.load import JsonPath
+
+MAX_RENDERED_SIZE = 1_000_000
+
+
+class Level(IntEnum):
+    """How often a template's value can change: per suite, scenario, matrix cell or run."""
+
+    SUITE = 0
+    SCENARIO = 1
+    CELL = 2
+    RUN = 3
+
+
+NAME_LEVELS: dict[str, Level] = {
+    "env": Level.SUITE,
+    "vars": Level.SUITE,
+    "suite": Level.SUITE,
+    "environment": Level.SUITE,
+    "scenario": Level.SCENARIO,
+    "matrix": Level.CELL,
+    "run": Level.RUN,
+}
+
+VARS_SCOPE = frozenset({"env", "suite", "environment"})
+SUITE_SCOPE = VARS_SCOPE | {"vars"}
+PAYLOAD_SCOPE = frozenset(NAME_LEVELS)
+
+
+class SecretStr(str):
+    """A string read from the environment; never shown."""
+
+    __slots__ = ()
+
+
+class TemplateFailure(Exception):
+    """A template that cannot be compiled or rendered, with the path of its string."""
+
+    def __init__(self, path: JsonPath, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+class MissingEnv(Exception):  # deliberately not an AttributeError: Jinja would swallow it
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class EnvProxy:
+    """`env` in templates: `env.NAME`, `env["NAME"]`, `env.get("NAME", default)`.
+
+    In lenient mode (used by `validate`) an unset variable is not an error: it renders
+    as an opaque secret placeholder and its name is remembered in `missing`.
+    """
+
+    __slots__ = ("_environ", "_lenient", "missing", "secrets", "used")
+
+    def __init__(self, environ: Mapping[str, str], *, lenient: bool, secrets: Secrets) -> None:
+        self._environ = environ
+        self._lenient = lenient
+        self.secrets = secrets
+        self.missing: set[str] = set()
+        self.used: set[str] = set()
+
+    def _lookup(self, name: str) -> SecretStr:
+        self.used.add(name)
+        value = self._environ.get(name)
+        if value is None:
+            if not self._lenient:
+                raise MissingEnv(name)
+            self.missing.add(name)
+            return SecretStr(f"<unset {name}>")
+        if value:
+            self.secrets.add(value)
+        return SecretStr(value)
+
+    def __getattr__(self, name: str) -> SecretStr:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._lookup(name)
+
+    def __getitem__(self, name: object) -> SecretStr:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return self._lookup(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not isinstance(name, str):
+            return default
+        if self._environ.get(name) is None:
+            self.used.add(name)
+            return default
+        return self._lookup(name)
+
+
+class _Undefined(jinja2.StrictUndefined):
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        if isinstance(self._undefined_exception, type) and issubclass(
+            self._undefined_exception, SecurityError
+        ):
+            raise SecurityError(self._undefined_hint or "unsafe access")
+        raise _UndefinedName(self)
+
+
+class _UndefinedName(UndefinedError):
+    def __init__(self, undefined: _Undefined) -> None:
+        super().__init__(undefined._undefined_message)
+        self.obj = undefined._undefined_obj
+        self.name = undefined._undefined_name
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus taint tracking of secrets and a cap on the size of `*` and `**`."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self) -> None:
+        super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+        self.touched = False
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        value = super().getattr(obj, attribute)
+        if isinstance(value, SecretStr):
+            self.touched = True
+        return value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        value = super().getitem(obj, argument)
+        if isinstance(value, SecretStr):
+            self.touched = True
+        return value
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        value = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(value, SecretStr):
+            self.touched = True
+        return value
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (isinstance(seq, str | list | tuple) and isinstance(times, int)
+                        and len(seq) * times > MAX_RENDERED_SIZE):
+                    raise SecurityError("the result of '*' would be too large")
+        if (operator == "**" and isinstance(left, int) and isinstance(right, int)
+                and abs(right) > 1000 and abs(left) > 1):
+            raise SecurityError("the result of '**' would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
+# ---- the compiled tree -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A value known at compile time, and what to show for it (masked where secret)."""
+
+    value: Any
+    display: Any
+    level: Level = Level.SUITE
+
+    @property
+    def tainted(self) -> bool:
+        return self.display is not self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    source: str
+    path: JsonPath
+    level: Level
+    native: bool
+    run: Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingNode:
+    items: tuple[tuple[str, Node], ...]
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class ListNode:
+    items: tuple[Node, ...]
+    level: Level
+
+
+Node = Const | Template | MappingNode | ListNode
+
+
+def has_template_syntax(text: str) -> bool:
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+class TemplateEngine:
+    """Compiles raw values into node trees (each template once) and renders them."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+        self.sandbox = _Sandbox()
+        self._cache: dict[tuple[str, frozenset[str]], tuple[Callable[[dict[str, Any]], Any],
+                                                            bool, Level]] = {}
+
+    # -- compiling
+
+    def compile(self, raw: Any, path: JsonPath, scope: frozenset[str],
+                problems: list[TemplateFailure]) -> Node:
+        """Compile every string in `raw`; problems are appended, never raised."""
+        if isinstance(raw, str):
+            if not has_template_syntax(raw):
+                return Const(raw, raw)
+            try:
+                run, native, level = self._compile_source(raw, scope)
+            except TemplateFailure as failure:
+                problems.append(TemplateFailure(path, failure.message))
+                return Const(raw, raw)
+            return Template(raw, path, level, native, run)
+        if isinstance(raw, dict):
+            entries = tuple((key, self.compile(value, (*path, key), scope, problems))
+                            for key, value in raw.items())
+            return mapping_node(entries)
+        if isinstance(raw, list):
+            return _list(tuple(self.compile(v, (*path, i), scope, problems)
+                               for i, v in enumerate(raw)))
+        return Const(raw, raw)
+
+    def _compile_source(self, source: str, scope: frozenset[str]
+                        ) -> tuple[Callable[[dict[str, Any]], Any], bool, Level]:
+        cached = self._cache.get((source, scope))
+        if cached is not None:
+            return cached
+        try:
+            tree = self.sandbox.parse(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateFailure((), _syntax_message(exc, source)) from None
+        names = meta.find_undeclared_variables(tree)
+        for name in sorted(names):
+            if name not in scope:
+                raise TemplateFailure((), _unknown_name_message(name, scope))
+        level = max((NAME_LEVELS[n] for n in names), default=Level.SUITE)
+        expression = _single_expression(self.sandbox, source)
+        run: Callable[[dict[str, Any]], Any]
+        if expression is not None:
+            compiled = self.sandbox.compile_expression(expression, undefined_to_none=False)
+            run = compiled.__call__  # type: ignore[assignment]
+            native = True
+        else:
+            template = self.sandbox.from_string(tree)
+            run = template.render
+            native = False
+        result = (run, native, level)
+        self._cache[(source, scope)] = result
+        return result
+
+    # -- rendering
+
+    def render(self, node: Node, context: dict[str, Any]) -> tuple[Any, Any]:
+        """The node's value in `context`, and what to show for it.
+
+        The second item is the value itself unless the value is derived from a secret,
+        in which case it is a masked copy.
+        """
+        if isinstance(node, Const):
+            return node.value, node.display
+        if isinstance(node, Template):
+            value, tainted = self._render_template(node, context)
+            return value, (self.secrets.mask(value) if tainted else value)
+        if isinstance(node, MappingNode):
+            out: dict[str, Any] = {}
+            shown: dict[str, Any] = {}
+            masked = False
+            for key, child in node.items:
+                out[key], shown[key] = self.render(child, context)
+                masked = masked or shown[key] is not out[key]
+            return out, (shown if masked else out)
+        values: list[Any] = []
+        shown_values: list[Any] = []
+        masked = False
+        for child in node.items:
+            value, display = self.render(child, context)
+            values.append(value)
+            shown_values.append(display)
+            masked = masked or display is not value
+        return values, (shown_values if masked else values)
+
+    def specialize(self, node: Node, context: dict[str, Any], upto: Level) -> Node:
+        """Render every part whose level is at most `upto`; keep the rest as templates."""
+        if isinstance(node, Const) or (isinstance(node, Template) and node.level > upto):
+            return node
+        if node.level <= upto:
+            value, display = self.render(node, context)
+            return Const(value, display)
+        if isinstance(node, MappingNode):
+            return mapping_node(tuple((k, self.specialize(c, context, upto)) for k, c in node.items))
+        assert isinstance(node, ListNode)
+        return _list(tuple(self.specialize(c, context, upto) for c in node.items))
+
+    def _render_template(self, node: Template, context: dict[str, Any]) -> tuple[Any, bool]:
+        sandbox = self.sandbox
+        sandbox.touched = False
+        try:
+            value = node.run(context)
+            if node.native:
+                if isinstance(value, jinja2.Undefined):
+                    value._fail_with_undefined_error()
+                value = _to_json(value)
+        except MissingEnv as exc:
+            raise TemplateFailure(
+                node.path,
+                f"environment variable {exc.name} is not set (use "
+                f"env.get({exc.name!r}, default) where it is optional)",
+            ) from None
+        except _UndefinedName as exc:
+            raise TemplateFailure(node.path, _undefined_message(exc, context)) from None
+        except SecurityError as exc:
+            raise TemplateFailure(node.path, f"template not allowed: {exc}") from None
+        except TemplateFailure as exc:
+            raise TemplateFailure(node.path, exc.message) from None
+        except Exception as exc:  # any other error raised while rendering user code
+            raise TemplateFailure(node.path, f"template error: {_describe(exc)}") from None
+        return value, sandbox.touched or isinstance(value, SecretStr)
+
+
+def mapping_node(entries: tuple[tuple[str, Node], ...]) -> Node:
+    consts = [child for _, child in entries if isinstance(child, Const)]
+    if len(consts) == len(entries):
+        value = {key: child.value for key, child in entries}  # type: ignore[union-attr]
+        if not any(c.tainted for c in consts):
+            return Const(value, value)
+        return Const(value, {key: child.display for key, child in entries})  # type: ignore[union-attr]
+    return MappingNode(entries, max(child.level for _, child in entries))
+
+
+def _list(items: tuple[Node, ...]) -> Node:
+    consts = [child for child in items if isinstance(child, Const)]
+    if len(consts) == len(items):
+        value = [c.value for c in consts]
+        if not any(c.tainted for c in consts):
+            return Const(value, value)
+        return Const(value, [c.display for c in consts])
+    return ListNode(items, max(child.level for child in items))
+
+
+def _single_expression(sandbox: jinja2.Environment, source: str) -> str | None:
+    """The expression's text when `source` is exactly one `{{ ... }}`, else None."""
+    if not (source.startswith("{{") and source.endswith("}}")):
+        return None
+    tokens = [(kind, value) for _, kind, value in sandbox.lex(source) if kind != "whitespace"]
+    kinds = [kind for kind, _ in tokens]
+    if (kinds[0] != "variable_begin" or kinds[-1] != "variable_end"
+            or kinds.count("variable_begin") != 1 or "data" in kinds):
+        return None
+    return source[len(tokens[0][1]) : len(source) - len(tokens[-1][1])]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _syntax_message(exc: TemplateSyntaxError, source: str) -> str:
+    where = f" (line {exc.lineno} of the template)" if source.count("\n") and exc.lineno else ""
+    return f"template syntax error: {exc.message}{where}"
+
+
+def _unknown_name_message(name: str, scope: frozenset[str]) -> str:
+    if name in NAME_LEVELS:
+        return (f"{name!r} is not available here; names available here: "
+                f"{', '.join(sorted(scope))}")
+    return (f"undefined name {name!r} in template{did_you_mean(name, scope)} "
+            f"(names available here: {', '.join(sorted(scope))})")
+
+
+def _undefined_message(exc: _UndefinedName, context: dict[str, Any]) -> str:
+    obj, name = exc.obj, exc.name
+    if isinstance(obj, dict) and isinstance(name, str):
+        owner = next((key for key, value in context.items() if value is obj), None)
+        where = f"{owner}.{name}" if owner else repr(name)
+        keys = [str(k) for k in obj]
+        known = f" (known: {', '.join(sorted(keys))})" if 0 < len(keys) <= 12 else ""
+        if not keys:
+            known = " (it is empty)"
+        return f"undefined name {where}{did_you_mean(name, keys)}{known}"
+    if isinstance(obj, list | tuple) and isinstance(name, int):
+        return f"index {name} is out of range for a list of {len(obj)}"
+    return f"undefined: {exc.message}"
+
+
+def _to_json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TemplateFailure((), "template renders to a number that is not finite")
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TemplateFailure((), f"template renders to a mapping with a non-string "
+                                      f"key {key!r}")
+            out[key] = _to_json(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_to_json(item) for item in value]
+    if isinstance(value, EnvProxy):
+        raise TemplateFailure((), "'env' cannot be used as a value; use env.NAME")
+    raise TemplateFailure((), f"template renders to a {type(value).__name__}, "
+                          "which is not a JSON value")

@@ -1,0 +1,225 @@
+"""Check a loaded suite against `schemas/suite.v1.json`, in plain language.
+
+Every schema violation becomes one located diagnostic that says what was expected and,
+where a known key or value is close, suggests it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from specrunner.errors import Diagnostic
+from specrunner.schemas import load_schema
+from specrunner.suggest import did_you_mean, one_of
+from specrunner.suite.load import Document, JsonPath
+
+SUPPORTED_VERSIONS = (1,)
+
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+
+def dotted(path: JsonPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the suite"
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def check_version(doc: Document) -> Diagnostic | None:
+    """The one error for an unsupported version, which makes every other check moot."""
+    data = doc.data
+    if not isinstance(data, dict) or "version" not in data:
+        return None
+    version = data["version"]
+    if isinstance(version, int) and not isinstance(version, bool) and version in SUPPORTED_VERSIONS:
+        return None
+    supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+    if isinstance(version, str) and version.strip().isdigit():
+        message = f"version must be a number, not a string: write `version: {version.strip()}`"
+    else:
+        message = (f"unsupported suite version {describe(version)}; this specrunner reads "
+                   f"version {supported}")
+    return doc.diagnostic(("version",), message)
+
+
+def schema_diagnostics(doc: Document) -> list[Diagnostic]:
+    validator = Draft202012Validator(load_schema("suite"))
+    found: list[Diagnostic] = []
+    for error in validator.iter_errors(doc.data):
+        found.extend(_explain(doc, error))
+    return sorted(set(found))
+
+
+def _explain(doc: Document, error: ValidationError) -> Iterable[Diagnostic]:
+    path: JsonPath = tuple(error.absolute_path)
+    where = dotted(path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance = error.instance
+    kind = error.validator
+
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = list(schema.get("properties", {}))
+        for key in instance:
+            if key in known:
+                continue
+            hint = did_you_mean(key, known)
+            if not hint and known:
+                hint = f" (expected one of: {', '.join(known)})"
+            yield doc.diagnostic((*path, key), f"unknown key {key!r} in {where}{hint}",
+                                 at_key=True)
+        return
+    if kind == "required" and isinstance(instance, dict):
+        for name in error.validator_value:
+            if name not in instance:
+                about = _first_sentence(schema.get("properties", {}).get(name, {}))
+                extra = f" ({about})" if about else ""
+                hint = did_you_mean(name, [k for k in instance if k not in schema.get(
+                    "properties", {})])
+                yield doc.diagnostic(path, f"{where}: missing required key {name!r}{extra}"
+                                     f"{hint.replace('; did you mean', '; is it misspelt as')}")
+        return
+    if kind == "propertyNames":
+        key = instance
+        yield doc.diagnostic((*path, key), f"{where}: the name {key!r} is not allowed: "
+                             f"{_property_name_rule(schema)}", at_key=True)
+        return
+    yield doc.diagnostic(path, f"{where}: {_message(error, schema, instance)}")
+
+
+def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
+    kind = error.validator
+    value = error.validator_value
+    if kind == "type":
+        return f"expected {_expected(schema)}, got {describe(instance)}"
+    if kind in ("enum", "const"):
+        allowed = value if kind == "enum" else [value]
+        hint = did_you_mean(instance, [str(a) for a in allowed]) if isinstance(instance, str) else ""
+        return f"expected {one_of(allowed)}, got {describe(instance)}{hint}"
+    if kind == "minimum":
+        return f"must be at least {value}, got {instance}"
+    if kind == "maximum":
+        return f"must be at most {value}, got {instance}"
+    if kind == "exclusiveMinimum":
+        return f"must be greater than {value}, got {instance}"
+    if kind == "minItems":
+        return f"must have at least {value} item{'s' if value != 1 else ''}"
+    if kind == "maxItems":
+        return f"must have at most {value} items"
+    if kind == "uniqueItems":
+        return "must not repeat an item"
+    if kind == "minLength":
+        return "must not be empty" if value == 1 else f"must be at least {value} characters"
+    if kind == "pattern":
+        return f"{describe(instance)} does not match the required form: {_pattern_rule(schema)}"
+    if kind == "minProperties":
+        if value == 1:
+            keys = list(schema.get("properties", {}))
+            return ("must not be empty" + (f"; set one of: {', '.join(keys)}" if keys else ""))
+        return f"must have at least {value} keys"
+    if kind == "maxProperties":
+        keys = list(schema.get("properties", {}))
+        if value == 1 and keys:
+            got = ", ".join(str(k) for k in instance)
+            return f"takes only one of {one_of(keys)} (got {got})"
+        return f"must have at most {value} keys"
+    if kind in ("oneOf", "anyOf"):
+        return _alternatives(error, schema, instance)
+    return error.message
+
+
+def _alternatives(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
+    branches = schema.get(error.validator, [])
+    required_only = [b.get("required") for b in branches
+                     if isinstance(b, dict) and set(b) == {"required"}]
+    if required_only and len(required_only) == len(branches) and isinstance(instance, dict):
+        names = [r[0] for r in required_only if r]
+        present = [n for n in names if n in instance]
+        if len(present) > 1:
+            return f"set only one of {one_of(present)}"
+        return f"needs one of {one_of(names)}"
+    # Type alternatives: report the branch that matches the value's type, if any.
+    matching = [sub for sub in error.context or []
+                if sub.validator != "type" and not sub.relative_schema_path[1:2] == ("type",)]
+    if matching and all(sub.validator != "type" for sub in matching):
+        best = min(matching, key=lambda sub: len(sub.relative_path))
+        best_schema = best.schema if isinstance(best.schema, dict) else {}
+        return _message(best, best_schema, best.instance)
+    return f"expected {_expected(schema)}, got {describe(instance)}"
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    """A plain-language description of what `schema` accepts."""
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        parts = [_expected(b) for b in branches if isinstance(b, dict)]
+        return " or ".join(dict.fromkeys(parts))
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " or ".join(_TYPE_NAMES.get(k, k) for k in kind)
+    text = _TYPE_NAMES.get(kind, "a value") if isinstance(kind, str) else "a value"
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if kind in ("integer", "number"):
+        if low is not None and high is not None:
+            text += f" from {low} to {high}"
+        elif low is not None:
+            text += f" of at least {low}"
+    if kind == "string" and "pattern" in schema:
+        text += f" like {_pattern_rule(schema)}"
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        text += f" of {_expected(schema['items']).removeprefix('a ').removeprefix('an ')}s"
+    return text
+
+
+def _pattern_rule(schema: dict[str, Any]) -> str:
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return ", ".join(repr(e) for e in examples[:3])
+    return f"/{schema.get('pattern', '')}/"
+
+
+def _property_name_rule(schema: dict[str, Any]) -> str:
+    names = schema.get("propertyNames", {})
+    if isinstance(names, dict):
+        about = _first_sentence(names)
+        if about:
+            return about
+        if "pattern" in names:
+            return f"names must match /{names['pattern']}/"
+    return "invalid name"
+
+
+def _first_sentence(schema: Any) -> str:
+    if not isinstance(schema, dict):
+        return ""
+    text = str(schema.get("description", "")).strip()
+    if not text:
+        return ""
+    end = text.find(". ")
+    sentence = text if end < 0 else text[: end]
+    return sentence.rstrip(".")
