@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from specrunner.errors import ExitCode, SpecrunnerError, SuiteError, UsageError
+from specrunner.errors import Diagnostic, ExitCode, SpecrunnerError, SuiteError, UsageError
 from specrunner.models import Plan
 from specrunner.secrets import MASK
 
@@ -63,7 +63,7 @@ def validate(path: str, environ: Mapping[str, str] | None = None) -> Validated:
     doc = load_valid(path)
     environ = dict(os.environ) if environ is None else environ
     names: list[str | None] = list(environment_names(doc)) or [None]
-    problems = []
+    problems: list[Diagnostic] = []
     runs: dict[str | None, int] = {}
     for name in names:
         options = CompileOptions(environment=name, environ=environ, lenient_env=True)
@@ -109,15 +109,18 @@ def init(directory: str, *, force: bool = False) -> list[Path]:
     """Write a starter suite and the schema it names into `directory`."""
     root = Path(directory)
     targets = {
-        root / "specs" / "smoke.yaml": resources.files("specrunner").joinpath(
-            "starter", "smoke.yaml").read_text(encoding="utf-8"),
+        root / "specs" / "smoke.yaml": resources.files("specrunner")
+        .joinpath("starter", "smoke.yaml")
+        .read_text(encoding="utf-8"),
         root / "schemas" / "suite.v1.json": schema_text("suite"),
     }
     existing = [path for path in targets if path.exists()]
     if existing and not force:
         shown = ", ".join(str(p) for p in existing)
-        raise UsageError(f"init: {shown} already exist{'s' if len(existing) == 1 else ''}; "
-                         "pass --force to overwrite")
+        raise UsageError(
+            f"init: {shown} already exist{'s' if len(existing) == 1 else ''}; "
+            "pass --force to overwrite"
+        )
     for path, text in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -126,8 +129,23 @@ def init(directory: str, *, force: bool = False) -> list[Path]:
 
 # ---- the error funnel --------------------------------------------------------------------
 
-_NOT_SECRET_ENV = {"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG", "USER", "LOGNAME",
-                   "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "HOSTNAME", "SHLVL", "_"}
+_NOT_SECRET_ENV = {
+    "PATH",
+    "HOME",
+    "PWD",
+    "OLDPWD",
+    "SHELL",
+    "TERM",
+    "LANG",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "HOSTNAME",
+    "SHLVL",
+    "_",
+}
 
 
 def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
@@ -149,8 +167,10 @@ def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
         return ExitCode.INTERRUPTED
     except Exception as error:  # the last resort: never a traceback on the terminal
         where = write_crash_report(error)
-        err(f"specrunner: internal error: {type(error).__name__}; details written to {where}. "
-            "Please report it with that file.")
+        err(
+            f"specrunner: internal error: {type(error).__name__}; details written to {where}. "
+            "Please report it with that file."
+        )
         return ExitCode.INTERNAL
     return ExitCode.OK if code is None else code
 
@@ -161,7 +181,8 @@ def write_crash_report(error: BaseException, environ: Mapping[str, str] | None =
     text = scrub_environment_values(text, environ)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"crash-{stamp}-{os.getpid()}.log"
-    header = f"specrunner internal error\nargv: {scrub_environment_values(' '.join(sys.argv), environ)}\n\n"
+    argv = scrub_environment_values(" ".join(sys.argv), environ)
+    header = f"specrunner internal error\nargv: {argv}\n\n"
     for folder in (Path(".specrunner"), Path(tempfile.gettempdir()) / "specrunner"):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -175,8 +196,11 @@ def write_crash_report(error: BaseException, environ: Mapping[str, str] | None =
 
 def scrub_environment_values(text: str, environ: Mapping[str, str]) -> str:
     """Mask every environment value that might be a secret (any value of 8+ characters)."""
-    values = sorted((v for k, v in environ.items() if k not in _NOT_SECRET_ENV and len(v) >= 8),
-                    key=len, reverse=True)
+    values = sorted(
+        (v for k, v in environ.items() if k not in _NOT_SECRET_ENV and len(v) >= 8),
+        key=len,
+        reverse=True,
+    )
     for value in values:
         text = text.replace(value, MASK)
     return text
@@ -186,15 +210,21 @@ def format_validated(result: Validated) -> str:
     if list(result.runs) == [None]:
         count = result.runs[None]
         return f"{result.path}: valid ({count} run{'s' if count != 1 else ''})"
-    parts = [f"{name}: {count} run{'s' if count != 1 else ''}" for name, count in result.runs.items()]
+    parts = [
+        f"{name}: {count} run{'s' if count != 1 else ''}" for name, count in result.runs.items()
+    ]
     return f"{result.path}: valid ({', '.join(parts)})"
 
 
-def validate_all(paths: Sequence[str], out: Callable[[str], None],
-                 err: Callable[[str], None]) -> int:
+def validate_all(
+    paths: Sequence[str], out: Callable[[str], None], err: Callable[[str], None]
+) -> int:
     """Validate each suite; print each result; fail (2) if any suite is invalid."""
     worst = ExitCode.OK
     for path in paths:
-        code = guard(lambda p=path: out(format_validated(validate(p))), err)  # type: ignore[misc]
-        worst = max(worst, code)
+
+        def check(path: str = path) -> None:
+            out(format_validated(validate(path)))
+
+        worst = max(worst, guard(check, err))
     return worst

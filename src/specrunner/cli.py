@@ -50,8 +50,9 @@ def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-def _check_sets(ctx: click.Context, param: click.Parameter,
-                value: tuple[str, ...]) -> tuple[str, ...]:
+def _check_sets(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
     from specrunner.errors import UsageError
     from specrunner.suite.selection import parse_set
 
@@ -67,13 +68,25 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options that pick what to plan: shared by `plan` and (later) `run`."""
     decorators = [
         click.option("--env", "environment", metavar="NAME", help=_SELECTION_HELP["env"]),
-        click.option("--set", "sets", metavar="KEY=VALUE", multiple=True,
-                     callback=_check_sets, help=_SELECTION_HELP["set"]),
+        click.option(
+            "--set",
+            "sets",
+            metavar="KEY=VALUE",
+            multiple=True,
+            callback=_check_sets,
+            help=_SELECTION_HELP["set"],
+        ),
         click.option("--tag", "tags", metavar="TAG", multiple=True, help=_SELECTION_HELP["tag"]),
-        click.option("--scenario", "scenarios", metavar="NAME_OR_ID", multiple=True,
-                     help=_SELECTION_HELP["scenario"]),
-        click.option("--shard", metavar="I/N", callback=_check_shard,
-                     help=_SELECTION_HELP["shard"]),
+        click.option(
+            "--scenario",
+            "scenarios",
+            metavar="NAME_OR_ID",
+            multiple=True,
+            help=_SELECTION_HELP["scenario"],
+        ),
+        click.option(
+            "--shard", metavar="I/N", callback=_check_shard, help=_SELECTION_HELP["shard"]
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -81,8 +94,9 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", "-V", prog_name="specrunner",
-                      message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "--version", "-V", prog_name="specrunner", message="%(prog)s %(version)s"
+)
 def main() -> None:
     """Declarative test runner for Pipecat voice agents, evaluated by Cekura.
 
@@ -108,10 +122,23 @@ def validate(suites: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("suite", metavar="SUITE")
 @selection_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]),
-              default="text", show_default=True, help="Output format.")
-def plan(suite: str, environment: str | None, sets: tuple[str, ...], tags: tuple[str, ...],
-         scenarios: tuple[str, ...], shard: str | None, output_format: str) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+def plan(
+    suite: str,
+    environment: str | None,
+    sets: tuple[str, ...],
+    tags: tuple[str, ...],
+    scenarios: tuple[str, ...],
+    shard: str | None,
+    output_format: str,
+) -> None:
     """Compile a suite into its plan of runs and print it, sending nothing.
 
     The JSON form is one object with a top-level `runs` list (key, scenario_id,
@@ -121,13 +148,20 @@ def plan(suite: str, environment: str | None, sets: tuple[str, ...], tags: tuple
     from specrunner import app
 
     def action() -> None:
-        request = app.PlanRequest(suite=suite, environment=environment, sets=sets, tags=tags,
-                                  scenarios=scenarios, shard=shard)
+        request = app.PlanRequest(
+            suite=suite,
+            environment=environment,
+            sets=sets,
+            tags=tags,
+            scenarios=scenarios,
+            shard=shard,
+        )
         result = app.plan(request)
         from specrunner.plan_view import plan_json_text, plan_text
 
-        click.echo(plan_json_text(result) if output_format == "json" else plan_text(result),
-                   nl=False)
+        click.echo(
+            plan_json_text(result) if output_format == "json" else plan_text(result), nl=False
+        )
 
     _finish(action)
 

@@ -85,8 +85,11 @@ def plan_text(plan: Plan) -> str:
     agent_text = f", agent {agent}" if agent is not None else ""
     lines.append(f"Suite {plan.suite_name} ({plan.suite_file}){env}{agent_text}")
     selected = "" if plan.total_runs == len(plan.runs) else f" (of {plan.total_runs} in the suite)"
-    lines.append(f"{_count(summary['runs'], 'run')}{selected} in "
-                 f"{_count(summary['cells'], 'cell')} of {_count(summary['scenarios'], 'scenario')}")
+    lines.append(
+        f"{_count(summary['runs'], 'run')}{selected} in "
+        f"{_count(summary['cells'], 'cell')} of "
+        f"{_count(summary['scenarios'], 'scenario')}"
+    )
     by_scenario: dict[str, list[PlannedRun]] = {}
     for run in plan.runs:
         by_scenario.setdefault(run.scenario, []).append(run)
@@ -95,22 +98,28 @@ def plan_text(plan: Plan) -> str:
         if not runs:
             continue
         scenario_id = MASK if str(scenario.id) in plan.secrets else scenario.id
-        tags = f", tags {', '.join(scenario.tags)}" if scenario.tags else ""
+        tags = f", tags [{', '.join(scenario.tags)}]" if scenario.tags else ""
         lines.append("")
-        lines.append(f"{scenario.name}  (scenario {scenario_id}, room {scenario.room}{tags}, "
-                     f"timeout {format_duration(scenario.timeout)}, "
-                     f"expect {scenario.expect.describe()})")
-        lines.append(f"  {_count(len(runs), 'run')}: {_count(len(scenario.cells), 'cell')} x "
-                     f"{scenario.repeat} repeat{'s' if scenario.repeat != 1 else ''}"
-                     + ("" if len(runs) == len(scenario.cells) * scenario.repeat
-                        else " before selection"))
+        lines.append(
+            f"{scenario.name}  (scenario {scenario_id}, room {scenario.room}{tags}, "
+            f"timeout {format_duration(scenario.timeout)}, "
+            f"expect {scenario.expect.describe()})"
+        )
+        lines.append(
+            f"  {_count(len(runs), 'run')}: {_count(len(scenario.cells), 'cell')} x "
+            f"{scenario.repeat} repeat{'s' if scenario.repeat != 1 else ''}"
+            + ("" if len(runs) == len(scenario.cells) * scenario.repeat else " before selection")
+        )
         rows = [("KEY", "CELL", "REPEAT", "PUBLISH_DATA_MESSAGE")]
-        rows += [(run.key, cell_label(run.cell), str(run.repeat), _payload(run.shown_payload))
-                 for run in runs]
+        rows += [
+            (run.key, cell_label(run.cell), str(run.repeat), _payload(run.shown_payload))
+            for run in runs
+        ]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
-            lines.append("  " + "  ".join(
-                [row[i].ljust(widths[i]) for i in range(3)] + [row[3]]).rstrip())
+            lines.append(
+                "  " + "  ".join([row[i].ljust(widths[i]) for i in range(3)] + [row[3]]).rstrip()
+            )
     if plan.rooms:
         lines.append("")
         lines.append("Rooms")
@@ -118,8 +127,9 @@ def plan_text(plan: Plan) -> str:
             capacity = f", at most {spec.capacity} at once" if spec.capacity else ""
             needs = ""
             if spec.env_names:
-                status = [f"{n} ({'not set' if n in spec.missing_env else 'set'})"
-                          for n in spec.env_names]
+                status = [
+                    f"{n} ({'not set' if n in spec.missing_env else 'set'})" for n in spec.env_names
+                ]
                 needs = f"; needs {', '.join(status)}"
             used = summary["by_room"].get(name, 0)
             lines.append(f"  {name}: {spec.source}{capacity}; {_count(used, 'run')}{needs}")

@@ -45,8 +45,13 @@ class Secrets:
         long_enough = [v for v in self._values if len(v) >= min_length]
         if not long_enough:
             return text
-        pattern = self._regex() if min_length <= 1 else re.compile(
-            "|".join(re.escape(v) for v in sorted(long_enough, key=len, reverse=True)))
+        pattern = (
+            self._regex()
+            if min_length <= 1
+            else re.compile(
+                "|".join(re.escape(v) for v in sorted(long_enough, key=len, reverse=True))
+            )
+        )
         return pattern.sub(MASK, text) if pattern is not None else text
 
     def mask(self, value: Any) -> Any:

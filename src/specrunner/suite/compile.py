@@ -20,7 +20,6 @@ from specrunner.models import (
     Plan,
     PlannedRun,
     PlannedScenario,
-    RoomSpec,
     Selection,
 )
 from specrunner.secrets import Secrets
@@ -131,15 +130,19 @@ class _Compiler:
         }
         context["vars"] = self.render_vars(env_conf, env_path, context)
         agent = self.render_agent(env_conf, env_path, context)
-        rooms = {name: plan_room(self, name, conf, context, self.options.environ)
-                 for name, conf in self.data["rooms"].items()}
+        rooms = {
+            name: plan_room(self, name, conf, context, self.options.environ)
+            for name, conf in self.data["rooms"].items()
+        }
         defaults = self.defaults(env_conf, env_path)
-        scenarios = [self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
-                     for index, raw in enumerate(self.data["scenarios"])]
+        scenarios = [
+            self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
+            for index, raw in enumerate(self.data["scenarios"])
+        ]
         planned = [s for s in scenarios if s is not None]
         self.check_unique(planned)
-        self.stop_if_failed()
-        selected = self.select(planned)
+        # With problems already found, render every scenario anyway to report them all.
+        selected = self.select(planned) if not self.problems else planned
         runs = self.render_runs(selected, context)
         self.stop_if_failed()
         return Plan(
@@ -164,30 +167,47 @@ class _Compiler:
         )
 
     def pick_environment(self) -> str | None:
+        """The environment to compile; stops here only when there is none to pick."""
         environments: dict[str, Any] = self.data.get("environments") or {}
         names = list(environments)
         default = self.data.get("default_environment")
-        if default is not None and default not in environments:
-            self.fail(("default_environment",), f"default_environment {default!r} is not an "
-                      f"environment of this suite{did_you_mean(default, names)}"
-                      f"{_listing('environments', names)}")
         chosen = self.options.environment
+        if default is not None and default not in environments:
+            self.fail(
+                ("default_environment",),
+                f"default_environment {default!r} is not an "
+                f"environment of this suite{did_you_mean(default, names)}"
+                f"{_listing('environments', names)}",
+            )
+            if chosen is None:
+                self.stop_if_failed()
         if chosen is not None:
             if not environments:
                 self.fail((), f"--env {chosen!r}: this suite defines no environments")
+                self.stop_if_failed()
             elif chosen not in environments:
-                self.fail(("environments",), f"--env {chosen!r}: unknown environment"
-                          f"{did_you_mean(chosen, names)}{_listing('environments', names)}",
-                          at_key=True)
-        elif environments and default is None:
-            self.fail(("environments",), "the suite defines environments but no "
-                      "default_environment: pass --env NAME or set default_environment"
-                      f"{_listing('environments', names)}", at_key=True)
-        self.stop_if_failed()
-        return chosen if chosen is not None else default
+                self.fail(
+                    ("environments",),
+                    f"--env {chosen!r}: unknown environment"
+                    f"{did_you_mean(chosen, names)}{_listing('environments', names)}",
+                    at_key=True,
+                )
+                self.stop_if_failed()
+            return chosen
+        if environments and default is None:
+            self.fail(
+                ("environments",),
+                "the suite defines environments but no "
+                "default_environment: pass --env NAME or set default_environment"
+                f"{_listing('environments', names)}",
+                at_key=True,
+            )
+            self.stop_if_failed()
+        return default
 
-    def render_vars(self, env_conf: dict[str, Any], env_path: JsonPath,
-                    context: dict[str, Any]) -> dict[str, Any]:
+    def render_vars(
+        self, env_conf: dict[str, Any], env_path: JsonPath, context: dict[str, Any]
+    ) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         sources = [(self.data.get("vars"), ("vars",)), (env_conf.get("vars"), (*env_path, "vars"))]
         for raw, path in sources:
@@ -203,16 +223,21 @@ class _Compiler:
         if shown is value:
             return value
         if isinstance(value, dict):
-            return {k: self.seal(v, shown[k] if isinstance(shown, dict) else None)
-                    for k, v in value.items()}
+            return {
+                k: self.seal(v, shown[k] if isinstance(shown, dict) else None)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
-            return [self.seal(v, shown[i] if isinstance(shown, list) else None)
-                    for i, v in enumerate(value)]
+            return [
+                self.seal(v, shown[i] if isinstance(shown, list) else None)
+                for i, v in enumerate(value)
+            ]
         self.secrets.add(str(value))
         return SecretStr(value) if isinstance(value, str) else value
 
-    def render_agent(self, env_conf: dict[str, Any], env_path: JsonPath,
-                     context: dict[str, Any]) -> int | None:
+    def render_agent(
+        self, env_conf: dict[str, Any], env_path: JsonPath, context: dict[str, Any]
+    ) -> int | None:
         if "agent" in env_conf:
             raw, path = env_conf["agent"], (*env_path, "agent")
         elif "agent" in self.data:
@@ -232,13 +257,13 @@ class _Compiler:
                 return 0
             self.secrets.add(str(value))
         if number is None:
-            self.fail(path, f"{what} must be a positive integer, but renders to "
-                      f"{_shown(shown)}")
+            self.fail(path, f"{what} must be a positive integer, but renders to {_shown(shown)}")
             return 0
         return number
 
-    def defaults(self, env_conf: dict[str, Any], env_path: JsonPath
-                 ) -> list[tuple[dict[str, Any], JsonPath]]:
+    def defaults(
+        self, env_conf: dict[str, Any], env_path: JsonPath
+    ) -> list[tuple[dict[str, Any], JsonPath]]:
         """The defaults layers, most specific first: the environment's, then the suite's."""
         layers = []
         if env_conf.get("defaults"):
@@ -247,9 +272,15 @@ class _Compiler:
             layers.append((self.data["defaults"], ("defaults",)))
         return layers
 
-    def plan_scenario(self, index: int, raw: dict[str, Any], env_conf: dict[str, Any],
-                      env_path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]],
-                      context: dict[str, Any]) -> _Scenario | None:
+    def plan_scenario(
+        self,
+        index: int,
+        raw: dict[str, Any],
+        env_conf: dict[str, Any],
+        env_path: JsonPath,
+        defaults: list[tuple[dict[str, Any], JsonPath]],
+        context: dict[str, Any],
+    ) -> _Scenario | None:
         path: JsonPath = ("scenarios", index)
         layers = [(raw, path), *defaults]
 
@@ -266,19 +297,33 @@ class _Compiler:
         room = self.resolve_room(setting("room"), env_conf, env_path, path, name)
         timeout = self.resolve_timeout(setting("timeout"))
         expect = self.resolve_expect(setting("expect"), repeat, name)
-        cells = self.resolve_cells(setting("matrix"), setting("include"), setting("exclude"),
-                                   path, name)
+        cells = self.resolve_cells(
+            setting("matrix"), setting("include"), setting("exclude"), path, name
+        )
         payload = self.payload_node(raw, path, defaults)
         if cells is None:
             return None
-        planned = PlannedScenario(name=name, id=scenario_id, tags=tags, room=room or "",
-                                  repeat=repeat, cells=tuple(cells), expect=expect,
-                                  timeout=timeout)
+        planned = PlannedScenario(
+            name=name,
+            id=scenario_id,
+            tags=tags,
+            room=room or "",
+            repeat=repeat,
+            cells=tuple(cells),
+            expect=expect,
+            timeout=timeout,
+        )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
         return _Scenario(planned, path, payload, prefixes)
 
-    def resolve_room(self, setting: tuple[Any, JsonPath] | None, env_conf: dict[str, Any],
-                     env_path: JsonPath, path: JsonPath, name: str) -> str | None:
+    def resolve_room(
+        self,
+        setting: tuple[Any, JsonPath] | None,
+        env_conf: dict[str, Any],
+        env_path: JsonPath,
+        path: JsonPath,
+        name: str,
+    ) -> str | None:
         rooms = list(self.data["rooms"])
         if setting is not None and setting[1][: len(path)] == path:
             chosen, where = setting
@@ -287,14 +332,19 @@ class _Compiler:
         elif setting is not None:
             chosen, where = setting
         elif len(rooms) == 1:
-            return rooms[0]
+            return str(rooms[0])
         else:
-            self.fail(path, f"scenario {name!r} has no room: set `room` on the scenario, in "
-                      f"`defaults` or on the environment{_listing('rooms', rooms)}")
+            self.fail(
+                path,
+                f"scenario {name!r} has no room: set `room` on the scenario, in "
+                f"`defaults` or on the environment{_listing('rooms', rooms)}",
+            )
             return None
         if chosen not in self.data["rooms"]:
-            self.fail(where, f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}"
-                      f"{_listing('rooms', rooms)}")
+            self.fail(
+                where,
+                f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}{_listing('rooms', rooms)}",
+            )
             return None
         return str(chosen)
 
@@ -307,39 +357,51 @@ class _Compiler:
             return DEFAULT_TIMEOUT
         return seconds
 
-    def resolve_expect(self, setting: tuple[Any, JsonPath] | None, repeat: int,
-                       name: str) -> Expectation:
+    def resolve_expect(
+        self, setting: tuple[Any, JsonPath] | None, repeat: int, name: str
+    ) -> Expectation:
         if setting is None:
             return Expectation()
         rule, where = setting
         if "min_passes" in rule:
             needed = int(rule["min_passes"])
             if needed > repeat:
-                self.fail((*where, "min_passes"), f"min_passes {needed} is more than the "
-                          f"{repeat} run{'s' if repeat != 1 else ''} of each cell of scenario "
-                          f"{name!r}: the cell could never pass")
+                self.fail(
+                    (*where, "min_passes"),
+                    f"min_passes {needed} is more than the "
+                    f"{repeat} run{'s' if repeat != 1 else ''} of each cell of scenario "
+                    f"{name!r}: the cell could never pass",
+                )
             return Expectation(pass_rate=None, min_passes=needed)
         return Expectation(pass_rate=float(rule.get("pass_rate", 1.0)))
 
-    def resolve_cells(self, matrix: tuple[Any, JsonPath] | None,
-                      include: tuple[Any, JsonPath] | None,
-                      exclude: tuple[Any, JsonPath] | None,
-                      path: JsonPath, name: str) -> list[dict[str, Any]] | None:
+    def resolve_cells(
+        self,
+        matrix: tuple[Any, JsonPath] | None,
+        include: tuple[Any, JsonPath] | None,
+        exclude: tuple[Any, JsonPath] | None,
+        path: JsonPath,
+        name: str,
+    ) -> list[dict[str, Any]] | None:
         cells = expand_cells(_value(matrix, None), _value(include, []), _value(exclude, []))
         if not cells:
             where = exclude[1] if exclude is not None else path
-            self.fail(where, f"scenario {name!r} has no cells left: `exclude` drops every "
-                      "cell of its matrix")
+            self.fail(
+                where,
+                f"scenario {name!r} has no cells left: `exclude` drops every cell of its matrix",
+            )
             return None
         return cells
 
-    def payload_node(self, raw: dict[str, Any], path: JsonPath,
-                     defaults: list[tuple[dict[str, Any], JsonPath]]) -> Node:
+    def payload_node(
+        self, raw: dict[str, Any], path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]]
+    ) -> Node:
         node: Node | None = None
         for layer, layer_path in [*reversed(defaults), (raw, path)]:
             if "publish_data_message" in layer:
-                compiled = self.compiled_payload(layer["publish_data_message"],
-                                                 (*layer_path, "publish_data_message"))
+                compiled = self.compiled_payload(
+                    layer["publish_data_message"], (*layer_path, "publish_data_message")
+                )
                 node = compiled if node is None else _merge_nodes(node, compiled)
         return node if node is not None else Const(None, None)
 
@@ -358,9 +420,12 @@ class _Compiler:
                     continue
                 line, _ = self.doc.locate(other.path)
                 label = f" with cell {cell_label(cell)}" if cell else ""
-                self.fail(scenario.path, f"scenario {scenario.plan.name!r}{label} is already "
-                          f"planned by the scenario at line {line}: give one of them another "
-                          "name")
+                self.fail(
+                    scenario.path,
+                    f"scenario {scenario.plan.name!r}{label} is already "
+                    f"planned by the scenario at line {line}: give one of them another "
+                    "name",
+                )
 
     # -- selection and rendering
 
@@ -369,45 +434,71 @@ class _Compiler:
         known_tags = sorted({t for s in scenarios for t in s.plan.tags})
         for tag in tags:
             if tag not in known_tags:
-                raise UsageError(f"--tag {tag!r}: no scenario in {self.doc.path} has this tag"
-                                 f"{did_you_mean(tag, known_tags)}{_listing('tags', known_tags)}")
+                raise UsageError(
+                    f"--tag {tag!r}: no scenario in {self.doc.path} has this tag"
+                    f"{did_you_mean(tag, known_tags)}{_listing('tags', known_tags)}"
+                )
         names = [s.plan.name for s in scenarios]
         for want in wanted:
             if not any(_is_scenario(s.plan, want) for s in scenarios):
-                raise UsageError(f"--scenario {want!r}: no scenario in {self.doc.path} has this "
-                                 f"name or id{did_you_mean(want, names)}")
-        return [s for s in scenarios
-                if (not tags or any(t in s.plan.tags for t in tags))
-                and (not wanted or any(_is_scenario(s.plan, w) for w in wanted))]
+                raise UsageError(
+                    f"--scenario {want!r}: no scenario in {self.doc.path} has this "
+                    f"name or id{did_you_mean(want, names)}"
+                )
+        return [
+            s
+            for s in scenarios
+            if (not tags or any(t in s.plan.tags for t in tags))
+            and (not wanted or any(_is_scenario(s.plan, w) for w in wanted))
+        ]
 
-    def render_runs(self, scenarios: list[_Scenario], context: dict[str, Any]
-                    ) -> list[PlannedRun]:
-        shard = self.options.shard
+    def render_runs(self, scenarios: list[_Scenario], context: dict[str, Any]) -> list[PlannedRun]:
         runs: list[PlannedRun] = []
         for scenario in scenarios:
             plan = scenario.plan
-            scenario_context = {**context, "scenario": {"id": plan.id, "name": plan.name,
-                                                        "tags": list(plan.tags)}}
+            scenario_context = {
+                **context,
+                "scenario": {"id": plan.id, "name": plan.name, "tags": list(plan.tags)},
+            }
+            where: tuple[dict[str, Any], Level] = (scenario_context, Level.SCENARIO)
             try:
-                payload = self.engine.specialize(scenario.payload, scenario_context,
-                                                 Level.SCENARIO)
+                payload = self.engine.specialize(scenario.payload, scenario_context, Level.SCENARIO)
                 for cell, prefix in zip(plan.cells, scenario.key_prefixes, strict=True):
-                    keyed = [(r, run_key(prefix, r)) for r in range(1, plan.repeat + 1)]
-                    keyed = [(r, k) for r, k in keyed if in_shard(k, shard)]
+                    keyed = [
+                        (r, k)
+                        for r in range(1, plan.repeat + 1)
+                        if in_shard(k := run_key(prefix, r), self.options.shard)
+                    ]
                     if not keyed:
                         continue
                     cell_context = {**scenario_context, "matrix": cell}
+                    where = (cell_context, Level.CELL)
                     cell_payload = self.engine.specialize(payload, cell_context, Level.CELL)
                     for repeat, key in keyed:
-                        run_context = {**cell_context, "run": {
-                            "repeat": repeat, "index": len(runs), "key": key}}
+                        run_context = {
+                            **cell_context,
+                            "run": {"repeat": repeat, "index": len(runs), "key": key},
+                        }
+                        where = (run_context, Level.RUN)
                         value, shown = self.engine.render(cell_payload, run_context)
-                        runs.append(PlannedRun(
-                            key=key, index=len(runs), scenario_id=plan.id, scenario=plan.name,
-                            cell=cell, repeat=repeat, room=plan.room, timeout=plan.timeout,
-                            publish_data_message=value, shown_payload=shown))
+                        runs.append(
+                            PlannedRun(
+                                key=key,
+                                index=len(runs),
+                                scenario_id=plan.id,
+                                scenario=plan.name,
+                                cell=cell,
+                                repeat=repeat,
+                                room=plan.room,
+                                timeout=plan.timeout,
+                                publish_data_message=value,
+                                shown_payload=shown,
+                            )
+                        )
             except TemplateFailure as failure:
                 self.template_failed(failure)
+                for other in self.engine.failures(scenario.payload, *where):
+                    self.template_failed(other)
         return runs
 
 
@@ -427,8 +518,9 @@ def _entries(node: Node) -> list[tuple[str, Node]] | None:
         return list(node.items)
     if isinstance(node, Const) and isinstance(node.value, dict):
         shown = node.display if isinstance(node.display, dict) else {}
-        return [(k, Const(v, shown.get(k, v) if node.tainted else v))
-                for k, v in node.value.items()]
+        return [
+            (k, Const(v, shown.get(k, v) if node.tainted else v)) for k, v in node.value.items()
+        ]
     return None
 
 

@@ -78,7 +78,7 @@ def load_suite(path: str | Path) -> Document:
     except FileNotFoundError:
         raise SuiteError([Diagnostic(shown, 1, 1, "no such file")]) from None
     except IsADirectoryError:
-        raise SuiteError([Diagnostic(shown, 1, 1, "is a directory, expected a YAML file")]) from None
+        raise SuiteError([Diagnostic(shown, 1, 1, "is a directory, not a YAML file")]) from None
     except OSError as exc:
         raise SuiteError([Diagnostic(shown, 1, 1, f"cannot read: {exc.strerror}")]) from None
     try:
@@ -98,8 +98,15 @@ def load_text(text: str, path: str = "<suite>") -> Document:
         raise SuiteError([Diagnostic(path, 1, 1, f"YAML error: {exc}")]) from None
     if node is None:
         raise SuiteError(
-            [Diagnostic(path, 1, 1, "the file is empty; expected a suite mapping with "
-                        "version, name, rooms and scenarios")]
+            [
+                Diagnostic(
+                    path,
+                    1,
+                    1,
+                    "the file is empty; expected a suite mapping with "
+                    "version, name, rooms and scenarios",
+                )
+            ]
         )
     builder = _Builder(path)
     data = builder.build(node, ())
@@ -141,8 +148,10 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             if self.count == MAX_NODES + 1:
-                self.problem(node, f"the document expands to more than {MAX_NODES:,} values "
-                             "(too many aliases?)")
+                self.problem(
+                    node,
+                    f"the document expands to more than {MAX_NODES:,} values (too many aliases?)",
+                )
             return None
         self.values.setdefault(path, _pos(node))
         if isinstance(node, yaml.ScalarNode):
@@ -162,8 +171,10 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            self.problem(node, f"unsupported YAML tag {node.tag!r}; use plain strings, "
-                         "numbers, booleans and null")
+            self.problem(
+                node,
+                f"unsupported YAML tag {node.tag!r}; use plain strings, numbers, booleans and null",
+            )
             return None
         value = self._constructor.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
@@ -196,8 +207,11 @@ class _Builder:
             if isinstance(key_node, yaml.ScalarNode):
                 earlier = first_seen.get(key_node.value)
                 if earlier is not None:
-                    self.problem(key_node, f"duplicate key {key_node.value!r} (first defined "
-                                 f"at line {earlier.start_mark.line + 1})")
+                    self.problem(
+                        key_node,
+                        f"duplicate key {key_node.value!r} (first defined "
+                        f"at line {earlier.start_mark.line + 1})",
+                    )
                     continue
                 first_seen[key_node.value] = key_node
             own.append((key_node, value_node))
@@ -230,8 +244,11 @@ class _Builder:
             return str(node.value)
         value = self.scalar(node)
         if isinstance(value, bool) or value is None:
-            self.problem(node, f"the key {node.value!r} reads as {_yaml_name(value)}; "
-                         f"quote it (\"{node.value}\") to use it as a name")
+            self.problem(
+                node,
+                f"the key {node.value!r} reads as {_yaml_name(value)}; "
+                f'quote it ("{node.value}") to use it as a name',
+            )
             return None
         return str(node.value)
 

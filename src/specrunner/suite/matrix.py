@@ -26,8 +26,10 @@ def expand_cells(
     matrix = matrix or {}
     names = list(matrix)
     if names:
-        cells = [dict(zip(names, values, strict=True))
-                 for values in itertools.product(*(matrix[n] for n in names))]
+        cells = [
+            dict(zip(names, values, strict=True))
+            for values in itertools.product(*(matrix[n] for n in names))
+        ]
     else:
         cells = [] if include else [{}]
     cells = [c for c in cells if not any(_matches(c, rule) for rule in exclude)]

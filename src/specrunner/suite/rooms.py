@@ -30,8 +30,13 @@ class _Compiler(Protocol):
     def template_failed(self, failure: TemplateFailure) -> None: ...
 
 
-def plan_room(compiler: _Compiler, name: str, conf: dict[str, Any],
-              context: dict[str, Any], environ: Mapping[str, str]) -> RoomSpec:
+def plan_room(
+    compiler: _Compiler,
+    name: str,
+    conf: dict[str, Any],
+    context: dict[str, Any],
+    environ: Mapping[str, str],
+) -> RoomSpec:
     path: JsonPath = ("rooms", name)
     source = RoomSourceKind(conf["source"])
     node = compiler.compile(conf, path, SUITE_SCOPE)
@@ -53,8 +58,14 @@ def plan_room(compiler: _Compiler, name: str, conf: dict[str, Any],
             raise SuiteError([compiler.doc.diagnostic(failure.path, message)]) from None
         return RoomConfig(name, source, values, shown)
 
-    return RoomSpec(name=name, source=source, capacity=_capacity(source, conf),
-                    env_names=tuple(sorted(probe.used)), missing_env=missing, render=render)
+    return RoomSpec(
+        name=name,
+        source=source,
+        capacity=_capacity(source, conf),
+        env_names=tuple(sorted(probe.used)),
+        missing_env=missing,
+        render=render,
+    )
 
 
 def _capacity(source: RoomSourceKind, conf: dict[str, Any]) -> int | None:

@@ -21,8 +21,10 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
     if not sep:
         raise UsageError(f"--set {text!r}: expected KEY=VALUE, for example --set locale=en-US")
     if not _SET_KEY.match(key):
-        raise UsageError(f"--set {text!r}: {key!r} is not a valid variable name (letters, "
-                         "digits, '_' and '-', with '.' between nested keys)")
+        raise UsageError(
+            f"--set {text!r}: {key!r} is not a valid variable name (letters, "
+            "digits, '_' and '-', with '.' between nested keys)"
+        )
     try:
         value: Any = json.loads(raw)
     except ValueError:
@@ -30,8 +32,9 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
     return tuple(key.split(".")), value
 
 
-def apply_overrides(variables: dict[str, Any],
-                    overrides: Sequence[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+def apply_overrides(
+    variables: dict[str, Any], overrides: Sequence[tuple[tuple[str, ...], Any]]
+) -> dict[str, Any]:
     result = dict(variables)
     for path, value in overrides:
         target = result

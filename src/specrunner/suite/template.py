@@ -168,11 +168,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if (isinstance(seq, str | list | tuple) and isinstance(times, int)
-                        and len(seq) * times > MAX_RENDERED_SIZE):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_RENDERED_SIZE
+                ):
                     raise SecurityError("the result of '*' would be too large")
-        if (operator == "**" and isinstance(left, int) and isinstance(right, int)
-                and abs(right) > 1000 and abs(left) > 1):
+        if (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and abs(right) > 1000
+            and abs(left) > 1
+        ):
             raise SecurityError("the result of '**' would be too large")
         return super().call_binop(context, operator, left, right)
 
@@ -227,13 +235,15 @@ class TemplateEngine:
     def __init__(self, secrets: Secrets) -> None:
         self.secrets = secrets
         self.sandbox = _Sandbox()
-        self._cache: dict[tuple[str, frozenset[str]], tuple[Callable[[dict[str, Any]], Any],
-                                                            bool, Level]] = {}
+        self._cache: dict[
+            tuple[str, frozenset[str]], tuple[Callable[[dict[str, Any]], Any], bool, Level]
+        ] = {}
 
     # -- compiling
 
-    def compile(self, raw: Any, path: JsonPath, scope: frozenset[str],
-                problems: list[TemplateFailure]) -> Node:
+    def compile(
+        self, raw: Any, path: JsonPath, scope: frozenset[str], problems: list[TemplateFailure]
+    ) -> Node:
         """Compile every string in `raw`; problems are appended, never raised."""
         if isinstance(raw, str):
             if not has_template_syntax(raw):
@@ -245,16 +255,20 @@ class TemplateEngine:
                 return Const(raw, raw)
             return Template(raw, path, level, native, run)
         if isinstance(raw, dict):
-            entries = tuple((key, self.compile(value, (*path, key), scope, problems))
-                            for key, value in raw.items())
+            entries = tuple(
+                (key, self.compile(value, (*path, key), scope, problems))
+                for key, value in raw.items()
+            )
             return mapping_node(entries)
         if isinstance(raw, list):
-            return _list(tuple(self.compile(v, (*path, i), scope, problems)
-                               for i, v in enumerate(raw)))
+            return _list(
+                tuple(self.compile(v, (*path, i), scope, problems) for i, v in enumerate(raw))
+            )
         return Const(raw, raw)
 
-    def _compile_source(self, source: str, scope: frozenset[str]
-                        ) -> tuple[Callable[[dict[str, Any]], Any], bool, Level]:
+    def _compile_source(
+        self, source: str, scope: frozenset[str]
+    ) -> tuple[Callable[[dict[str, Any]], Any], bool, Level]:
         cached = self._cache.get((source, scope))
         if cached is not None:
             return cached
@@ -271,7 +285,7 @@ class TemplateEngine:
         run: Callable[[dict[str, Any]], Any]
         if expression is not None:
             compiled = self.sandbox.compile_expression(expression, undefined_to_none=False)
-            run = compiled.__call__  # type: ignore[assignment]
+            run = compiled.__call__
             native = True
         else:
             template = self.sandbox.from_string(tree)
@@ -320,9 +334,29 @@ class TemplateEngine:
             value, display = self.render(node, context)
             return Const(value, display)
         if isinstance(node, MappingNode):
-            return mapping_node(tuple((k, self.specialize(c, context, upto)) for k, c in node.items))
+            return mapping_node(
+                tuple((k, self.specialize(c, context, upto)) for k, c in node.items)
+            )
         assert isinstance(node, ListNode)
         return _list(tuple(self.specialize(c, context, upto) for c in node.items))
+
+    def failures(self, node: Node, context: dict[str, Any], upto: Level) -> list[TemplateFailure]:
+        """Every template up to `upto` that fails in `context`, not just the first."""
+        if isinstance(node, Template):
+            if node.level > upto:
+                return []
+            try:
+                self._render_template(node, context)
+            except TemplateFailure as failure:
+                return [failure]
+            return []
+        if isinstance(node, MappingNode):
+            children: tuple[Node, ...] = tuple(child for _, child in node.items)
+        elif isinstance(node, ListNode):
+            children = node.items
+        else:
+            return []
+        return [f for child in children for f in self.failures(child, context, upto)]
 
     def _render_template(self, node: Template, context: dict[str, Any]) -> tuple[Any, bool]:
         sandbox = self.sandbox
@@ -376,8 +410,12 @@ def _single_expression(sandbox: jinja2.Environment, source: str) -> str | None:
         return None
     tokens = [(kind, value) for _, kind, value in sandbox.lex(source) if kind != "whitespace"]
     kinds = [kind for kind, _ in tokens]
-    if (kinds[0] != "variable_begin" or kinds[-1] != "variable_end"
-            or kinds.count("variable_begin") != 1 or "data" in kinds):
+    if (
+        kinds[0] != "variable_begin"
+        or kinds[-1] != "variable_end"
+        or kinds.count("variable_begin") != 1
+        or "data" in kinds
+    ):
         return None
     return source[len(tokens[0][1]) : len(source) - len(tokens[-1][1])]
 
@@ -394,10 +432,11 @@ def _syntax_message(exc: TemplateSyntaxError, source: str) -> str:
 
 def _unknown_name_message(name: str, scope: frozenset[str]) -> str:
     if name in NAME_LEVELS:
-        return (f"{name!r} is not available here; names available here: "
-                f"{', '.join(sorted(scope))}")
-    return (f"undefined name {name!r} in template{did_you_mean(name, scope)} "
-            f"(names available here: {', '.join(sorted(scope))})")
+        return f"{name!r} is not available here; names available here: {', '.join(sorted(scope))}"
+    return (
+        f"undefined name {name!r} in template{did_you_mean(name, scope)} "
+        f"(names available here: {', '.join(sorted(scope))})"
+    )
 
 
 def _undefined_message(exc: _UndefinedName, context: dict[str, Any]) -> str:
@@ -426,13 +465,15 @@ def _to_json(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TemplateFailure((), f"template renders to a mapping with a non-string "
-                                      f"key {key!r}")
+                raise TemplateFailure(
+                    (), f"template renders to a mapping with a non-string key {key!r}"
+                )
             out[key] = _to_json(item)
         return out
     if isinstance(value, list | tuple):
         return [_to_json(item) for item in value]
     if isinstance(value, EnvProxy):
         raise TemplateFailure((), "'env' cannot be used as a value; use env.NAME")
-    raise TemplateFailure((), f"template renders to a {type(value).__name__}, "
-                          "which is not a JSON value")
+    raise TemplateFailure(
+        (), f"template renders to a {type(value).__name__}, which is not a JSON value"
+    )

@@ -63,8 +63,10 @@ def check_version(doc: Document) -> Diagnostic | None:
     if isinstance(version, str) and version.strip().isdigit():
         message = f"version must be a number, not a string: write `version: {version.strip()}`"
     else:
-        message = (f"unsupported suite version {describe(version)}; this specrunner reads "
-                   f"version {supported}")
+        shown = repr(version) if isinstance(version, str) else describe(version)
+        if isinstance(version, int | float) and not isinstance(version, bool):
+            shown = str(version)
+        message = f"unsupported suite version {shown}; this specrunner reads version {supported}"
     return doc.diagnostic(("version",), message)
 
 
@@ -81,7 +83,8 @@ def _explain(doc: Document, error: ValidationError) -> Iterable[Diagnostic]:
     where = dotted(path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance = error.instance
-    kind = error.validator
+    kind = str(error.validator)
+    value: Any = error.validator_value
 
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = list(schema.get("properties", {}))
@@ -91,35 +94,43 @@ def _explain(doc: Document, error: ValidationError) -> Iterable[Diagnostic]:
             hint = did_you_mean(key, known)
             if not hint and known:
                 hint = f" (expected one of: {', '.join(known)})"
-            yield doc.diagnostic((*path, key), f"unknown key {key!r} in {where}{hint}",
-                                 at_key=True)
+            yield doc.diagnostic((*path, key), f"unknown key {key!r} in {where}{hint}", at_key=True)
         return
     if kind == "required" and isinstance(instance, dict):
-        for name in error.validator_value:
+        for name in value:
             if name not in instance:
                 about = _first_sentence(schema.get("properties", {}).get(name, {}))
                 extra = f" ({about})" if about else ""
-                hint = did_you_mean(name, [k for k in instance if k not in schema.get(
-                    "properties", {})])
-                yield doc.diagnostic(path, f"{where}: missing required key {name!r}{extra}"
-                                     f"{hint.replace('; did you mean', '; is it misspelt as')}")
+                hint = did_you_mean(
+                    name, [k for k in instance if k not in schema.get("properties", {})]
+                )
+                yield doc.diagnostic(
+                    path,
+                    f"{where}: missing required key {name!r}{extra}"
+                    f"{hint.replace('; did you mean', '; is it misspelt as')}",
+                )
         return
-    if kind == "propertyNames":
-        key = instance
-        yield doc.diagnostic((*path, key), f"{where}: the name {key!r} is not allowed: "
-                             f"{_property_name_rule(schema)}", at_key=True)
+    if "propertyNames" in error.relative_schema_path and isinstance(instance, str):
+        # jsonschema reports a bad key at its mapping; point at the key itself.
+        yield doc.diagnostic(
+            (*path, instance),
+            f"{where}: the name {instance!r} is not allowed: {_name_rule(schema)}",
+            at_key=True,
+        )
         return
     yield doc.diagnostic(path, f"{where}: {_message(error, schema, instance)}")
 
 
 def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
-    kind = error.validator
-    value = error.validator_value
+    kind = str(error.validator)
+    value: Any = error.validator_value
     if kind == "type":
         return f"expected {_expected(schema)}, got {describe(instance)}"
     if kind in ("enum", "const"):
         allowed = value if kind == "enum" else [value]
-        hint = did_you_mean(instance, [str(a) for a in allowed]) if isinstance(instance, str) else ""
+        hint = (
+            did_you_mean(instance, [str(a) for a in allowed]) if isinstance(instance, str) else ""
+        )
         return f"expected {one_of(allowed)}, got {describe(instance)}{hint}"
     if kind == "minimum":
         return f"must be at least {value}, got {instance}"
@@ -136,11 +147,11 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
     if kind == "minLength":
         return "must not be empty" if value == 1 else f"must be at least {value} characters"
     if kind == "pattern":
-        return f"{describe(instance)} does not match the required form: {_pattern_rule(schema)}"
+        return f"{describe(instance)} is not of the required form ({_pattern_rule(schema)})"
     if kind == "minProperties":
         if value == 1:
             keys = list(schema.get("properties", {}))
-            return ("must not be empty" + (f"; set one of: {', '.join(keys)}" if keys else ""))
+            return "must not be empty" + (f"; set one of: {', '.join(keys)}" if keys else "")
         return f"must have at least {value} keys"
     if kind == "maxProperties":
         keys = list(schema.get("properties", {}))
@@ -154,20 +165,24 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
 
 
 def _alternatives(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
-    branches = schema.get(error.validator, [])
-    required_only = [b.get("required") for b in branches
-                     if isinstance(b, dict) and set(b) == {"required"}]
+    branches = schema.get(str(error.validator), [])
+    required_only = [
+        b.get("required") for b in branches if isinstance(b, dict) and set(b) == {"required"}
+    ]
     if required_only and len(required_only) == len(branches) and isinstance(instance, dict):
         names = [r[0] for r in required_only if r]
         present = [n for n in names if n in instance]
         if len(present) > 1:
             return f"set only one of {one_of(present)}"
         return f"needs one of {one_of(names)}"
-    # Type alternatives: report the branch that matches the value's type, if any.
-    matching = [sub for sub in error.context or []
-                if sub.validator != "type" and not sub.relative_schema_path[1:2] == ("type",)]
-    if matching and all(sub.validator != "type" for sub in matching):
-        best = min(matching, key=lambda sub: len(sub.relative_path))
+    # Report the branch the value's type fits, if one does; else what the types are.
+    fitting = [
+        sub
+        for sub in error.context or []
+        if not (sub.validator == "type" and not sub.relative_path)
+    ]
+    if fitting:
+        best = min(fitting, key=lambda sub: (-len(sub.relative_path), str(sub.validator)))
         best_schema = best.schema if isinstance(best.schema, dict) else {}
         return _message(best, best_schema, best.instance)
     return f"expected {_expected(schema)}, got {describe(instance)}"
@@ -181,7 +196,7 @@ def _expected(schema: dict[str, Any]) -> str:
         return " or ".join(dict.fromkeys(parts))
     kind = schema.get("type")
     if isinstance(kind, list):
-        return " or ".join(_TYPE_NAMES.get(k, k) for k in kind)
+        return " or ".join(_TYPE_NAMES.get(str(k), str(k)) for k in kind)
     text = _TYPE_NAMES.get(kind, "a value") if isinstance(kind, str) else "a value"
     low, high = schema.get("minimum"), schema.get("maximum")
     if kind in ("integer", "number"):
@@ -199,19 +214,14 @@ def _expected(schema: dict[str, Any]) -> str:
 def _pattern_rule(schema: dict[str, Any]) -> str:
     examples = schema.get("examples")
     if isinstance(examples, list) and examples:
-        return ", ".join(repr(e) for e in examples[:3])
-    return f"/{schema.get('pattern', '')}/"
+        return "for example " + one_of(examples[:3])
+    return f"matching /{schema.get('pattern', '')}/"
 
 
-def _property_name_rule(schema: dict[str, Any]) -> str:
-    names = schema.get("propertyNames", {})
-    if isinstance(names, dict):
-        about = _first_sentence(names)
-        if about:
-            return about
-        if "pattern" in names:
-            return f"names must match /{names['pattern']}/"
-    return "invalid name"
+def _name_rule(schema: dict[str, Any]) -> str:
+    about = _first_sentence(schema)
+    rule = about.split(": ", 1)[-1] if about else f"names must match /{schema.get('pattern')}/"
+    return f"{rule} ({_pattern_rule(schema)})" if schema.get("examples") else rule
 
 
 def _first_sentence(schema: Any) -> str:
@@ -221,5 +231,5 @@ def _first_sentence(schema: Any) -> str:
     if not text:
         return ""
     end = text.find(". ")
-    sentence = text if end < 0 else text[: end]
+    sentence = text if end < 0 else text[:end]
     return sentence.rstrip(".")
