@@ -62,7 +62,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def _summary(plan: Plan) -> dict[str, Any]:
-    cells = {(run.scenario, json.dumps(run.cell, sort_keys=True)) for run in plan.runs}
+    cells = {(run.scenario, id(run.cell)) for run in plan.runs}  # runs share their cell
     return {
         "runs": len(plan.runs),
         "scenarios": len({run.scenario for run in plan.runs}),
@@ -74,7 +74,13 @@ def _summary(plan: Plan) -> dict[str, Any]:
 
 
 def plan_json_text(plan: Plan) -> str:
-    return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
+    """Indented JSON with one run per line: readable, greppable, and fast for large plans."""
+    data = plan_json(plan)
+    runs = data.pop("runs")
+    head = json.dumps(data, indent=2, ensure_ascii=False)[:-2]
+    lines = ",\n    ".join(json.dumps(run, ensure_ascii=False) for run in runs)
+    body = f"[\n    {lines}\n  ]" if runs else "[]"
+    return head + ',\n  "runs": ' + body + "\n}\n"
 
 
 def plan_text(plan: Plan) -> str:

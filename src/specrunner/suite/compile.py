@@ -123,11 +123,11 @@ class _Compiler:
         environment = self.pick_environment()
         env_conf: dict[str, Any] = (self.data.get("environments") or {}).get(environment) or {}
         env_path: JsonPath = ("environments", environment) if environment else ()
-        context: dict[str, Any] = {
-            "env": self.env,
-            "suite": {"name": self.data["name"], "version": self.data["version"]},
-            "environment": environment,
-        }
+        context = self.engine.context(
+            env=self.env,
+            suite={"name": self.data["name"], "version": self.data["version"]},
+            environment=environment,
+        )
         context["vars"] = self.render_vars(env_conf, env_path, context)
         agent = self.render_agent(env_conf, env_path, context)
         rooms = {

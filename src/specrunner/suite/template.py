@@ -17,8 +17,9 @@ from enum import IntEnum
 from typing import Any, NoReturn
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from specrunner.secrets import Secrets
@@ -276,7 +277,7 @@ class TemplateEngine:
             tree = self.sandbox.parse(source)
         except TemplateSyntaxError as exc:
             raise TemplateFailure((), _syntax_message(exc, source)) from None
-        names = meta.find_undeclared_variables(tree)
+        names = meta.find_undeclared_variables(tree) - set(self.sandbox.globals)
         for name in sorted(names):
             if name not in scope:
                 raise TemplateFailure((), _unknown_name_message(name, scope))
@@ -284,16 +285,34 @@ class TemplateEngine:
         expression = _single_expression(self.sandbox, source)
         run: Callable[[dict[str, Any]], Any]
         if expression is not None:
-            compiled = self.sandbox.compile_expression(expression, undefined_to_none=False)
-            run = compiled.__call__
-            native = True
+            run, native = self._expression_runner(expression), True
         else:
-            template = self.sandbox.from_string(tree)
-            run = template.render
-            native = False
+            run, native = _runner(self.sandbox.from_string(tree)), False
         result = (run, native, level)
         self._cache[(source, scope)] = result
         return result
+
+    def _expression_runner(self, expression: str) -> Callable[[dict[str, Any]], Any]:
+        """Like Jinja's compile_expression, without copying the context on every call."""
+        parser = Parser(self.sandbox, expression, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateFailure((), f"template syntax error: unexpected {parser.stream.current}")
+        body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+        template = self.sandbox.from_string(nodes.Template(body, lineno=1))
+        root, new_context = template.root_render_func, template.new_context
+
+        def run(context: dict[str, Any]) -> Any:
+            ctx = new_context(context, shared=True)
+            for _ in root(ctx):
+                pass
+            return ctx.vars["result"]
+
+        return run
+
+    def context(self, **names: Any) -> dict[str, Any]:
+        """A template context: Jinja's globals (range, dict, ...) and the given names."""
+        return {**self.sandbox.globals, **names}
 
     # -- rendering
 
@@ -402,6 +421,16 @@ def _list(items: tuple[Node, ...]) -> Node:
             return Const(value, value)
         return Const(value, [c.display for c in consts])
     return ListNode(items, max(child.level for child in items))
+
+
+def _runner(template: jinja2.Template) -> Callable[[dict[str, Any]], str]:
+    """Render with the caller's context as is: it already holds the globals (`context`)."""
+    root, new_context = template.root_render_func, template.new_context
+
+    def run(context: dict[str, Any]) -> str:
+        return "".join(root(new_context(context, shared=True)))
+
+    return run
 
 
 def _single_expression(sandbox: jinja2.Environment, source: str) -> str | None:
