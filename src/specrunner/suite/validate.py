@@ -231,5 +231,7 @@ def _first_sentence(schema: Any) -> str:
     if not text:
         return ""
     end = text.find(". ")
-    sentence = text if end < 0 else text[:end]
-    return sentence.rstrip(".")
+    sentence = (text if end < 0 else text[:end]).rstrip(".")
+    if sentence.endswith(")") and " (" in sentence:  # drop a trailing aside
+        sentence = sentence[: sentence.rindex(" (")]
+    return sentence
