@@ -244,22 +244,26 @@ class _Compiler:
             raw, path = self.data["agent"], ("agent",)
         else:
             return None
-        return self.render_id(raw, path, context, "agent")
+        return self.render_id(raw, path, context, "agent")[0]
 
-    def render_id(self, raw: Any, path: JsonPath, context: dict[str, Any], what: str) -> int:
+    def render_id(
+        self, raw: Any, path: JsonPath, context: dict[str, Any], what: str
+    ) -> tuple[int, bool]:
+        """The rendered id, and whether it came from the environment (a secret)."""
         rendered = self.render(self.compile(raw, path, SUITE_SCOPE), context)
         if rendered is None:
-            return 0
+            return 0, False
         value, shown = rendered
         number = _positive_int(value)
-        if shown is not value:
-            if number is None and self.options.lenient_env and self.env.missing:
-                return 0
+        secret = shown is not value
+        if secret:
             self.secrets.add(str(value))
+            if number is None and self.options.lenient_env and self.env.missing:
+                return 0, True  # `validate` cannot know it; `plan` checks it
         if number is None:
             self.fail(path, f"{what} must be a positive integer, but renders to {_shown(shown)}")
-            return 0
-        return number
+            return 0, secret
+        return number, secret
 
     def defaults(
         self, env_conf: dict[str, Any], env_path: JsonPath
@@ -290,7 +294,13 @@ class _Compiler:
                     return layer[key], (*layer_path, key)
             return None
 
-        scenario_id = self.render_id(raw["id"], (*path, "id"), context, "scenario id")
+        scenario_id, secret_id = self.render_id(raw["id"], (*path, "id"), context, "scenario id")
+        if "name" not in raw and secret_id:
+            self.fail(
+                (*path, "id"),
+                "this scenario's id comes from the environment, so it is "
+                "a secret: give the scenario a `name` to show instead",
+            )
         name = raw.get("name") or f"scenario-{scenario_id}"
         tags = tuple(_value(setting("tags"), []))
         repeat = int(_value(setting("repeat"), 1))
