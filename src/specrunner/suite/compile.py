@@ -302,6 +302,8 @@ class _Compiler:
                 "a secret: give the scenario a `name` to show instead",
             )
         name = raw.get("name") or f"scenario-{scenario_id}"
+        if "name" not in raw and secret_id:
+            name = f"scenario-#{index + 1}"  # unique, so that no second error follows
         tags = tuple(_value(setting("tags"), []))
         repeat = int(_value(setting("repeat"), 1))
         room = self.resolve_room(setting("room"), env_conf, env_path, path, name)
