@@ -111,8 +111,10 @@ def main() -> int:
     print(f"{'small suite':24}{small_runs:>8}{small_cpu:>17.3f}s{small_cli:>17.3f}s")
     print(f"{'large suite':24}{large_runs:>8}{large_cpu:>17.3f}s{large_cli:>17.3f}s")
     extra_in, extra_cli = large_cpu - small_cpu, large_cli - small_cli
-    print(f"{'10,000 beyond 10':24}{'':>8}{extra_in:>17.3f}s{extra_cli:>17.3f}s"
-          f"   (target < {TARGET_SECONDS:.1f}s)")
+    print(
+        f"{'10,000 beyond 10':24}{'':>8}{extra_in:>17.3f}s{extra_cli:>17.3f}s"
+        f"   (target < {TARGET_SECONDS:.1f}s)"
+    )
     return 0 if max(extra_in, extra_cli) < TARGET_SECONDS else 1
 
 

@@ -295,14 +295,13 @@ class _Compiler:
             return None
 
         scenario_id, secret_id = self.render_id(raw["id"], (*path, "id"), context, "scenario id")
+        name = raw.get("name") or f"scenario-{scenario_id}"
         if "name" not in raw and secret_id:
             self.fail(
                 (*path, "id"),
                 "this scenario's id comes from the environment, so it is "
                 "a secret: give the scenario a `name` to show instead",
             )
-        name = raw.get("name") or f"scenario-{scenario_id}"
-        if "name" not in raw and secret_id:
             name = f"scenario-#{index + 1}"  # unique, so that no second error follows
         tags = tuple(_value(setting("tags"), []))
         repeat = int(_value(setting("repeat"), 1))
