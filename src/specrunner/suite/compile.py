@@ -22,23 +22,22 @@ from specrunner.models import (
     PlannedScenario,
     Selection,
 )
-from specrunner.secrets import Secrets
+from specrunner.secrets import MASK, Secrets
 from specrunner.suggest import did_you_mean
 from specrunner.suite.duration import parse_duration
 from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.matrix import cell_label, expand_cells
 from specrunner.suite.rooms import plan_room
+from specrunner.suite.sandbox import EnvProxy, as_secret
 from specrunner.suite.selection import apply_overrides, in_shard, run_key, run_key_prefix
 from specrunner.suite.template import (
     PAYLOAD_SCOPE,
     SUITE_SCOPE,
     VARS_SCOPE,
     Const,
-    EnvProxy,
     Level,
     MappingNode,
     Node,
-    SecretStr,
     TemplateEngine,
     TemplateFailure,
     mapping_node,
@@ -219,21 +218,27 @@ class _Compiler:
         return apply_overrides(merged, self.options.overrides)
 
     def seal(self, value: Any, shown: Any) -> Any:
-        """Mark every part of a rendered value that came from a secret as a SecretStr."""
+        """Give every part of a rendered value that came from a secret its secret type,
+        containers included, so that templates reading it are known to read a secret."""
         if shown is value:
             return value
         if isinstance(value, dict):
-            return {
-                k: self.seal(v, shown[k] if isinstance(shown, dict) else None)
-                for k, v in value.items()
-            }
+            return as_secret(
+                {
+                    k: self.seal(v, shown[k] if isinstance(shown, dict) else None)
+                    for k, v in value.items()
+                }
+            )
         if isinstance(value, list):
-            return [
-                self.seal(v, shown[i] if isinstance(shown, list) else None)
-                for i, v in enumerate(value)
-            ]
-        self.secrets.add(str(value))
-        return SecretStr(value) if isinstance(value, str) else value
+            return as_secret(
+                [
+                    self.seal(v, shown[i] if isinstance(shown, list) else None)
+                    for i, v in enumerate(value)
+                ]
+            )
+        if value is not None:
+            self.secrets.add(str(value))
+        return as_secret(value)
 
     def render_agent(
         self, env_conf: dict[str, Any], env_path: JsonPath, context: dict[str, Any]
@@ -250,7 +255,9 @@ class _Compiler:
         self, raw: Any, path: JsonPath, context: dict[str, Any], what: str
     ) -> tuple[int, bool]:
         """The rendered id, and whether it came from the environment (a secret)."""
-        rendered = self.render(self.compile(raw, path, SUITE_SCOPE), context)
+        problems = len(self.problems)
+        node = self.compile(raw, path, SUITE_SCOPE)
+        rendered = self.render(node, context) if len(self.problems) == problems else None
         if rendered is None:
             return 0, False
         value, shown = rendered
@@ -423,20 +430,27 @@ class _Compiler:
         return self._payloads[path]
 
     def check_unique(self, scenarios: list[_Scenario]) -> None:
+        """A run key must name one run: scenario name plus cell must be unique."""
         seen: dict[str, _Scenario] = {}
         for scenario in scenarios:
+            name = scenario.plan.name
             for cell, prefix in zip(scenario.plan.cells, scenario.key_prefixes, strict=True):
-                other = seen.setdefault(prefix, scenario)
-                if other is scenario:
-                    continue
-                line, _ = self.doc.locate(other.path)
                 label = f" with cell {cell_label(cell)}" if cell else ""
-                self.fail(
-                    scenario.path,
-                    f"scenario {scenario.plan.name!r}{label} is already "
-                    f"planned by the scenario at line {line}: give one of them another "
-                    "name",
-                )
+                other = seen.setdefault(prefix, scenario)
+                if other is not scenario:
+                    line, _ = self.doc.locate(other.path)
+                    message = (
+                        f"scenario {name!r}{label} is already planned by the scenario "
+                        f"at line {line}: give one of them another name"
+                    )
+                elif scenario.key_prefixes.count(prefix) > 1:
+                    message = (
+                        f"scenario {name!r} has the cell {cell_label(cell)} more than "
+                        "once: its matrix and include make the same cell twice"
+                    )
+                else:
+                    continue
+                self.fail(scenario.path, message)
 
     # -- selection and rendering
 
@@ -450,11 +464,18 @@ class _Compiler:
                     f"{did_you_mean(tag, known_tags)}{_listing('tags', known_tags)}"
                 )
         names = [s.plan.name for s in scenarios]
+        listed = list(
+            dict.fromkeys(
+                f"{s.plan.name} (id {MASK if str(s.plan.id) in self.secrets else s.plan.id})"
+                for s in scenarios
+            )
+        )
         for want in wanted:
             if not any(_is_scenario(s.plan, want) for s in scenarios):
                 raise UsageError(
                     f"--scenario {want!r}: no scenario in {self.doc.path} has this "
                     f"name or id{did_you_mean(want, names)}"
+                    + (_listing("scenarios", listed) if len(listed) <= 12 else "")
                 )
         return [
             s

@@ -20,7 +20,7 @@ from specrunner.errors import Diagnostic, SuiteError
 JsonPath = tuple[str | int, ...]
 
 # A limit on the values built from one file, so that alias bombs fail fast and clearly.
-MAX_NODES = 2_000_000
+MAX_NODES = 500_000
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -42,6 +42,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_EMPTY = "the file is empty; expected a suite mapping with version, name, rooms and scenarios"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +98,13 @@ def load_text(text: str, path: str = "<suite>") -> Document:
     except yaml.YAMLError as exc:
         raise SuiteError([Diagnostic(path, 1, 1, f"YAML error: {exc}")]) from None
     if node is None:
-        raise SuiteError(
-            [
-                Diagnostic(
-                    path,
-                    1,
-                    1,
-                    "the file is empty; expected a suite mapping with "
-                    "version, name, rooms and scenarios",
-                )
-            ]
-        )
+        raise SuiteError([Diagnostic(path, 1, 1, _EMPTY)])
     builder = _Builder(path)
     data = builder.build(node, ())
     if builder.problems:
         raise SuiteError(builder.problems)
+    if data is None:  # only `---`, or an explicit null
+        raise SuiteError([Diagnostic(path, 1, 1, _EMPTY)])
     return Document(path, data, builder.values, builder.keys)
 
 
@@ -167,14 +160,11 @@ class _Builder:
 
     def check_tag(self, node: yaml.Node, expected: str) -> None:
         if node.tag != expected:
-            self.problem(node, f"unsupported YAML tag {node.tag!r}")
+            self.problem(node, _unsupported_tag(node.tag))
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            self.problem(
-                node,
-                f"unsupported YAML tag {node.tag!r}; use plain strings, numbers, booleans and null",
-            )
+            self.problem(node, _unsupported_tag(node.tag))
             return None
         value = self._constructor.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
@@ -251,6 +241,16 @@ class _Builder:
             )
             return None
         return str(node.value)
+
+
+def _unsupported_tag(tag: str) -> str:
+    shown = (
+        "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,") else tag
+    )
+    return (
+        f"unsupported YAML tag {shown}; a suite holds only mappings, lists, strings, "
+        "numbers, booleans and null"
+    )
 
 
 def _yaml_name(value: object) -> str:

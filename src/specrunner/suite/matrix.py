@@ -38,7 +38,7 @@ def expand_cells(
     for entry in include:
         fitted = False
         for cell in cells:
-            if all(cell[k] == v for k, v in entry.items() if k in originals):
+            if all(same(cell[k], v) for k, v in entry.items() if k in originals):
                 cell.update(entry)
                 fitted = True
         if not fitted:
@@ -47,7 +47,18 @@ def expand_cells(
 
 
 def _matches(cell: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
-    return all(key in cell and cell[key] == value for key, value in rule.items())
+    return all(key in cell and same(cell[key], value) for key, value in rule.items())
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: `1`, `1.0`, `true` and `"1"` are four different values."""
+    if a == b and type(a) is type(b) and not isinstance(a, dict | list):
+        return True
+    return canonical(a) == canonical(b)
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def cell_label(cell: Mapping[str, Any]) -> str:

@@ -9,9 +9,9 @@ from specrunner.errors import SuiteError
 from specrunner.models import RoomConfig, RoomSourceKind, RoomSpec
 from specrunner.secrets import Secrets
 from specrunner.suite.load import Document, JsonPath
+from specrunner.suite.sandbox import EnvProxy
 from specrunner.suite.template import (
     SUITE_SCOPE,
-    EnvProxy,
     Node,
     TemplateEngine,
     TemplateFailure,
@@ -42,12 +42,12 @@ def plan_room(
     node = compiler.compile(conf, path, SUITE_SCOPE)
     # A dry run with a lenient `env` finds undefined names and lists the variables the
     # room needs, without needing their values.
-    probe = EnvProxy({}, lenient=True, secrets=Secrets())
+    probe = EnvProxy(environ, lenient=True, secrets=compiler.secrets)
     try:
         compiler.engine.render(node, {**context, "env": probe})
     except TemplateFailure as failure:
         compiler.template_failed(failure)
-    missing = tuple(sorted(n for n in probe.missing if n not in environ))
+    missing = tuple(sorted(probe.missing))
 
     def render(run_environ: Mapping[str, str]) -> RoomConfig:
         env = EnvProxy(run_environ, lenient=False, secrets=compiler.secrets)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,10 +27,26 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
             "digits, '_' and '-', with '.' between nested keys)"
         )
     try:
-        value: Any = json.loads(raw)
+        value: Any = json.loads(raw, parse_constant=_not_json)
     except ValueError:
         value = raw
+    if not _finite(value):  # 1e999 parses as infinity, which JSON cannot carry
+        value = raw
     return tuple(key.split(".")), value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def apply_overrides(

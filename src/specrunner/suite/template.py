@@ -11,22 +11,27 @@ reads one, so each rendered value knows whether it is derived from a secret ("ta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NoReturn
+from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from specrunner.secrets import Secrets
+from specrunner.secrets import MASK, Secrets
 from specrunner.suggest import did_you_mean
 from specrunner.suite.load import JsonPath
-
-MAX_RENDERED_SIZE = 1_000_000
+from specrunner.suite.sandbox import (
+    MAX_RENDERED_SIZE,
+    EnvProxy,
+    MissingEnv,
+    Sandbox,
+    UndefinedName,
+    holds_secret,
+)
 
 
 class Level(IntEnum):
@@ -53,12 +58,6 @@ SUITE_SCOPE = VARS_SCOPE | {"vars"}
 PAYLOAD_SCOPE = frozenset(NAME_LEVELS)
 
 
-class SecretStr(str):
-    """A string read from the environment; never shown."""
-
-    __slots__ = ()
-
-
 class TemplateFailure(Exception):
     """A template that cannot be compiled or rendered, with the path of its string."""
 
@@ -66,124 +65,6 @@ class TemplateFailure(Exception):
         super().__init__(message)
         self.path = path
         self.message = message
-
-
-class MissingEnv(Exception):  # deliberately not an AttributeError: Jinja would swallow it
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-class EnvProxy:
-    """`env` in templates: `env.NAME`, `env["NAME"]`, `env.get("NAME", default)`.
-
-    In lenient mode (used by `validate`) an unset variable is not an error: it renders
-    as an opaque secret placeholder and its name is remembered in `missing`.
-    """
-
-    __slots__ = ("_environ", "_lenient", "missing", "secrets", "used")
-
-    def __init__(self, environ: Mapping[str, str], *, lenient: bool, secrets: Secrets) -> None:
-        self._environ = environ
-        self._lenient = lenient
-        self.secrets = secrets
-        self.missing: set[str] = set()
-        self.used: set[str] = set()
-
-    def _lookup(self, name: str) -> SecretStr:
-        self.used.add(name)
-        value = self._environ.get(name)
-        if value is None:
-            if not self._lenient:
-                raise MissingEnv(name)
-            self.missing.add(name)
-            return SecretStr(f"<unset {name}>")
-        if value:
-            self.secrets.add(value)
-        return SecretStr(value)
-
-    def __getattr__(self, name: str) -> SecretStr:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._lookup(name)
-
-    def __getitem__(self, name: object) -> SecretStr:
-        if not isinstance(name, str):
-            raise KeyError(name)
-        return self._lookup(name)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        if not isinstance(name, str):
-            return default
-        if self._environ.get(name) is None:
-            self.used.add(name)
-            return default
-        return self._lookup(name)
-
-
-class _Undefined(jinja2.StrictUndefined):
-    __slots__ = ()
-
-    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        if isinstance(self._undefined_exception, type) and issubclass(
-            self._undefined_exception, SecurityError
-        ):
-            raise SecurityError(self._undefined_hint or "unsafe access")
-        raise _UndefinedName(self)
-
-
-class _UndefinedName(UndefinedError):
-    def __init__(self, undefined: _Undefined) -> None:
-        super().__init__(undefined._undefined_message)
-        self.obj = undefined._undefined_obj
-        self.name = undefined._undefined_name
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus taint tracking of secrets and a cap on the size of `*` and `**`."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def __init__(self) -> None:
-        super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
-        self.touched = False
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        value = super().getattr(obj, attribute)
-        if isinstance(value, SecretStr):
-            self.touched = True
-        return value
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        value = super().getitem(obj, argument)
-        if isinstance(value, SecretStr):
-            self.touched = True
-        return value
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        value = super().call(__context, __obj, *args, **kwargs)
-        if isinstance(value, SecretStr):
-            self.touched = True
-        return value
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_RENDERED_SIZE
-                ):
-                    raise SecurityError("the result of '*' would be too large")
-        if (
-            operator == "**"
-            and isinstance(left, int)
-            and isinstance(right, int)
-            and abs(right) > 1000
-            and abs(left) > 1
-        ):
-            raise SecurityError("the result of '**' would be too large")
-        return super().call_binop(context, operator, left, right)
 
 
 # ---- the compiled tree -------------------------------------------------------------------
@@ -235,7 +116,7 @@ class TemplateEngine:
 
     def __init__(self, secrets: Secrets) -> None:
         self.secrets = secrets
-        self.sandbox = _Sandbox()
+        self.sandbox = Sandbox()
         self._cache: dict[
             tuple[str, frozenset[str]], tuple[Callable[[dict[str, Any]], Any], bool, Level]
         ] = {}
@@ -273,21 +154,24 @@ class TemplateEngine:
         cached = self._cache.get((source, scope))
         if cached is not None:
             return cached
-        try:
+        try:  # code generation (also behind find_undeclared_variables) finds unknown filters
             tree = self.sandbox.parse(source)
+            names = meta.find_undeclared_variables(tree) - set(self.sandbox.globals)
         except TemplateSyntaxError as exc:
             raise TemplateFailure((), _syntax_message(exc, source)) from None
-        names = meta.find_undeclared_variables(tree) - set(self.sandbox.globals)
         for name in sorted(names):
             if name not in scope:
                 raise TemplateFailure((), _unknown_name_message(name, scope))
         level = max((NAME_LEVELS[n] for n in names), default=Level.SUITE)
         expression = _single_expression(self.sandbox, source)
         run: Callable[[dict[str, Any]], Any]
-        if expression is not None:
-            run, native = self._expression_runner(expression), True
-        else:
-            run, native = _runner(self.sandbox.from_string(tree)), False
+        try:
+            if expression is not None:
+                run, native = self._expression_runner(expression), True
+            else:
+                run, native = _runner(self.sandbox.from_string(tree)), False
+        except TemplateSyntaxError as exc:
+            raise TemplateFailure((), _syntax_message(exc, source)) from None
         result = (run, native, level)
         self._cache[(source, scope)] = result
         return result
@@ -385,22 +269,34 @@ class TemplateEngine:
             if node.native:
                 if isinstance(value, jinja2.Undefined):
                     value._fail_with_undefined_error()
+                if holds_secret(value):
+                    sandbox.touched = True
                 value = _to_json(value)
+            elif len(value) > MAX_RENDERED_SIZE:
+                raise SecurityError("the rendered text would be too large")
         except MissingEnv as exc:
+            name = _literal(exc.name, node.source)
             raise TemplateFailure(
                 node.path,
-                f"environment variable {exc.name} is not set (use "
-                f"env.get({exc.name!r}, default) where it is optional)",
+                f"environment variable {name} is not set (use "
+                f"env.get({name!r}, default) where it is optional)",
             ) from None
-        except _UndefinedName as exc:
-            raise TemplateFailure(node.path, _undefined_message(exc, context)) from None
+        except UndefinedName as exc:
+            raise TemplateFailure(node.path, _undefined_message(exc, context, node)) from None
         except SecurityError as exc:
             raise TemplateFailure(node.path, f"template not allowed: {exc}") from None
         except TemplateFailure as exc:
             raise TemplateFailure(node.path, exc.message) from None
+        except NameError as exc:  # Jinja writes a number too large for a float as `inf`
+            raise TemplateFailure(
+                node.path, f"template error: a number is out of range ({exc})"
+            ) from None
         except Exception as exc:  # any other error raised while rendering user code
-            raise TemplateFailure(node.path, f"template error: {_describe(exc)}") from None
-        return value, sandbox.touched or isinstance(value, SecretStr)
+            detail = _describe(exc)
+            if sandbox.touched:  # the details may hold a secret's value
+                detail = f"{type(exc).__name__} (details hidden: the template reads a secret)"
+            raise TemplateFailure(node.path, f"template error: {detail}") from None
+        return value, sandbox.touched
 
 
 def mapping_node(entries: tuple[tuple[str, Node], ...]) -> Node:
@@ -468,19 +364,44 @@ def _unknown_name_message(name: str, scope: frozenset[str]) -> str:
     )
 
 
-def _undefined_message(exc: _UndefinedName, context: dict[str, Any]) -> str:
+def _literal(name: Any, source: str) -> str:
+    """`name` as written in the template, or *** when it was computed (maybe from a secret)."""
+    text = str(name)
+    return text if text and text in source else MASK
+
+
+def _undefined_message(exc: UndefinedName, context: dict[str, Any], node: Template) -> str:
     obj, name = exc.obj, exc.name
     if isinstance(obj, dict) and isinstance(name, str):
+        shown = _literal(name, node.source)
         owner = next((key for key, value in context.items() if value is obj), None)
-        where = f"{owner}.{name}" if owner else repr(name)
+        where = f"{owner}.{shown}" if owner else repr(shown)
         keys = [str(k) for k in obj]
         known = f" (known: {', '.join(sorted(keys))})" if 0 < len(keys) <= 12 else ""
         if not keys:
             known = " (it is empty)"
-        return f"undefined name {where}{did_you_mean(name, keys)}{known}"
+        hint = did_you_mean(name, keys) if shown == name else ""
+        return f"undefined name {where}{hint}{known}"
     if isinstance(obj, list | tuple) and isinstance(name, int):
         return f"index {name} is out of range for a list of {len(obj)}"
-    return f"undefined: {exc.message}"
+    if obj is None and name is not None:
+        return f"undefined name {_literal(name, node.source)!r}"
+    kind = next(
+        (_KIND_NAMES[t] for t in type(obj).__mro__ if t in _KIND_NAMES),
+        f"a {type(obj).__name__}",
+    )
+    return f"undefined: {kind} has no attribute {_literal(name, node.source)!r}"
+
+
+_KIND_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "null",
+}
 
 
 def _to_json(value: Any) -> Any:
