@@ -14,36 +14,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from specrunner.errors import Diagnostic, SuiteError, UsageError
+from specrunner.errors import Diagnostic, SuiteError
 from specrunner.models import (
-    Expectation,
     Plan,
-    PlannedRun,
     PlannedScenario,
     Selection,
 )
-from specrunner.secrets import MASK, Secrets
+from specrunner.secrets import Secrets
 from specrunner.suggest import did_you_mean
-from specrunner.suite.duration import parse_duration
 from specrunner.suite.load import Document, JsonPath
-from specrunner.suite.matrix import cell_label, expand_cells
+from specrunner.suite.matrix import cell_label
+from specrunner.suite.merge import deep_merge, merge_nodes
 from specrunner.suite.rooms import plan_room
+from specrunner.suite.runs import ScenarioDraft, expand_runs, select_scenarios
 from specrunner.suite.sandbox import EnvProxy, as_secret
-from specrunner.suite.selection import apply_overrides, in_shard, run_key, run_key_prefix
+from specrunner.suite.selection import apply_overrides, run_key_prefix
+from specrunner.suite.settings import cells_of, expectation_of, timeout_of, value_of
 from specrunner.suite.template import (
     PAYLOAD_SCOPE,
     SUITE_SCOPE,
     VARS_SCOPE,
     Const,
-    Level,
-    MappingNode,
     Node,
     TemplateEngine,
     TemplateFailure,
-    mapping_node,
 )
-
-DEFAULT_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +51,6 @@ class CompileOptions:
     environ: Mapping[str, str] = field(default_factory=dict)
     lenient_env: bool = False
     """Unset environment variables are not errors (for `validate`, which needs no secrets)."""
-
-
-@dataclass(slots=True)
-class _Scenario:
-    plan: PlannedScenario
-    path: JsonPath
-    payload: Node
-    key_prefixes: list[str]
 
 
 def compile_plan(doc: Document, options: CompileOptions) -> Plan:
@@ -141,8 +128,14 @@ class _Compiler:
         planned = [s for s in scenarios if s is not None]
         self.check_unique(planned)
         # With problems already found, render every scenario anyway to report them all.
-        selected = self.select(planned) if not self.problems else planned
-        runs = self.render_runs(selected, context)
+        selected = (
+            select_scenarios(
+                planned, self.options.tags, self.options.scenarios, self.doc.path, self.secrets
+            )
+            if not self.problems
+            else planned
+        )
+        runs = expand_runs(self.engine, selected, context, self.options.shard, self.template_failed)
         self.stop_if_failed()
         return Plan(
             suite_name=self.data["name"],
@@ -214,7 +207,7 @@ class _Compiler:
                 continue
             rendered = self.render(self.compile(raw, path, VARS_SCOPE), context)
             if rendered is not None:
-                merged = _deep_merge(merged, self.seal(*rendered))
+                merged = deep_merge(merged, self.seal(*rendered))
         return apply_overrides(merged, self.options.overrides)
 
     def seal(self, value: Any, shown: Any) -> Any:
@@ -291,7 +284,7 @@ class _Compiler:
         env_path: JsonPath,
         defaults: list[tuple[dict[str, Any], JsonPath]],
         context: dict[str, Any],
-    ) -> _Scenario | None:
+    ) -> ScenarioDraft | None:
         path: JsonPath = ("scenarios", index)
         layers = [(raw, path), *defaults]
 
@@ -310,13 +303,13 @@ class _Compiler:
                 "a secret: give the scenario a `name` to show instead",
             )
             name = f"scenario-#{index + 1}"  # unique, so that no second error follows
-        tags = tuple(_value(setting("tags"), []))
-        repeat = int(_value(setting("repeat"), 1))
+        tags = tuple(value_of(setting("tags"), []))
+        repeat = int(value_of(setting("repeat"), 1))
         room = self.resolve_room(setting("room"), env_conf, env_path, path, name)
-        timeout = self.resolve_timeout(setting("timeout"))
-        expect = self.resolve_expect(setting("expect"), repeat, name)
-        cells = self.resolve_cells(
-            setting("matrix"), setting("include"), setting("exclude"), path, name
+        timeout = timeout_of(setting("timeout"), self.fail)
+        expect = expectation_of(setting("expect"), repeat, name, self.fail)
+        cells = cells_of(
+            setting("matrix"), setting("include"), setting("exclude"), path, name, self.fail
         )
         payload = self.payload_node(raw, path, defaults)
         if cells is None:
@@ -332,7 +325,7 @@ class _Compiler:
             timeout=timeout,
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
-        return _Scenario(planned, path, payload, prefixes)
+        return ScenarioDraft(planned, path, payload, prefixes)
 
     def resolve_room(
         self,
@@ -366,51 +359,6 @@ class _Compiler:
             return None
         return str(chosen)
 
-    def resolve_timeout(self, setting: tuple[Any, JsonPath] | None) -> float:
-        if setting is None:
-            return DEFAULT_TIMEOUT
-        seconds = parse_duration(setting[0])
-        if seconds is None:
-            self.fail(setting[1], f"timeout must be longer than zero, got {setting[0]!r}")
-            return DEFAULT_TIMEOUT
-        return seconds
-
-    def resolve_expect(
-        self, setting: tuple[Any, JsonPath] | None, repeat: int, name: str
-    ) -> Expectation:
-        if setting is None:
-            return Expectation()
-        rule, where = setting
-        if "min_passes" in rule:
-            needed = int(rule["min_passes"])
-            if needed > repeat:
-                self.fail(
-                    (*where, "min_passes"),
-                    f"min_passes {needed} is more than the "
-                    f"{repeat} run{'s' if repeat != 1 else ''} of each cell of scenario "
-                    f"{name!r}: the cell could never pass",
-                )
-            return Expectation(pass_rate=None, min_passes=needed)
-        return Expectation(pass_rate=float(rule.get("pass_rate", 1.0)))
-
-    def resolve_cells(
-        self,
-        matrix: tuple[Any, JsonPath] | None,
-        include: tuple[Any, JsonPath] | None,
-        exclude: tuple[Any, JsonPath] | None,
-        path: JsonPath,
-        name: str,
-    ) -> list[dict[str, Any]] | None:
-        cells = expand_cells(_value(matrix, None), _value(include, []), _value(exclude, []))
-        if not cells:
-            where = exclude[1] if exclude is not None else path
-            self.fail(
-                where,
-                f"scenario {name!r} has no cells left: `exclude` drops every cell of its matrix",
-            )
-            return None
-        return cells
-
     def payload_node(
         self, raw: dict[str, Any], path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]]
     ) -> Node:
@@ -420,7 +368,7 @@ class _Compiler:
                 compiled = self.compiled_payload(
                     layer["publish_data_message"], (*layer_path, "publish_data_message")
                 )
-                node = compiled if node is None else _merge_nodes(node, compiled)
+                node = compiled if node is None else merge_nodes(node, compiled)
         return node if node is not None else Const(None, None)
 
     def compiled_payload(self, raw: Any, path: JsonPath) -> Node:
@@ -429,9 +377,9 @@ class _Compiler:
             self._payloads[path] = self.compile(raw, path, PAYLOAD_SCOPE)
         return self._payloads[path]
 
-    def check_unique(self, scenarios: list[_Scenario]) -> None:
+    def check_unique(self, scenarios: list[ScenarioDraft]) -> None:
         """A run key must name one run: scenario name plus cell must be unique."""
-        seen: dict[str, _Scenario] = {}
+        seen: dict[str, ScenarioDraft] = {}
         for scenario in scenarios:
             name = scenario.plan.name
             for cell, prefix in zip(scenario.plan.cells, scenario.key_prefixes, strict=True):
@@ -452,119 +400,6 @@ class _Compiler:
                     continue
                 self.fail(scenario.path, message)
 
-    # -- selection and rendering
-
-    def select(self, scenarios: list[_Scenario]) -> list[_Scenario]:
-        tags, wanted = self.options.tags, self.options.scenarios
-        known_tags = sorted({t for s in scenarios for t in s.plan.tags})
-        for tag in tags:
-            if tag not in known_tags:
-                raise UsageError(
-                    f"--tag {tag!r}: no scenario in {self.doc.path} has this tag"
-                    f"{did_you_mean(tag, known_tags)}{_listing('tags', known_tags)}"
-                )
-        names = [s.plan.name for s in scenarios]
-        listed = list(
-            dict.fromkeys(
-                f"{s.plan.name} (id {MASK if str(s.plan.id) in self.secrets else s.plan.id})"
-                for s in scenarios
-            )
-        )
-        for want in wanted:
-            if not any(_is_scenario(s.plan, want) for s in scenarios):
-                raise UsageError(
-                    f"--scenario {want!r}: no scenario in {self.doc.path} has this "
-                    f"name or id{did_you_mean(want, names)}"
-                    + (_listing("scenarios", listed) if len(listed) <= 12 else "")
-                )
-        return [
-            s
-            for s in scenarios
-            if (not tags or any(t in s.plan.tags for t in tags))
-            and (not wanted or any(_is_scenario(s.plan, w) for w in wanted))
-        ]
-
-    def render_runs(self, scenarios: list[_Scenario], context: dict[str, Any]) -> list[PlannedRun]:
-        runs: list[PlannedRun] = []
-        for scenario in scenarios:
-            plan = scenario.plan
-            scenario_context = {
-                **context,
-                "scenario": {"id": plan.id, "name": plan.name, "tags": list(plan.tags)},
-            }
-            where: tuple[dict[str, Any], Level] = (scenario_context, Level.SCENARIO)
-            try:
-                payload = self.engine.specialize(scenario.payload, scenario_context, Level.SCENARIO)
-                for cell, prefix in zip(plan.cells, scenario.key_prefixes, strict=True):
-                    keyed = [
-                        (r, k)
-                        for r in range(1, plan.repeat + 1)
-                        if in_shard(k := run_key(prefix, r), self.options.shard)
-                    ]
-                    if not keyed:
-                        continue
-                    cell_context = {**scenario_context, "matrix": cell}
-                    where = (cell_context, Level.CELL)
-                    cell_payload = self.engine.specialize(payload, cell_context, Level.CELL)
-                    for repeat, key in keyed:
-                        run_context = {
-                            **cell_context,
-                            "run": {"repeat": repeat, "index": len(runs), "key": key},
-                        }
-                        where = (run_context, Level.RUN)
-                        value, shown = self.engine.render(cell_payload, run_context)
-                        runs.append(
-                            PlannedRun(
-                                key=key,
-                                index=len(runs),
-                                scenario_id=plan.id,
-                                scenario=plan.name,
-                                cell=cell,
-                                repeat=repeat,
-                                room=plan.room,
-                                timeout=plan.timeout,
-                                publish_data_message=value,
-                                shown_payload=shown,
-                            )
-                        )
-            except TemplateFailure as failure:
-                self.template_failed(failure)
-                for other in self.engine.failures(scenario.payload, *where):
-                    self.template_failed(other)
-        return runs
-
-
-def _merge_nodes(base: Node, over: Node) -> Node:
-    """Deep-merge two compiled mappings; anything that is not a mapping replaces."""
-    base_items, over_items = _entries(base), _entries(over)
-    if base_items is None or over_items is None:
-        return over
-    merged = dict(base_items)
-    for key, node in over_items:
-        merged[key] = _merge_nodes(merged[key], node) if key in merged else node
-    return mapping_node(tuple(merged.items()))
-
-
-def _entries(node: Node) -> list[tuple[str, Node]] | None:
-    if isinstance(node, MappingNode):
-        return list(node.items)
-    if isinstance(node, Const) and isinstance(node.value, dict):
-        shown = node.display if isinstance(node.display, dict) else {}
-        return [
-            (k, Const(v, shown.get(k, v) if node.tainted else v)) for k, v in node.value.items()
-        ]
-    return None
-
-
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    result = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = _deep_merge(dict(result[key]), value)
-        else:
-            result[key] = value
-    return result
-
 
 def _positive_int(value: Any) -> int | None:
     if isinstance(value, bool):
@@ -579,14 +414,6 @@ def _positive_int(value: Any) -> int | None:
 
 def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-
-
-def _value(setting: tuple[Any, JsonPath] | None, default: Any) -> Any:
-    return default if setting is None else setting[0]
-
-
-def _is_scenario(plan: PlannedScenario, wanted: str) -> bool:
-    return plan.name == wanted or str(plan.id) == wanted
 
 
 def _listing(what: str, names: list[str]) -> str:
