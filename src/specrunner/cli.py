@@ -93,7 +93,10 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    name="specrunner",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(
     __version__, "--version", "-V", prog_name="specrunner", message="%(prog)s %(version)s"
 )
@@ -167,7 +170,9 @@ def plan(
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["suite"]), default="suite", required=False)
+@click.argument(
+    "kind", type=click.Choice(["suite"]), default="suite", required=False, metavar="[suite]"
+)
 def schema(kind: str) -> None:
     """Print the JSON Schema of a suite file (for editors and other tools)."""
     from specrunner import app
