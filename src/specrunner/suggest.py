@@ -31,3 +31,8 @@ def one_of(values: Iterable[object]) -> str:
     if len(shown) <= 1:
         return "".join(shown)
     return ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def listing(what: str, names: list[str]) -> str:
+    """' (rooms: a, b)': the known names, to follow a message about an unknown one."""
+    return f" ({what}: {', '.join(names)})" if names else ""

@@ -21,7 +21,7 @@ from specrunner.models import (
     Selection,
 )
 from specrunner.secrets import Secrets
-from specrunner.suggest import did_you_mean
+from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.matrix import cell_label
 from specrunner.suite.merge import deep_merge, merge_nodes
@@ -169,7 +169,7 @@ class _Compiler:
                 ("default_environment",),
                 f"default_environment {default!r} is not an "
                 f"environment of this suite{did_you_mean(default, names)}"
-                f"{_listing('environments', names)}",
+                f"{listing('environments', names)}",
             )
             if chosen is None:
                 self.stop_if_failed()
@@ -181,7 +181,7 @@ class _Compiler:
                 self.fail(
                     ("environments",),
                     f"--env {chosen!r}: unknown environment"
-                    f"{did_you_mean(chosen, names)}{_listing('environments', names)}",
+                    f"{did_you_mean(chosen, names)}{listing('environments', names)}",
                     at_key=True,
                 )
                 self.stop_if_failed()
@@ -191,7 +191,7 @@ class _Compiler:
                 ("environments",),
                 "the suite defines environments but no "
                 "default_environment: pass --env NAME or set default_environment"
-                f"{_listing('environments', names)}",
+                f"{listing('environments', names)}",
                 at_key=True,
             )
             self.stop_if_failed()
@@ -348,13 +348,13 @@ class _Compiler:
             self.fail(
                 path,
                 f"scenario {name!r} has no room: set `room` on the scenario, in "
-                f"`defaults` or on the environment{_listing('rooms', rooms)}",
+                f"`defaults` or on the environment{listing('rooms', rooms)}",
             )
             return None
         if chosen not in self.data["rooms"]:
             self.fail(
                 where,
-                f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}{_listing('rooms', rooms)}",
+                f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}{listing('rooms', rooms)}",
             )
             return None
         return str(chosen)
@@ -414,7 +414,3 @@ def _positive_int(value: Any) -> int | None:
 
 def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-
-
-def _listing(what: str, names: list[str]) -> str:
-    return f" ({what}: {', '.join(names)})" if names else ""

@@ -9,7 +9,7 @@ from typing import Any
 from specrunner.errors import UsageError
 from specrunner.models import PlannedRun, PlannedScenario
 from specrunner.secrets import MASK, Secrets
-from specrunner.suggest import did_you_mean
+from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import JsonPath
 from specrunner.suite.selection import in_shard, run_key
 from specrunner.suite.template import Level, Node, TemplateEngine, TemplateFailure
@@ -38,7 +38,7 @@ def select_scenarios(
         if tag not in known_tags:
             raise UsageError(
                 f"--tag {tag!r}: no scenario in {file} has this tag"
-                f"{did_you_mean(tag, known_tags)}{_listing('tags', known_tags)}"
+                f"{did_you_mean(tag, known_tags)}{listing('tags', known_tags)}"
             )
     names = [s.plan.name for s in scenarios]
     listed = list(
@@ -52,7 +52,7 @@ def select_scenarios(
             raise UsageError(
                 f"--scenario {want!r}: no scenario in {file} has this "
                 f"name or id{did_you_mean(want, names)}"
-                + (_listing("scenarios", listed) if len(listed) <= 12 else "")
+                + (listing("scenarios", listed) if len(listed) <= 12 else "")
             )
     return [
         s
@@ -126,7 +126,3 @@ def expand_runs(
 
 def _is_scenario(plan: PlannedScenario, wanted: str) -> bool:
     return plan.name == wanted or str(plan.id) == wanted
-
-
-def _listing(what: str, names: list[str]) -> str:
-    return f" ({what}: {', '.join(names)})" if names else ""
