@@ -29,11 +29,11 @@ _TYPE_NAMES = {
 }
 
 
-def dotted(path: JsonPath) -> str:
+def dotted(path: JsonPath, root: str = "the suite") -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "the suite"
+    return out or root
 
 
 def describe(value: Any) -> str:
@@ -70,17 +70,18 @@ def check_version(doc: Document) -> Diagnostic | None:
     return doc.diagnostic(("version",), message)
 
 
-def schema_diagnostics(doc: Document) -> list[Diagnostic]:
-    validator = Draft202012Validator(load_schema("suite"))
+def schema_diagnostics(doc: Document, kind: str = "suite") -> list[Diagnostic]:
+    validator = Draft202012Validator(load_schema(kind))
     found: list[Diagnostic] = []
+    root = "the suite" if kind == "suite" else f"the {kind} configuration"
     for error in validator.iter_errors(doc.data):
-        found.extend(_explain(doc, error))
+        found.extend(_explain(doc, error, root))
     return sorted(set(found))
 
 
-def _explain(doc: Document, error: ValidationError) -> Iterable[Diagnostic]:
+def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[Diagnostic]:
     path: JsonPath = tuple(error.absolute_path)
-    where = dotted(path)
+    where = dotted(path, root)
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance = error.instance
     kind = str(error.validator)

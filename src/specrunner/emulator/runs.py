@@ -1,0 +1,245 @@
+"""Cekura runs as a discrete-event simulation on the emulator clock.
+
+A run is `pending` for `queue_seconds`, then `running` when the account's concurrency
+cap allows (else `in_queue` until a slot frees), runs its call for its drawn duration,
+is `evaluating` for `evaluation_seconds`, and ends `completed` (success true or false),
+`failed` or `timeout`; `end_call` makes a live run `cancelled`. Nothing runs in the
+background: `advance(now)` applies every transition due by `now`, in time order, whenever
+a request arrives.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from random import Random
+from typing import Any
+
+from specrunner.emulator.config import Behaviour, EmulatorConfig, Outcome
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    IN_QUEUE = "in_queue"
+    RUNNING = "running"
+    EVALUATING = "evaluating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.CANCELLED})
+HOLDS_ROOM = frozenset({Status.PENDING, Status.IN_QUEUE, Status.RUNNING})
+
+
+class _Event(IntEnum):
+    READY = 0
+    CALL_END = 1
+    EVALUATED = 2
+
+
+@dataclass(slots=True)
+class Run:
+    id: int
+    result_id: int
+    scenario: int
+    scenario_name: str
+    agent: int
+    room_url: str
+    token: str | None
+    payload: Any
+    created_at: float
+    outcome: Outcome
+    duration: float
+    status: Status = Status.PENDING
+    started_at: float | None = None
+    call_ended_at: float | None = None
+    finished_at: float | None = None
+    error_message: str = ""
+    ended_reason: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.COMPLETED and self.outcome is Outcome.PASSED
+
+
+@dataclass(slots=True)
+class Result:
+    id: int
+    agent: int
+    run_ids: list[int]
+    created_at: float
+
+
+JoinCheck = Callable[[str, str | None, float], str | None]
+CallEnded = Callable[[str, float], None]
+
+
+@dataclass(slots=True)
+class Simulation:
+    config: EmulatorConfig
+    join_problem: JoinCheck
+    """Why a run's caller cannot join its room (or None), checked when its call starts."""
+    call_ended: CallEnded
+    runs: dict[int, Run] = field(default_factory=dict)
+    results: dict[int, Result] = field(default_factory=dict)
+    _events: list[tuple[float, int, _Event, int]] = field(default_factory=list)
+    _waiting: deque[int] = field(default_factory=deque)
+    _rooms: dict[str, int] = field(default_factory=dict)
+    _running: int = 0
+    _seq: int = 0
+    _next_run: int = 1000
+    _next_result: int = 500
+
+    def new_result(self, agent: int, now: float) -> Result:
+        self._next_result += 1
+        result = Result(self._next_result, agent, [], now)
+        self.results[result.id] = result
+        return result
+
+    def new_run(
+        self,
+        result: Result,
+        scenario: int,
+        room_url: str,
+        token: str | None,
+        payload: Any,
+        now: float,
+    ) -> Run:
+        self._next_run += 1
+        run_id = self._next_run
+        behaviour = self.config.behaviour(scenario)
+        draw = Random(f"{self.config.seed}:{run_id}")
+        run = Run(
+            id=run_id,
+            result_id=result.id,
+            scenario=scenario,
+            scenario_name=behaviour.name or f"Scenario {scenario}",
+            agent=result.agent,
+            room_url=room_url,
+            token=token,
+            payload=payload,
+            created_at=now,
+            outcome=_outcome(behaviour, draw),
+            duration=draw.uniform(*behaviour.duration),
+        )
+        self.runs[run_id] = run
+        result.run_ids.append(run_id)
+        holder = self._rooms.get(room_url)
+        if holder is not None:
+            self._finish(
+                run,
+                Status.FAILED,
+                now,
+                "room_busy",
+                f"Room busy: run {holder} is already live in {room_url}",
+            )
+            return run
+        self._rooms[room_url] = run_id
+        self._schedule(now + self.config.queue_seconds, _Event.READY, run_id)
+        return run
+
+    def advance(self, now: float) -> None:
+        """Apply every transition due by `now`, in time order."""
+        while self._events and self._events[0][0] <= now:
+            at, _, event, run_id = heapq.heappop(self._events)
+            run = self.runs[run_id]
+            if event is _Event.READY and run.status is Status.PENDING:
+                if self._has_slot():
+                    self._start(run, at)
+                else:
+                    run.status = Status.IN_QUEUE
+                    self._waiting.append(run_id)
+            elif event is _Event.CALL_END and run.status is Status.RUNNING:
+                self._end_call(run, at)
+                if run.outcome is Outcome.ERROR:
+                    self._finish(
+                        run,
+                        Status.FAILED,
+                        at,
+                        "pipecat-connection-failed",
+                        "The call failed: the agent did not answer in the room",
+                    )
+                elif run.outcome is Outcome.TIMEOUT:
+                    self._finish(
+                        run,
+                        Status.TIMEOUT,
+                        at,
+                        "exceeded-max-duration",
+                        "The call exceeded its maximum duration",
+                    )
+                else:
+                    run.status = Status.EVALUATING
+                    self._schedule(at + self.config.evaluation_seconds, _Event.EVALUATED, run_id)
+            elif event is _Event.EVALUATED and run.status is Status.EVALUATING:
+                self._finish(run, Status.COMPLETED, at, "customer-ended-call", "")
+
+    def cancel(self, run: Run, now: float) -> None:
+        """End a live run's call now (Cekura's end_call)."""
+        if run.final:
+            return
+        if run.status is Status.RUNNING:
+            self._end_call(run, now)
+        self._release(run)
+        self._finish(run, Status.CANCELLED, now, "call-ended-by-api", "")
+
+    def live(self) -> int:
+        return sum(1 for run in self.runs.values() if not run.final)
+
+    def running(self) -> int:
+        return self._running
+
+    # -- internals
+
+    def _schedule(self, at: float, event: _Event, run_id: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (at, self._seq, event, run_id))
+
+    def _has_slot(self) -> bool:
+        cap = self.config.max_concurrent_runs
+        return cap is None or self._running < cap
+
+    def _start(self, run: Run, at: float) -> None:
+        problem = self.join_problem(run.room_url, run.token, at)
+        if problem is not None:
+            self._release(run)
+            self._finish(run, Status.FAILED, at, "pipecat-connection-failed", problem)
+            return
+        run.status = Status.RUNNING
+        run.started_at = at
+        self._running += 1
+        self._schedule(at + run.duration, _Event.CALL_END, run.id)
+
+    def _end_call(self, run: Run, at: float) -> None:
+        run.call_ended_at = at
+        self._running -= 1
+        self._release(run)
+        self.call_ended(run.room_url, at)
+        while self._waiting and self._has_slot():
+            waiting = self.runs[self._waiting.popleft()]
+            if waiting.status is Status.IN_QUEUE:
+                self._start(waiting, at)
+
+    def _release(self, run: Run) -> None:
+        if self._rooms.get(run.room_url) == run.id:
+            del self._rooms[run.room_url]
+
+    def _finish(self, run: Run, status: Status, at: float, reason: str, message: str) -> None:
+        run.status = status
+        run.finished_at = at
+        run.ended_reason = reason
+        run.error_message = message
+
+
+def _outcome(behaviour: Behaviour, draw: Random) -> Outcome:
+    if behaviour.outcome is not None:
+        return behaviour.outcome
+    return Outcome.PASSED if draw.random() < behaviour.pass_probability else Outcome.FAILED
