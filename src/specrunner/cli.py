@@ -199,5 +199,41 @@ def init(directory: str, force: bool) -> None:
     _finish(action)
 
 
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (loopback unless you say otherwise).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option("--api-key", metavar="KEY", help="The Cekura API key to accept.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Emulator configuration (YAML; see docs/emulator.md).",
+)
+def emulator(host: str, port: int, api_key: str | None, config_path: str | None) -> None:
+    """Run a local emulator of Cekura, Pipecat Cloud and Daily until Ctrl-C.
+
+    Prints the base URL and the environment variables that point specrunner (and
+    Cekura's and Pipecat Cloud's own clients) at it.
+    """
+    from specrunner import app
+
+    def action() -> int:
+        return app.run_emulator(host, port, api_key, config_path, _out, _err)
+
+    _finish(action)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
