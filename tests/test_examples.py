@@ -1,7 +1,8 @@
 """Every suite we ship or show works: specs/, the YAML blocks of the docs, the starter suite.
 
-A ```yaml block in the docs is either a complete suite, which must validate, or starts with
-a `# excerpt` line and then only needs to be YAML. Nothing is skipped.
+A ```yaml block in the docs is either a complete suite, which must validate; an emulator
+configuration, which starts with a `# emulator configuration` line and must load; or starts
+with a `# excerpt` line and then only needs to be YAML. Nothing is skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 
 from conftest import REPO
 from specrunner import app
+from specrunner.emulator.config import load_config
 from specrunner.suite.compile import environment_names
 from specrunner.suite.load import load_suite
 
@@ -71,6 +73,9 @@ def test_docs_yaml_blocks(where: str, block: str, tmp_path: Path) -> None:
         return
     path = tmp_path / "example.yaml"
     path.write_text(block, encoding="utf-8")
+    if first.strip() == "# emulator configuration":
+        load_config(str(path))
+        return
     app.validate(str(path), environ={})
 
 
