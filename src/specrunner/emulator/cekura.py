@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from specrunner.emulator.report import result_json, run_json
 from specrunner.emulator.runs import Simulation
 
 NOT_FOUND = Reply(404, {"detail": "Not found."})
+_INTEGER = re.compile(r"^\s*-?[0-9]+\s*$")
 NO_CREDENTIALS = Reply(401, {"detail": "Authentication credentials were not provided."})
 BAD_KEY = Reply(401, {"detail": "Invalid API key."})
 
@@ -37,7 +39,7 @@ class Cekura:
         try:
             body = request.json()
         except ValueError as exc:
-            return Reply(400, {"detail": f"JSON parse error - {exc}"})
+            return Reply(400, {"non_field_errors": [f"JSON parse error - {exc}"]})
         if not has_body(body) or not isinstance(body, dict):
             kind = "list" if isinstance(body, list) else type(body).__name__
             return Reply(
@@ -171,13 +173,20 @@ def _validate(body: dict[str, Any]) -> dict[str, Any]:
     elif not scenarios:
         errors["scenarios"] = ["This list may not be empty."]
     else:
-        items = [_validate_entry(entry) for entry in scenarios]
-        if any(items):
-            errors["scenarios"] = items
+        # The documented shape is field -> list of messages: an entry's problems are
+        # flattened into messages that say which entry and which key.
+        messages = [
+            f"Item {index}: {key}: {message}"
+            for index, entry in enumerate(scenarios)
+            for key, problems in _validate_entry(entry).items()
+            for message in problems
+        ]
+        if messages:
+            errors["scenarios"] = messages
     return errors
 
 
-def _validate_entry(entry: Any) -> dict[str, Any]:
+def _validate_entry(entry: Any) -> dict[str, list[str]]:
     if not isinstance(entry, dict):
         return {
             "non_field_errors": [f"Invalid data. Expected a dictionary, but got {_type(entry)}."]
@@ -202,7 +211,7 @@ def _validate_entry(entry: Any) -> dict[str, Any]:
 def _is_int(value: Any) -> bool:
     """An integer, or a string of digits (Django REST framework's IntegerField takes both)."""
     if isinstance(value, str):
-        return value.strip().lstrip("-").isdigit()
+        return _INTEGER.match(value) is not None
     return isinstance(value, int) and not isinstance(value, bool)
 
 

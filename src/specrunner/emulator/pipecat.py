@@ -126,9 +126,13 @@ class PipecatCloud:
         keys = self.config.pipecat_private_keys
         if key is None or (keys and key not in keys):
             return UNAUTHORIZED
+        try:
+            uuid.UUID(session_id)
+        except ValueError:
+            return _error(400, f"Invalid session id {session_id}")
         session = self.sessions.get(session_id)
         if session is None or session.agent != agent:
-            return _error(400, f"Invalid session id {session_id}")
+            return _error(404, f"Session {session_id} of agent {agent} not found")
         if not session.ended:
             self.end(session, now, "stopped")
         return ok({"status": "terminated", "session_id": session_id})
