@@ -15,6 +15,7 @@ from specrunner.emulator.report import result_json, run_json
 from specrunner.emulator.runs import Simulation
 
 NOT_FOUND = Reply(404, {"detail": "Not found."})
+_NULL = "This field may not be null."
 _INTEGER = re.compile(r"^\s*-?[0-9]+\s*$")
 NO_CREDENTIALS = Reply(401, {"detail": "Authentication credentials were not provided."})
 BAD_KEY = Reply(401, {"detail": "Invalid API key."})
@@ -40,7 +41,9 @@ class Cekura:
             body = request.json()
         except ValueError as exc:
             return Reply(400, {"non_field_errors": [f"JSON parse error - {exc}"]})
-        if not has_body(body) or not isinstance(body, dict):
+        if not has_body(body):
+            body = {}  # an empty body reads as an empty object, as in Django REST framework
+        if not isinstance(body, dict):
             kind = "list" if isinstance(body, list) else type(body).__name__
             return Reply(
                 400, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
@@ -166,8 +169,10 @@ def _validate(body: dict[str, Any]) -> dict[str, Any]:
     ):
         errors["mock_tool_names"] = ["Expected a list of strings."]
     scenarios = body.get("scenarios")
-    if scenarios is None:
+    if "scenarios" not in body:
         errors["scenarios"] = ["This field is required."]
+    elif scenarios is None:
+        errors["scenarios"] = [_NULL]
     elif not isinstance(scenarios, list):
         errors["scenarios"] = [f'Expected a list of items but got type "{_type(scenarios)}".']
     elif not scenarios:
@@ -194,17 +199,23 @@ def _validate_entry(entry: Any) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     if "scenario" not in entry:
         problems["scenario"] = ["This field is required."]
+    elif entry["scenario"] is None:
+        problems["scenario"] = [_NULL]
     elif not _is_int(entry["scenario"]):
         problems["scenario"] = ["A valid integer is required."]
     url = entry.get("pipecat_room_url")
     if "pipecat_room_url" not in entry:
         problems["pipecat_room_url"] = ["This field is required."]
+    elif url is None:
+        problems["pipecat_room_url"] = [_NULL]
     elif not isinstance(url, str) or not url.strip():
         problems["pipecat_room_url"] = [
             "This field may not be blank." if isinstance(url, str) else "Not a valid string."
         ]
     if "pipecat_token" in entry and not isinstance(entry["pipecat_token"], str):
-        problems["pipecat_token"] = ["Not a valid string."]
+        problems["pipecat_token"] = [
+            _NULL if entry["pipecat_token"] is None else "Not a valid string."
+        ]
     return problems
 
 

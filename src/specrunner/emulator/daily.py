@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from specrunner.emulator.config import EmulatorConfig
 from specrunner.emulator.ledger import Ledger, RoomRecord
@@ -107,22 +107,28 @@ class Daily:
     def decode_token(self, token: str) -> dict[str, Any] | None:
         """The token's properties, or None when it is not a token this emulator issued."""
         body, _, signature = token.rpartition(".")
+        if not body.startswith("emu.") or not body.isascii() or not signature.isascii():
+            return None
         expected = hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-        if not body.startswith("emu.") or not hmac.compare_digest(signature, expected):
+        if not hmac.compare_digest(signature, expected):
             return None
         claims = body.removeprefix("emu.")
-        data = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        try:
+            data = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        except ValueError:
+            return None
         return data if isinstance(data, dict) else None
 
     def join_problem(self, url: str, token: str | None, now: float) -> str | None:
         """Why a caller could not join `url` with `token`, or None when it can."""
-        parsed = urlparse(url)
-        name = parsed.path.strip("/")
-        if parsed.hostname != f"{self.config.daily_domain}.daily.co" or not name:
+        where = room_address(url)
+        if where is None or where[0] != f"{self.config.daily_domain}.daily.co":
             return f"Could not join the room: {url} is not a room of this Daily domain"
+        name = where[1]
         room = self.live_room(name, now)
         if room is None:
             return f"Could not join the room: room {name} does not exist"
+        token = token or where[2]  # a join link may carry its token as ?t=
         if token is None:
             if room.privacy == "private":
                 return f"Could not join the room: room {name} is private and no token was given"
@@ -225,6 +231,26 @@ class Daily:
             "created_at": room.created_iso,
             "config": room.properties,
         }
+
+
+def room_address(url: str) -> tuple[str, str, str | None] | None:
+    """(host, room name, token of a join link) of a Daily room URL; None if it is not one.
+
+    The same room may be written with another case of host, a trailing slash or a query:
+    this is the one spelling the emulator compares.
+    """
+    parsed = urlparse(url.strip())
+    name = parsed.path.strip("/")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or not name:
+        return None
+    token = parse_qs(parsed.query).get("t", [None])[0]
+    return parsed.hostname.lower(), name, token
+
+
+def room_key(url: str) -> str:
+    """The room a URL names, for telling whether two runs share a room."""
+    where = room_address(url)
+    return f"{where[0]}/{where[1]}" if where is not None else url.strip()
 
 
 def _json_object(request: Incoming) -> dict[str, Any] | Reply:

@@ -57,7 +57,7 @@ class PipecatCloud:
         limit = self.config.max_session_seconds
         for session in self.sessions.values():
             if not session.ended and now - session.started_at >= limit:
-                self.end(session, now, "max_session_duration")
+                self.end(session, session.started_at + limit, "max_session_duration")
 
     def end(self, session: Session, now: float, reason: str) -> None:
         session.ended = True

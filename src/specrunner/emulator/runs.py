@@ -81,6 +81,7 @@ class Result:
 
 JoinCheck = Callable[[str, str | None, float], str | None]
 CallEnded = Callable[[str, float], None]
+RoomKey = Callable[[str], str]
 
 
 @dataclass(slots=True)
@@ -89,6 +90,9 @@ class Simulation:
     join_problem: JoinCheck
     """Why a run's caller cannot join its room (or None), checked when its call starts."""
     call_ended: CallEnded
+    """Told the room URL of every call that ends (its bot leaves then)."""
+    room_key: RoomKey
+    """The room a URL names: two spellings of one room are one room."""
     runs: dict[int, Run] = field(default_factory=dict)
     results: dict[int, Result] = field(default_factory=dict)
     _events: list[tuple[float, int, _Event, int]] = field(default_factory=list)
@@ -133,7 +137,8 @@ class Simulation:
         )
         self.runs[run_id] = run
         result.run_ids.append(run_id)
-        holder = self._rooms.get(room_url)
+        room = self.room_key(room_url)
+        holder = self._rooms.get(room)
         if holder is not None:
             self._finish(
                 run,
@@ -143,7 +148,7 @@ class Simulation:
                 f"Room busy: run {holder} is already live in {room_url}",
             )
             return run
-        self._rooms[room_url] = run_id
+        self._rooms[room] = run_id
         self._schedule(now + self.config.queue_seconds, _Event.READY, run_id)
         return run
 
@@ -229,8 +234,9 @@ class Simulation:
                 self._start(waiting, at)
 
     def _release(self, run: Run) -> None:
-        if self._rooms.get(run.room_url) == run.id:
-            del self._rooms[run.room_url]
+        room = self.room_key(run.room_url)
+        if self._rooms.get(room) == run.id:
+            del self._rooms[room]
 
     def _finish(self, run: Run, status: Status, at: float, reason: str, message: str) -> None:
         run.status = status

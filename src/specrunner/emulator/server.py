@@ -23,7 +23,7 @@ from aiohttp import web
 from specrunner.emulator.cekura import Cekura, iso_clock
 from specrunner.emulator.clock import Clock, RealClock
 from specrunner.emulator.config import EmulatorConfig, Fault
-from specrunner.emulator.daily import Daily
+from specrunner.emulator.daily import Daily, room_address, room_key
 from specrunner.emulator.faults import FaultPlan
 from specrunner.emulator.ledger import Ledger, RequestRecord
 from specrunner.emulator.pipecat import PipecatCloud
@@ -61,14 +61,26 @@ class EmulatorApp:
         self.simulation = Simulation(
             config,
             join_problem=self.daily.join_problem,
-            call_ended=lambda url, at: self.pipecat.call_ended(
-                url.rstrip("/").rsplit("/", 1)[-1], at
-            ),
+            call_ended=self._call_ended,
+            room_key=room_key,
         )
         self.cekura = Cekura(config, self.ledger, self.simulation, iso_clock(wall_start))
         self.faults = FaultPlan(config.faults, config.seed)
         self._seq = 0
         self.routes = self._routes()
+
+    def _call_ended(self, url: str, at: float) -> None:
+        where = room_address(url)
+        if where is not None:
+            self.pipecat.call_ended(where[1], at)
+
+    def sync(self) -> float:
+        """Bring every service up to the clock's now (time moves only when asked); now."""
+        with self.lock:
+            now = self.clock.now()
+            self.simulation.advance(now)
+            self.pipecat.expire(now)
+            return now
 
     def _routes(self) -> list[Route]:
         c, p, d = self.cekura, self.pipecat, self.daily
@@ -170,7 +182,8 @@ class EmulatorApp:
 
     def answer(self, route: Route, args: dict[str, str], request: Incoming, seq: int) -> Reply:
         with self.lock:
-            now = self.clock.now()
+            # Everything due before this request happens first, whichever service it is for.
+            now = self.sync()
             if route.service == "cekura":
                 refused = self.cekura.authenticate(request)
             elif route.service == "daily":
@@ -269,6 +282,7 @@ async def _handle(app: EmulatorApp, request: web.Request) -> web.StreamResponse:
 
 
 def _control(app: EmulatorApp, path: str) -> web.Response:
+    app.sync()
     if path.rstrip("/") == "/_emulator/ledger":
         return web.json_response(app.ledger.as_json())
     if path.rstrip("/") == "/_emulator/health":
@@ -310,9 +324,13 @@ class Emulator:
         self.clock = clock or RealClock(self.config.time_scale)
         self.app = EmulatorApp(self.config, self.clock)
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self._socket.listen(512)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+            self._socket.listen(512)
+        except OSError:
+            self._socket.close()
+            raise
         self.port: int = self._socket.getsockname()[1]
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -327,6 +345,8 @@ class Emulator:
 
     @property
     def ledger(self) -> Ledger:
+        """The ledger, brought up to the clock's now."""
+        self.app.sync()
         return self.app.ledger
 
     def environment(self) -> dict[str, str]:
