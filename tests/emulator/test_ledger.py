@@ -266,3 +266,12 @@ def test_a_session_ended_by_max_session_seconds_shows_when_it_ended() -> None:
         client.post("/v1/public/bot/start", json={}, headers=BEARER)
         first = ledger(client)["sessions"][0]
         assert (first["ended_at"], first["ended_by"]) == (60.0, "max_session_duration")
+
+
+def test_requests_to_paths_it_does_not_serve_are_recorded_too() -> None:
+    with serve() as (emu, client, _):
+        assert client.get("/test_framework/v2/nothing/here/").status_code == 404
+        assert client.get(RUN).status_code == 405
+        recorded = [(r["endpoint"], r["status"]) for r in ledger(client)["requests"]]
+        assert recorded == [("unknown", 404), ("unknown", 405)]
+        assert [r.endpoint for r in emu.ledger.requests] == ["unknown", "unknown"]

@@ -35,7 +35,8 @@ async def _handle(app: EmulatorApp, request: web.Request) -> web.StreamResponse:
         raw=raw,
     )
     matched = app.match(request.method, path)
-    if isinstance(matched, Reply):
+    if isinstance(matched, Reply):  # no such endpoint: answered, and still recorded
+        app.record(app.next_seq(), incoming, "unknown", matched.status, None)
         return _response(matched)
     route, args = matched
     seq = app.next_seq()
