@@ -1,0 +1,1 @@
+"""Room sources: where each run's Daily room (URL and meeting token) comes from."""

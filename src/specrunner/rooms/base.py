@@ -1,0 +1,45 @@
+"""The one small interface every room source implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from specrunner.models import PlannedRun
+
+
+@dataclass(frozen=True, slots=True)
+class RoomLease:
+    """A room held for one run, from just before its submission until it is final."""
+
+    source: str
+    """The room source's name in the suite."""
+    url: str
+    """The Daily room URL (never with a token in it)."""
+    token: str | None = field(default=None, repr=False)
+    """The meeting token: a secret, never printed, reported or journaled."""
+    handle: Any = field(default=None, repr=False)
+    """What the source needs to release the room (a session id, a room name, ...)."""
+
+
+class RoomUnavailable(Exception):
+    """The room could not be had; the run is then an error with this reason."""
+
+
+class RoomSource(Protocol):
+    name: str
+    capacity: int | None
+    """The most rooms leased at once (None: no limit of its own)."""
+
+    async def lease(self, run: PlannedRun) -> RoomLease:
+        """A room for `run`; raises RoomUnavailable when it cannot be had."""
+        ...
+
+    async def release(self, lease: RoomLease) -> None:
+        """Give the room back (delete it, end its session) where the source can.
+        Never raises: a failure to release is logged by the caller, not fatal."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the source holds itself (connections, processes)."""
+        ...
