@@ -170,6 +170,104 @@ def plan(
 
 
 @main.command()
+@click.argument("suite", metavar="[SUITE]", required=False)
+@selection_options
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Runs in flight at most.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Runs per submission at most.",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="The shortest time between polls (longer while nothing changes).",
+)
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Start the local emulator in-process and send everything to it.",
+)
+@click.option(
+    "--resume",
+    metavar="RUN_DIR",
+    help="Continue the run recorded in RUN_DIR (after a crash or Ctrl-C).",
+)
+@click.option("--dry-run", is_flag=True, help="Plan only: lease nothing, send nothing.")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    metavar="PATH",
+    multiple=True,
+    help="Write the results here (.json). Repeatable.",
+)
+def run(
+    suite: str | None,
+    environment: str | None,
+    sets: tuple[str, ...],
+    tags: tuple[str, ...],
+    scenarios: tuple[str, ...],
+    shard: str | None,
+    concurrency: int,
+    batch_size: int,
+    poll_interval: float,
+    use_emulator: bool,
+    resume: str | None,
+    dry_run: bool,
+    outputs: tuple[str, ...],
+) -> None:
+    """Run a suite: lease a room per run, submit the runs to Cekura, poll them to the end.
+
+    Every run is recorded in .specrunner/runs/RUN_ID/ (journal and results.json), so that
+    `--resume RUN_DIR` can continue it. Exit code 0 when every cell meets its `expect`
+    rule, 1 when one does not, 2 for an invalid suite or option, 3 when Cekura or a room
+    source stopped the run, 130 when interrupted.
+    """
+    from specrunner import app
+
+    if (suite is None) == (resume is None):
+        raise click.UsageError("give either SUITE or --resume RUN_DIR")
+    if resume is not None and (environment or sets or tags or scenarios or shard):
+        raise click.UsageError(
+            "--resume takes the selection from the journal: drop --env, "
+            "--set, --tag, --scenario and --shard"
+        )
+
+    def action() -> int:
+        options = app.RunOptions(
+            suite=suite,
+            environment=environment,
+            sets=sets,
+            tags=tags,
+            scenarios=scenarios,
+            shard=shard,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            emulator=use_emulator,
+            resume=resume,
+            dry_run=dry_run,
+            outputs=outputs,
+        )
+        return app.run_suite(options, _out, sys.stderr, interactive=sys.stderr.isatty())
+
+    _finish(action)
+
+
+@main.command()
 @click.argument(
     "kind", type=click.Choice(["suite"]), default="suite", required=False, metavar="[suite]"
 )

@@ -37,7 +37,12 @@ class RoomSource(Protocol):
 
     async def release(self, lease: RoomLease) -> None:
         """Give the room back (delete it, end its session) where the source can.
-        Never raises: a failure to release is logged by the caller, not fatal."""
+        Never raises: a failure to release is logged (secrets hidden), not fatal."""
+        ...
+
+    async def adopt(self, lease: RoomLease) -> None:
+        """Count a lease made by an earlier process (from the journal, on --resume) as
+        taken, so the room is not handed to another run before it is released."""
         ...
 
     async def close(self) -> None:

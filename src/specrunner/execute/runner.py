@@ -1,0 +1,300 @@
+"""`specrunner run`: plan, set up the run directory and the clients, execute, write results.
+
+Everything a run does is recorded in its run directory, `.specrunner/runs/<run-id>/` under
+the working directory: `journal.jsonl` (see journal.py) and `results.json`. `--resume
+RUN_DIR` rebuilds the same plan from the journal's start record and takes up from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specrunner import __version__
+from specrunner.errors import ExitCode, UsageError
+from specrunner.execute.journal import JOURNAL, Journal, replay
+from specrunner.execute.records import Outcome, RunRecord
+from specrunner.models import Plan
+
+RESULTS = "results.json"
+OUTPUT_FORMATS = (".json",)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    suite: str | None
+    environment: str | None = None
+    sets: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    shard: str | None = None
+    concurrency: int = 10
+    batch_size: int = 10
+    poll_interval: float = 1.0
+    emulator: bool = False
+    resume: str | None = None
+    dry_run: bool = False
+    outputs: tuple[str, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    workdir: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    plan: Plan
+    records: tuple[RunRecord, ...]
+    run_dir: Path | None
+    exit_code: int
+    cells_failed: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(record.outcome.value for record in self.records))
+
+
+def execute(request: RunRequest, progress: Callable[[Any], None] | None = None) -> RunResult:
+    """Run a suite to the end (or resume one); the result knows its exit code."""
+    for output in request.outputs:
+        if Path(output).suffix.lower() not in OUTPUT_FORMATS:
+            raise UsageError(f"-o {output}: only .json results can be written for now")
+    if request.concurrency < 1 or request.batch_size < 1 or request.poll_interval <= 0:
+        raise UsageError(
+            "--concurrency and --batch-size must be at least 1, and --poll-interval more than 0"
+        )
+    run_dir, start = _resumed(request) if request.resume else (None, None)
+    selection = start["request"] if start else None
+    plan = _plan(request, selection)
+    if start is not None and list(start["keys"]) != [run.key for run in plan.runs]:
+        raise UsageError(
+            f"--resume {request.resume}: the suite or its selection changed since "
+            "that run started; its plan no longer matches the journal"
+        )
+    if request.dry_run:
+        records = tuple(_not_run(plan))
+        _write_outputs(request, plan, records, None)
+        return RunResult(plan, records, None, ExitCode.OK)
+    with _environment(request) as environ:
+        if run_dir is None:
+            run_dir = _new_run_dir(request, plan)
+        records = asyncio.run(
+            _execute(request, plan, environ, run_dir, start is not None, progress)
+        )
+    failed = _failed_cells(plan, records)
+    result = RunResult(
+        plan, records, run_dir, ExitCode.EXPECTATIONS_NOT_MET if failed else ExitCode.OK, failed
+    )
+    return result
+
+
+def _plan(request: RunRequest, selection: Mapping[str, Any] | None) -> Plan:
+    from specrunner.app import PlanRequest, plan
+
+    if selection is not None:
+        return plan(
+            PlanRequest(
+                suite=selection["suite"],
+                environment=selection["environment"],
+                sets=tuple(selection["sets"]),
+                tags=tuple(selection["tags"]),
+                scenarios=tuple(selection["scenarios"]),
+                shard=selection["shard"],
+                environ=request.environ,
+            )
+        )
+    assert request.suite is not None
+    return plan(
+        PlanRequest(
+            suite=request.suite,
+            environment=request.environment,
+            sets=request.sets,
+            tags=request.tags,
+            scenarios=request.scenarios,
+            shard=request.shard,
+            environ=request.environ,
+        )
+    )
+
+
+def _resumed(request: RunRequest) -> tuple[Path, dict[str, Any]]:
+    assert request.resume is not None
+    run_dir = Path(request.resume)
+    journal = run_dir / JOURNAL
+    if not journal.is_file():
+        raise UsageError(
+            f"--resume {request.resume}: no {JOURNAL} there; give the run "
+            "directory that `specrunner run` printed"
+        )
+    try:
+        return run_dir, dict(replay(journal).start)
+    except (ValueError, KeyError) as exc:
+        raise UsageError(f"--resume {request.resume}: the journal cannot be read ({exc})") from None
+
+
+@contextmanager
+def _environment(request: RunRequest) -> Iterator[Mapping[str, str]]:
+    """The environment the clients use: pointed at an in-process emulator if asked."""
+    if not request.emulator:
+        yield request.environ
+        return
+    from specrunner.emulator import Emulator, EmulatorConfig
+
+    with Emulator(EmulatorConfig()) as emulator:
+        yield {**request.environ, **emulator.environment()}
+
+
+def _new_run_dir(request: RunRequest, plan: Plan) -> Path:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = (
+        request.workdir
+        / ".specrunner"
+        / "runs"
+        / (f"{plan.suite_name}-{stamp}-{secrets.token_hex(2)}")
+    )
+    run_dir.mkdir(parents=True)
+    journal = Journal(run_dir / JOURNAL)
+    journal.write(
+        "start",
+        version=1,
+        specrunner=__version__,
+        started_at=_now_iso(),
+        request={
+            "suite": str(Path(plan.suite_file).resolve()),
+            "environment": plan.environment,
+            "sets": list(request.sets),
+            "tags": list(request.tags),
+            "scenarios": list(request.scenarios),
+            "shard": request.shard,
+        },
+        keys=[run.key for run in plan.runs],
+    )
+    journal.close()
+    return run_dir
+
+
+async def _execute(
+    request: RunRequest,
+    plan: Plan,
+    environ: Mapping[str, str],
+    run_dir: Path,
+    resuming: bool,
+    progress: Callable[[Any], None] | None,
+) -> tuple[RunRecord, ...]:
+    import httpx
+
+    from specrunner.cekura import CekuraClient
+    from specrunner.execute.executor import Executor, Settings
+    from specrunner.retry import RetryPolicy
+    from specrunner.rooms.build import build_room_source
+
+    needed = {run.room for run in plan.runs}
+    configs = {name: plan.rooms[name].render(environ) for name in sorted(needed)}
+    journal = Journal(run_dir / JOURNAL)
+    records: tuple[RunRecord, ...] = ()
+    timeout = httpx.Timeout(30.0, connect=10.0)
+    limits = httpx.Limits(max_connections=max(20, request.concurrency * 2))
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+        retry = RetryPolicy()
+        cekura = CekuraClient.from_environ(http, environ, retry)
+        sources = {
+            name: build_room_source(config, http=http, environ=environ, retry=retry)
+            for name, config in configs.items()
+        }
+        executor = Executor(
+            plan,
+            cekura=cekura,
+            sources=sources,
+            journal=journal,
+            settings=Settings(
+                concurrency=request.concurrency,
+                batch_size=request.batch_size,
+                poll_interval=request.poll_interval,
+            ),
+            progress=progress,
+        )
+        if resuming:
+            executor.restore(replay(run_dir / JOURNAL))
+        try:
+            records = tuple(await executor.run())
+        finally:
+            records = records or tuple(executor.records())
+            for source in sources.values():
+                await source.close()
+            journal.close()
+            _write_outputs(request, plan, records, run_dir)
+    return records
+
+
+def _not_run(plan: Plan) -> list[RunRecord]:
+    return [
+        RunRecord(
+            key=run.key,
+            scenario_id=run.scenario_id,
+            scenario=run.scenario,
+            cell=run.cell,
+            repeat=run.repeat,
+            outcome=Outcome.NOT_RUN,
+            error="dry run: nothing was sent",
+        )
+        for run in plan.runs
+    ]
+
+
+def results_json(
+    plan: Plan, records: tuple[RunRecord, ...], run_dir: Path | None
+) -> dict[str, Any]:
+    counts = Counter(record.outcome.value for record in records)
+    data = {
+        "suite": {"name": plan.suite_name, "file": plan.suite_file, "version": plan.version},
+        "environment": plan.environment,
+        "selection": plan.selection.as_json(),
+        "specrunner": __version__,
+        "run_dir": str(run_dir) if run_dir is not None else None,
+        "written_at": _now_iso(),
+        "summary": {"runs": len(records), **{o.value: counts.get(o.value, 0) for o in Outcome}},
+        "runs": [record.as_json() for record in records],
+    }
+    return plan.secrets.redact(data)  # type: ignore[no-any-return]
+
+
+def _write_outputs(
+    request: RunRequest, plan: Plan, records: tuple[RunRecord, ...], run_dir: Path | None
+) -> None:
+    text = json.dumps(results_json(plan, records, run_dir), indent=2, ensure_ascii=False) + "\n"
+    targets = [Path(output) for output in request.outputs]
+    if run_dir is not None:
+        targets.append(run_dir / RESULTS)
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+
+
+def _failed_cells(plan: Plan, records: tuple[RunRecord, ...]) -> int:
+    """How many cells miss their `expect` rule (errors and unknowns count as not passed)."""
+    passes: Counter[tuple[str, str]] = Counter()
+    totals: Counter[tuple[str, str]] = Counter()
+    for record in records:
+        cell = (record.scenario, json.dumps(record.cell, sort_keys=True))
+        totals[cell] += 1
+        passes[cell] += record.outcome is Outcome.PASSED
+    rules = {scenario.name: scenario.expect for scenario in plan.scenarios}
+    failed = 0
+    for cell, total in totals.items():
+        rule = rules[cell[0]]
+        needed = rule.min_passes if rule.min_passes is not None else (rule.pass_rate or 0) * total
+        failed += passes[cell] < needed - 1e-9
+    return failed
+
+
+def _now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,310 @@
+"""How room sources call HTTP services and describe what went wrong.
+
+One attempt of a request either returns a 2xx answer, raises `RetryLater` (the policy may
+try again) or raises `RoomUnavailable` (no point trying again). Messages name the status
+and the server's own words, never a key or token: every message passes a `Redactor`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from specrunner.errors import UsageError
+from specrunner.models import RoomConfig
+from specrunner.retry import GaveUp, RetryLater, RetryPolicy
+from specrunner.rooms.base import RoomUnavailable
+from specrunner.secrets import MASK, MIN_TEXT_SECRET
+from specrunner.suite.duration import parse_duration
+
+T = TypeVar("T")
+
+log = logging.getLogger("specrunner.rooms")
+
+_NO_BODY: Any = object()
+_MESSAGE_FIELDS = ("error", "message", "info", "detail")
+_MAX_MESSAGE = 200
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Redactor:
+    """Hides known secrets (keys, tokens, values from `env`) in free text."""
+
+    secrets: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, config: RoomConfig, *extra: str | None) -> Redactor:
+        """The secrets of a room source: what the suite took from `env` (where `values`
+        and `shown` differ), and `extra` values known to be secret (keys, headers)."""
+        found: set[str] = set()
+        _secret_parts(config.values, config.shown, found)
+        found.update(value for value in extra if value)
+        return cls(frozenset(found))
+
+    def plus(self, *values: str | None) -> Redactor:
+        return Redactor(self.secrets | {v for v in values if v})
+
+    def text(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if len(secret) >= MIN_TEXT_SECRET:
+                text = text.replace(secret, MASK)
+        return text
+
+
+def _secret_parts(value: Any, shown: Any, found: set[str]) -> None:
+    if isinstance(value, Mapping) and isinstance(shown, Mapping):
+        for key, item in value.items():
+            _secret_parts(item, shown.get(key), found)
+    elif isinstance(value, list) and isinstance(shown, list) and len(value) == len(shown):
+        for item, item_shown in zip(value, shown, strict=True):
+            _secret_parts(item, item_shown, found)
+    elif isinstance(value, str) and value != shown:
+        if not isinstance(shown, str) or shown == MASK or MASK not in shown:
+            found.add(value)
+            return
+        # `shown` is `value` with each secret replaced by ***: recover the replaced parts.
+        literal = shown.split(MASK)
+        position = 0
+        for before, after in itertools.pairwise(literal):
+            found_at = value.find(before, position)
+            start = found_at + len(before)
+            end = value.find(after, start) if after else len(value)
+            if found_at < 0 or end < start:
+                found.add(value)  # cannot tell the parts apart: hide all of it
+                return
+            found.add(value[start:end])
+            position = end
+
+
+_SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "signature", "password")
+
+
+def header_secrets(headers: Mapping[str, str]) -> list[str]:
+    """The values of headers that carry credentials (Authorization, X-Api-Key, Cookie, ...),
+    and the credential of a `Scheme credential` value."""
+    found: list[str] = []
+    for name, value in headers.items():
+        if not any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+            continue
+        found.append(value)
+        _scheme, _, credential = value.partition(" ")
+        if credential.strip():
+            found.append(credential.strip())
+    return found
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def shown_url(url: str) -> str:
+    """`url` without credentials, query or fragment: safe to print."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else parts.path
+
+
+def check_url(url: Any, *, source: str, what: str) -> str:
+    """`url`, when it is https, or plain http to a loopback host; else a UsageError."""
+    if not isinstance(url, str) or not url.strip():
+        raise UsageError(f"room source {source!r}: {what} is not set")
+    text = str(url).strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"room source {source!r}: {what} {shown_url(text)!r} is not an http(s) URL"
+        )
+    if scheme == "http" and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"room source {source!r}: {what} {shown_url(text)} uses plain http to a host that "
+            "is not loopback; use https (plain http is allowed only to 127.0.0.0/8, "
+            "localhost and ::1)"
+        )
+    return text
+
+
+def read_timeout(value: Any, *, source: str, what: str) -> float | None:
+    """A duration of the configuration (`90s`, `10m`, or seconds), or None when not set."""
+    if value is None:
+        return None
+    seconds = parse_duration(value) if isinstance(value, int | str) else None
+    if seconds is None:
+        raise UsageError(
+            f"room source {source!r}: {what} {value!r} is not a duration "
+            "(seconds, or a string such as 90s, 10m or 1h30m)"
+        )
+    return seconds
+
+
+def read_mapping(value: Any, *, source: str, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageError(f"room source {source!r}: {what} must be a mapping")
+    return dict(value)
+
+
+def read_text(value: Any, *, source: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"room source {source!r}: {what} must be a non-empty string")
+    return value
+
+
+# -- one request -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request a room source makes, and how its failures are treated."""
+
+    method: str
+    url: str
+    what: str
+    """What the request does, for messages: "Daily room creation"."""
+    headers: Mapping[str, str]
+    json: Any = _NO_BODY
+    timeout: float | None = None
+    retry_unsure: bool = True
+    """Retry failures after which the request may have been applied (timeouts, dropped
+    connections, 5xx). False for requests that must not happen twice."""
+    accept: frozenset[int] = frozenset()
+    """Statuses besides 2xx that count as done (404 for deleting what is gone)."""
+
+
+async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) -> httpx.Response:
+    """One attempt: the 2xx answer, or RetryLater, or RoomUnavailable."""
+    options: dict[str, Any] = {"headers": dict(request.headers)}
+    if request.json is not _NO_BODY:
+        options["json"] = request.json
+    if request.timeout is not None:
+        options["timeout"] = request.timeout
+    try:
+        response = await http.request(request.method, request.url, **options)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        reason = f"{request.what} failed: {describe_transport(error, redactor)}"
+        raise RetryLater(reason) from None
+    except httpx.TransportError as error:
+        reason = f"{request.what} failed: {describe_transport(error, redactor)}"
+        if request.retry_unsure:
+            raise RetryLater(reason) from None
+        raise RoomUnavailable(reason) from None
+    status = response.status_code
+    if 200 <= status < 300 or status in request.accept:
+        return response
+    reason = f"{request.what} failed: {describe_status(response, redactor)}"
+    after = retry_after(response)
+    refused_first = status == 429 or (status == 503 and after is not None)
+    if refused_first or (request.retry_unsure and (status >= 500 or status == 408)):
+        raise RetryLater(reason, after)
+    raise RoomUnavailable(reason)
+
+
+async def with_retries(
+    policy: RetryPolicy, attempt: Callable[[], Awaitable[T]], *, source: str
+) -> T:
+    """`attempt` under the policy; giving up, or a refusal, is RoomUnavailable."""
+    try:
+        return await policy.call(attempt)
+    except GaveUp as gave_up:
+        raise RoomUnavailable(f"room source {source!r}: {gave_up}") from None
+    except RoomUnavailable as refused:
+        raise RoomUnavailable(f"room source {source!r}: {refused}") from None
+
+
+def answer_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The answer's JSON object, or RoomUnavailable."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise RoomUnavailable(f"{what}: the answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise RoomUnavailable(f"{what}: the answer is not a JSON object")
+    return data
+
+
+def describe_transport(error: httpx.TransportError, redactor: Redactor) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        kind = "no answer within the timeout"
+    elif isinstance(error, httpx.ConnectError):
+        kind = "could not connect"
+    else:
+        kind = "the connection failed"
+    detail = str(error).strip()
+    return redactor.text(f"{kind} ({type(error).__name__}: {detail})" if detail else kind)
+
+
+def describe_status(response: httpx.Response, redactor: Redactor) -> str:
+    """`HTTP 401: Unauthorized / token expired`: the status and the server's message."""
+    message = server_message(response)
+    text = f"HTTP {response.status_code}" + (f": {message}" if message else "")
+    return redactor.text(text)
+
+
+def server_message(response: httpx.Response) -> str:
+    """The server's own words: `error`, `message`, `info`, `detail`, and an error `code`
+    when it says more than the status (Pipecat Cloud's `PCC-...` codes)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        lines = response.text.strip().splitlines() if data is None else []
+        return lines[-1][:_MAX_MESSAGE] if lines else ""
+    words = [str(data[k]) for k in _MESSAGE_FIELDS if isinstance(data.get(k), str | int)]
+    message = ": ".join(words)
+    code = data.get("code")
+    if isinstance(code, str) and code and code != str(response.status_code):
+        message = f"{message} (code {code})" if message else f"code {code}"
+    return message[:_MAX_MESSAGE]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The answer's Retry-After, in seconds (a number or an HTTP date), or None."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def log_release_failure(source: str, what: str, error: BaseException, redactor: Redactor) -> None:
+    """A release that failed is logged (a warning), never raised: the run is over."""
+    if isinstance(error, RoomUnavailable):
+        message = str(error)  # already names the source and the request
+    else:
+        message = f"room source {source!r}: {what} failed: {type(error).__name__}: {error}"
+    log.warning("%s", redactor.text(message))

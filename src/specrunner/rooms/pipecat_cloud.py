@@ -1,0 +1,173 @@
+"""One Pipecat Cloud session per run, started with the agent's public start endpoint.
+
+The start endpoint creates the Daily room and token (`createDailyRoom`). A public key
+cannot stop a session: it ends when its bot does, which for a Pipecat bot is when its
+caller leaves, or at the agent's maximum session duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from specrunner.models import PlannedRun, RoomConfig
+from specrunner.retry import RetryPolicy
+from specrunner.rooms.base import RoomLease, RoomUnavailable
+from specrunner.rooms.calls import (
+    Redactor,
+    Request,
+    answer_object,
+    check_url,
+    read_mapping,
+    read_text,
+    send,
+    with_retries,
+)
+
+DEFAULT_API_URL = "https://api.pipecat.daily.co"
+DEFAULT_MAX_SESSIONS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class PipecatCloudSettings:
+    agent_name: str
+    api_key: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    body: Any = field(default=None, repr=False)
+    room_properties: Mapping[str, Any] | None = None
+    token_properties: Mapping[str, Any] | None = None
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+
+    @classmethod
+    def from_config(cls, config: RoomConfig, environ: Mapping[str, str]) -> PipecatCloudSettings:
+        values, name = config.values, config.name
+        api_url = values.get("api_url") or environ.get("PIPECAT_API_HOST") or DEFAULT_API_URL
+        what = "api_url" if values.get("api_url") else "api_url (from $PIPECAT_API_HOST)"
+        room_properties = values.get("room_properties")
+        token_properties = values.get("token_properties")
+        return cls(
+            agent_name=read_text(values.get("agent_name"), source=name, what="agent_name"),
+            api_key=read_text(values.get("api_key"), source=name, what="api_key"),
+            api_url=check_url(api_url, source=name, what=what).rstrip("/"),
+            body=values.get("body"),
+            room_properties=(
+                None
+                if room_properties is None
+                else read_mapping(room_properties, source=name, what="room_properties")
+            ),
+            token_properties=(
+                None
+                if token_properties is None
+                else read_mapping(token_properties, source=name, what="token_properties")
+            ),
+            max_sessions=int(values.get("max_sessions", DEFAULT_MAX_SESSIONS)),
+        )
+
+    def start_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"createDailyRoom": True}
+        if self.body is not None:
+            body["body"] = self.body
+        if self.room_properties is not None:
+            body["dailyRoomProperties"] = dict(self.room_properties)
+        if self.token_properties is not None:
+            body["dailyMeetingTokenProperties"] = dict(self.token_properties)
+        return body
+
+
+class PipecatCloudRoomSource:
+    """`lease` starts a session (waiting for a free one of `max_sessions`); `release` frees
+    the slot."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: PipecatCloudSettings,
+        *,
+        http: httpx.AsyncClient,
+        retry: RetryPolicy,
+        capacity: int | None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.name = name
+        self.capacity = capacity
+        self._settings = settings
+        self._http = http
+        self._retry = retry
+        self._redactor = (redactor or Redactor()).plus(settings.api_key)
+        self._sessions = asyncio.Semaphore(settings.max_sessions)
+        self._live: set[str] = set()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: RoomConfig,
+        *,
+        http: httpx.AsyncClient,
+        environ: Mapping[str, str],
+        retry: RetryPolicy,
+        capacity: int | None,
+    ) -> PipecatCloudRoomSource:
+        settings = PipecatCloudSettings.from_config(config, environ)
+        redactor = Redactor.of(config, settings.api_key)
+        return cls(
+            config.name, settings, http=http, retry=retry, capacity=capacity, redactor=redactor
+        )
+
+    async def lease(self, run: PlannedRun) -> RoomLease:
+        await self._sessions.acquire()
+        try:
+            lease = await with_retries(self._retry, self._start_once, source=self.name)
+        except BaseException:
+            self._sessions.release()
+            raise
+        self._live.add(lease.handle)
+        return lease
+
+    async def _start_once(self) -> RoomLease:
+        settings = self._settings
+        what = f"Pipecat Cloud start of agent {settings.agent_name!r}"
+        request = Request(
+            method="POST",
+            url=f"{settings.api_url}/v1/public/{quote(settings.agent_name, safe='')}/start",
+            what=what,
+            headers={"Authorization": f"Bearer {settings.api_key}"},
+            json=settings.start_body(),
+        )
+        answer = answer_object(await send(self._http, request, self._redactor), what)
+        room, token = answer.get("dailyRoom"), answer.get("dailyToken")
+        session = answer.get("sessionId")
+        if not isinstance(room, str) or not room:
+            raise RoomUnavailable(f"{what}: the answer has no dailyRoom")
+        if not isinstance(token, str) or not token:
+            raise RoomUnavailable(f"{what}: the answer has no dailyToken")
+        handle = str(session) if session else room
+        return RoomLease(source=self.name, url=room, token=token, handle=handle)
+
+    async def release(self, lease: RoomLease) -> None:
+        # Nothing to call: stopping a session needs a private key. The session ends when
+        # its bot leaves with the caller; here only the slot is given back.
+        if lease.handle in self._live:
+            self._live.discard(lease.handle)
+            self._sessions.release()
+
+    async def adopt(self, lease: RoomLease) -> None:
+        """Count a session restored from a journal (an earlier process started it) in
+        `max_sessions`, while a slot is free, until it is released."""
+        handle = lease.handle
+        if isinstance(handle, str) and handle not in self._live and not self._sessions.locked():
+            await self._sessions.acquire()
+            self._live.add(handle)
+
+    async def close(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"PipecatCloudRoomSource(name={self.name!r}, agent={self._settings.agent_name!r}, "
+            f"max_sessions={self._settings.max_sessions})"
+        )

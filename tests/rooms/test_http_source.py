@@ -1,0 +1,158 @@
+"""The http source, pointed at the emulator's Pipecat Cloud start endpoint (which answers
+with dailyRoom and dailyToken) and at endpoints that lack those fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from roomkit import FakeTime, planned_run, requests_to, room_config, run_with_client
+
+from specrunner.emulator import Emulator, EmulatorConfig, Fault, ManualClock
+from specrunner.models import RoomConfig
+from specrunner.rooms.base import RoomLease, RoomUnavailable
+from specrunner.rooms.build import build_room_source
+from specrunner.rooms.http_source import HttpRoomSource, HttpSettings, field_of
+
+KEY = "pk_http_source_key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def start(emu: Emulator, **values: Any) -> RoomConfig:
+    values.setdefault("url", f"{emu.base_url}/v1/public/bot/start")
+    values.setdefault("headers", AUTH)
+    values.setdefault("body", {"createDailyRoom": True})
+    return room_config("http", secret=("headers",), **values)
+
+
+def lease_with(config: RoomConfig, time: FakeTime, **policy: Any) -> RoomLease:
+    async def main(client: httpx.AsyncClient) -> RoomLease:
+        source = build_room_source(config, http=client, environ={}, retry=time.policy(**policy))
+        return await source.lease(planned_run())
+
+    return run_with_client(main)
+
+
+def refusal(config: RoomConfig, time: FakeTime, **policy: Any) -> str:
+    with pytest.raises(RoomUnavailable) as caught:
+        lease_with(config, time, **policy)
+    return str(caught.value)
+
+
+def test_reads_the_room_and_token_from_the_answer() -> None:
+    time = FakeTime()
+    with Emulator(clock=ManualClock()) as emu:
+        lease = lease_with(start(emu, body={"createDailyRoom": True, "body": {"a": 1}}), time)
+        (session,) = emu.ledger.sessions
+        (room,) = emu.ledger.rooms
+        claims = emu.decode_token(lease.token or "")
+    assert (lease.source, lease.url, lease.handle) == ("lab", room.url, session.session_id)
+    assert session.body == {"a": 1}
+    assert claims is not None and claims["room_name"] == room.name
+    assert time.waits == []
+
+
+def test_a_missing_url_field_is_unavailable_naming_the_field() -> None:
+    time = FakeTime()
+    with Emulator(clock=ManualClock()) as emu:
+        message = refusal(start(emu, body={}), time)  # the answer is {sessionId} only
+        assert len(requests_to(emu.ledger, "pipecat.start")) == 1
+    assert message == (
+        f"room source 'lab': start request to {emu.base_url}/v1/public/bot/start: "
+        "the answer has no room URL in field 'dailyRoom'"
+    )
+
+
+def test_other_field_names_and_no_token() -> None:
+    time = FakeTime()
+    with Emulator(clock=ManualClock()) as emu:
+        config = start(emu, url_field="dailyRoom", token_field="joinToken")
+        lease = lease_with(config, time)
+        (room,) = emu.ledger.rooms
+    assert (lease.url, lease.token) == (room.url, None)
+
+
+def test_a_field_name_with_dots_reaches_into_objects() -> None:
+    answer = {"room": {"url": "https://x.daily.co/r"}, "a.b": 1}
+    assert field_of(answer, "room.url") == "https://x.daily.co/r"
+    assert field_of(answer, "a.b") == 1
+    assert field_of(answer, "room.token") is not None  # missing: the sentinel
+    assert not isinstance(field_of(answer, "room.token"), str)
+
+
+def test_an_answer_that_is_not_an_object_is_unavailable() -> None:
+    time = FakeTime()
+    with Emulator(clock=ManualClock()) as emu:
+        config = start(
+            emu,
+            url=f"{emu.base_url}/test_framework/v2/runs/bulk/?run_ids=1",
+            method="GET",
+            headers={"X-CEKURA-API-KEY": "specrunner-emulator-key"},
+            body=None,
+        )
+        message = refusal(config, time)
+    assert message.endswith("/test_framework/v2/runs/bulk/: the answer is not a JSON object")
+    assert "run_ids" not in message  # the query (which may hold secrets) is not shown
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(endpoint="pipecat.start", status=503, nth=frozenset({1})),
+        Fault(endpoint="pipecat.start", status=429, retry_after=3, nth=frozenset({1})),
+        Fault(endpoint="pipecat.start", drop=True, nth=frozenset({1})),
+    ],
+    ids=["503", "429", "dropped"],
+)
+def test_server_errors_rate_limits_and_dropped_connections_are_retried(fault: Fault) -> None:
+    time = FakeTime()
+    with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
+        lease = lease_with(start(emu), time)
+        starts = requests_to(emu.ledger, "pipecat.start")
+    assert len(starts) == 2 and starts[-1].status == 200
+    assert lease.token
+    assert len(time.waits) == 1
+    if fault.retry_after:
+        assert time.waits[0] >= fault.retry_after
+
+
+def test_a_timeout_is_retried() -> None:
+    time = FakeTime()
+    fault = Fault(endpoint="pipecat.start", latency=0.5, nth=frozenset({1}))
+    with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
+        settings = HttpSettings(
+            url=f"{emu.base_url}/v1/public/bot/start",
+            headers=AUTH,
+            body={"createDailyRoom": True},
+            timeout=0.1,
+        )
+
+        async def main(client: httpx.AsyncClient) -> RoomLease:
+            source = HttpRoomSource(
+                "lab", settings, http=client, retry=time.policy(), capacity=None
+            )
+            return await source.lease(planned_run())
+
+        lease = run_with_client(main)
+    assert lease.token
+    assert len(time.waits) == 1
+
+
+def test_a_refusal_is_unavailable_at_once_without_the_header() -> None:
+    time = FakeTime()
+    cfg = EmulatorConfig(pipecat_keys=frozenset({"pk_other"}))
+    with Emulator(cfg, clock=ManualClock()) as emu:
+        message = refusal(start(emu), time)
+        assert len(requests_to(emu.ledger, "pipecat.start")) == 1
+    assert message.endswith("failed: HTTP 401: Unauthorized / token expired")
+    assert KEY not in message
+    assert time.waits == []
+
+
+def test_gives_up_after_the_policy_s_attempts() -> None:
+    time = FakeTime()
+    fault = Fault(endpoint="pipecat.start", status=502)
+    with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
+        message = refusal(start(emu), time, max_attempts=2)
+    assert message.endswith("HTTP 502: Service unavailable (after 2 attempts)")
