@@ -762,3 +762,36 @@ def test_rate_limits_are_off_when_configured() -> None:
             create_room(client, name=name)
         answers = [client.delete(f"/v1/rooms/{name}", headers=DAILY).status_code for name in names]
         assert answers == [200] * 30
+
+
+def test_a_session_no_call_came_to_ends_idle_and_frees_its_slot() -> None:
+    clock = ManualClock()
+    config = EmulatorConfig(pipecat_agents={"bot": 1}, idle_session_seconds=30.0)
+    bearer = {"Authorization": "Bearer pk"}
+    with Emulator(config, clock=clock) as emu, httpx.Client(base_url=emu.base_url) as client:
+        start = client.post("/v1/public/bot/start", json={"createDailyRoom": True}, headers=bearer)
+        assert start.status_code == 200
+        clock.advance(29)
+        assert client.post("/v1/public/bot/start", json={}, headers=bearer).status_code == 429
+        clock.advance(2)
+        again = client.post("/v1/public/bot/start", json={"createDailyRoom": True}, headers=bearer)
+        assert again.status_code == 200
+        first = emu.ledger.sessions[0]
+        assert (first.ended_by, first.ended_at) == ("idle", 30.0)
+        # a session whose room got a run does not end idle
+        client.post(
+            "/test_framework/v2/scenarios/run_scenarios_pipecat/",
+            headers={"X-CEKURA-API-KEY": config.api_key},
+            json={
+                "scenarios": [
+                    {
+                        "scenario": 1,
+                        "pipecat_room_url": again.json()["dailyRoom"],
+                        "pipecat_token": again.json()["dailyToken"],
+                    }
+                ]
+            },
+        )
+        clock.advance(3)  # the call is running past the idle time of its session
+        clock.advance(28)
+        assert emu.ledger.sessions[1].ended_by != "idle"

@@ -94,7 +94,11 @@ def kill_when(
             return
         time.sleep(0.01)
     process.kill()
-    raise AssertionError("the kill point was never reached")
+    _, err = process.communicate(timeout=30)
+    raise AssertionError(
+        f"the kill point was never reached; journal: "
+        f"{Counter(r['type'] for r in journal_records(cwd))}; stderr: {err[-800:]}"
+    )
 
 
 def count(kind: str, at_least: int) -> Callable[[list[dict[str, Any]]], bool]:
@@ -113,9 +117,12 @@ def finish(process: subprocess.Popen[str]) -> str:
 
 
 def emulator_config() -> EmulatorConfig:
+    # A killed process leaves Pipecat sessions that no call will come to; like real bots,
+    # they give up after a while (here 1 s), so the resumed run gets the capacity back.
     return EmulatorConfig(
         queue_seconds=0.05,
         evaluation_seconds=0.05,
+        idle_session_seconds=1.0,
         defaults=Behaviour(duration=(0.3, 0.8), pass_probability=0.9),
     )
 

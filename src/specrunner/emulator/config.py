@@ -74,6 +74,8 @@ class EmulatorConfig:
     """Agent name -> capacity; None: every agent name exists with `pipecat_capacity`."""
     pipecat_capacity: int = 50
     max_session_seconds: float = 7200.0
+    idle_session_seconds: float | None = 300.0
+    """A session whose room no Cekura run was sent to ends after this long (None: never)."""
     end_session_with_call: bool = True
     # Daily
     daily_keys: frozenset[str] = frozenset()
@@ -133,6 +135,11 @@ def config_from_mapping(data: Mapping[str, Any]) -> EmulatorConfig:
         ),
         pipecat_capacity=capacity,
         max_session_seconds=float(pipecat.get("max_session_seconds", 7200)),
+        idle_session_seconds=(
+            None
+            if pipecat.get("idle_session_seconds", 300) is None
+            else float(pipecat.get("idle_session_seconds", 300))
+        ),
         end_session_with_call=bool(pipecat.get("end_session_with_call", True)),
         daily_keys=frozenset(daily.get("api_keys") or ()),
         daily_domain=str(daily.get("domain", "specrunner-emulator")),

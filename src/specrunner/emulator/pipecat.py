@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any
@@ -40,6 +41,8 @@ class PipecatCloud:
     ledger: Ledger
     daily: Daily
     rng: Random
+    has_caller: Callable[[str], bool] = lambda room: True
+    """Whether a Cekura run was ever sent to the room of this name."""
     sessions: dict[str, Session] = field(default_factory=dict)
 
     def capacity(self, agent: str) -> int | None:
@@ -55,9 +58,20 @@ class PipecatCloud:
 
     def expire(self, now: float) -> None:
         limit = self.config.max_session_seconds
+        idle = self.config.idle_session_seconds
         for session in self.sessions.values():
-            if not session.ended and now - session.started_at >= limit:
+            if session.ended:
+                continue
+            if now - session.started_at >= limit:
                 self.end(session, session.started_at + limit, "max_session_duration")
+            elif (
+                idle is not None
+                and session.room is not None
+                and now - session.started_at >= idle
+                and not self.has_caller(session.room)
+            ):
+                # a bot whose caller never came gives up, as Pipecat bots do
+                self.end(session, session.started_at + idle, "idle")
 
     def end(self, session: Session, now: float, reason: str) -> None:
         session.ended = True

@@ -98,6 +98,8 @@ class Simulation:
     _events: list[tuple[float, int, _Event, int]] = field(default_factory=list)
     _waiting: deque[int] = field(default_factory=deque)
     _rooms: dict[str, int] = field(default_factory=dict)
+    callers: set[str] = field(default_factory=set)
+    """The rooms (by room_key) that any run was ever sent to."""
     _running: int = 0
     _seq: int = 0
     _next_run: int = 1000
@@ -138,6 +140,7 @@ class Simulation:
         self.runs[run_id] = run
         result.run_ids.append(run_id)
         room = self.room_key(room_url)
+        self.callers.add(room)
         holder = self._rooms.get(room)
         if holder is not None:
             self._finish(

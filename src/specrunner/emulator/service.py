@@ -58,6 +58,9 @@ class EmulatorApp:
             call_ended=self._call_ended,
             room_key=room_key,
         )
+        self.pipecat.has_caller = lambda name: (
+            room_key(self.daily.url_of(name)) in self.simulation.callers
+        )
         self.cekura = Cekura(config, self.ledger, self.simulation, iso_clock(wall_start))
         self.faults = FaultPlan(config.faults, config.seed)
         self._seq = 0

@@ -28,6 +28,8 @@ from specrunner.retry import GaveUp, RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable
 
 Progress = Callable[["Snapshot"], None]
+QUIET_POLLS = 20
+SLOWEST = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class Settings:
     concurrency: int = 10
     batch_size: int = 10
     poll_interval: float = 1.0
-    """The shortest time between polls; polls slow down (up to 4x) while nothing changes."""
+    """The shortest time between polls; they slow down (up to 8x) after 20 quiet polls."""
     batch_window: float = 0.02
     """How long the submitter waits for more runs to become ready before a POST."""
     submit_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=120.0))
@@ -361,7 +363,8 @@ class Executor:
     # -- polling
 
     async def _poll_loop(self) -> None:
-        interval = self.settings.poll_interval
+        shortest = self.settings.poll_interval
+        interval, quiet = shortest, 0
         while any(r.outcome is None for r in self.runs.values()):
             await self.settings.sleep(interval)
             live = [r for r in self.runs.values() if r.run_id is not None and r.outcome is None]
@@ -369,12 +372,10 @@ class Executor:
             expired = self._past_timeout()
             for run in expired:
                 await self._time_out(run)
-            changed = changed or bool(expired)
-            interval = (
-                self.settings.poll_interval
-                if changed
-                else min(interval * 1.5, self.settings.poll_interval * 4)
-            )
+            # Poll at the shortest interval while anything moves; after QUIET_POLLS polls
+            # with no change (long calls), slow down, up to SLOWEST times the shortest.
+            quiet = 0 if changed or expired else quiet + 1
+            interval = shortest if quiet < QUIET_POLLS else min(interval * 1.5, shortest * SLOWEST)
 
     async def _poll(self, live: list[_Run]) -> bool:
         by_id = {run.run_id: run for run in live if run.run_id is not None}
