@@ -1,0 +1,318 @@
+"""The scheduler with fakes: slots and capacity, batching, one poll per tick for live runs
+only, timeouts, and how each kind of submission failure ends its runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specrunner.cekura import Failure, SubmitError, Submitted
+from specrunner.errors import RemoteError
+from specrunner.execute.executor import Executor, Settings
+from specrunner.execute.journal import JOURNAL, Journal, replay
+from specrunner.execute.records import Outcome
+from specrunner.models import Plan, PlannedRun, RoomSourceKind, RoomSpec, Selection
+from specrunner.retry import RetryPolicy
+from specrunner.rooms.base import RoomLease
+from specrunner.secrets import Secrets
+
+
+def plan(runs: int, rooms: dict[str, int | None], timeout: float = 600.0) -> Plan:
+    names = list(rooms)
+    planned = tuple(
+        PlannedRun(
+            key=f"k{i:03d}",
+            index=i,
+            scenario_id=30 + i % 3,
+            scenario=f"s{i % 3}",
+            cell={},
+            repeat=i // 3 + 1,
+            room=names[i % len(names)],
+            timeout=timeout,
+            publish_data_message={"i": i},
+            shown_payload={"i": i},
+        )
+        for i in range(runs)
+    )
+    specs = {
+        name: RoomSpec(name, RoomSourceKind.STATIC, capacity, (), (), render=lambda e: None)
+        for name, capacity in rooms.items()
+    }  # type: ignore[arg-type,return-value]
+    return Plan(
+        suite_name="fake",
+        suite_file="fake.yaml",
+        version=1,
+        description=None,
+        environment=None,
+        agent=7,
+        scenarios=(),
+        runs=planned,
+        rooms=specs,
+        selection=Selection(),
+        total_runs=runs,
+        secrets=Secrets(),
+    )
+
+
+class FakeSource:
+    def __init__(self, name: str, capacity: int | None) -> None:
+        self.name, self.capacity = name, capacity
+        self.held = self.peak = 0
+        self.released: list[str] = []
+
+    async def lease(self, run: PlannedRun) -> RoomLease:
+        self.held += 1
+        self.peak = max(self.peak, self.held)
+        await asyncio.sleep(0)
+        return RoomLease(self.name, f"https://x.daily.co/{run.key}", "token", run.key)
+
+    async def release(self, lease: RoomLease) -> None:
+        self.held -= 1
+        self.released.append(lease.handle)
+
+    async def adopt(self, lease: RoomLease) -> None:
+        self.held += 1
+
+    async def close(self) -> None:
+        return None
+
+
+class FakeCekura:
+    """Runs complete after `polls_to_finish` polls; every call is recorded."""
+
+    def __init__(
+        self, polls_to_finish: int = 2, fail: Sequence[SubmitError] = (), success: bool = True
+    ) -> None:
+        self.polls_to_finish = polls_to_finish
+        self.fail = list(fail)
+        self.success = success
+        self.batches: list[list[dict[str, Any]]] = []
+        self.polls: list[list[int]] = []
+        self.ended: list[int] = []
+        self.seen: dict[int, int] = {}
+        self.live_peak = 0
+        self._next = 100
+
+    def _live(self) -> int:
+        return sum(1 for n in self.seen.values() if n < self.polls_to_finish)
+
+    async def submit(self, entries: Sequence[dict[str, Any]], agent: int | None) -> Submitted:
+        if self.fail:
+            raise self.fail.pop(0)
+        self.batches.append(list(entries))
+        ids = []
+        for _ in entries:
+            self._next += 1
+            ids.append(self._next)
+            self.seen[self._next] = 0
+        self.live_peak = max(self.live_peak, self._live())
+        return Submitted(len(self.batches), tuple(ids))
+
+    async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        self.polls.append(list(run_ids))
+        out = []
+        for run_id in run_ids:
+            self.seen[run_id] += 1
+            done = self.seen[run_id] >= self.polls_to_finish
+            out.append(
+                {
+                    "id": run_id,
+                    "status": "completed" if done else "running",
+                    "success": self.success if done else False,
+                }
+            )
+        return out
+
+    async def end_call(self, run_id: int) -> None:
+        self.ended.append(run_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
+def execute(
+    tmp_path: Path,
+    the_plan: Plan,
+    cekura: FakeCekura,
+    sources: dict[str, FakeSource],
+    **settings: Any,
+) -> tuple[list[Any], Executor]:
+    clock = Clock()
+
+    async def no_wait(_: float) -> None:
+        await asyncio.sleep(0)
+
+    journal = Journal(tmp_path / JOURNAL)
+    journal.write("start", keys=[r.key for r in the_plan.runs], request={})
+    defaults: dict[str, Any] = {
+        "concurrency": 10,
+        "batch_size": 10,
+        "poll_interval": 1.0,
+        "batch_window": 0.0,
+        "now": clock.now,
+        "sleep": clock.sleep,
+        "submit_retry": RetryPolicy(sleep=no_wait, deadline=60.0, now=clock.now),
+    }
+    defaults.update(settings)
+    executor = Executor(
+        the_plan,
+        cekura=cekura,
+        sources=sources,  # type: ignore[arg-type]
+        journal=journal,
+        settings=Settings(**defaults),
+    )
+    try:
+        records = asyncio.run(executor.run())
+    finally:
+        journal.close()
+    return records, executor
+
+
+def test_concurrency_and_capacity_bound_runs_in_flight(tmp_path: Path) -> None:
+    sources = {"a": FakeSource("a", 2), "b": FakeSource("b", None)}
+    cekura = FakeCekura(polls_to_finish=3)
+    records, _ = execute(
+        tmp_path, plan(40, {"a": 2, "b": None}), cekura, sources, concurrency=5, batch_size=4
+    )
+    assert all(r.outcome is Outcome.PASSED for r in records)
+    assert sources["a"].peak <= 2
+    assert sources["a"].peak + sources["b"].peak <= 5 + 2  # each bounded on its own
+    assert cekura.live_peak <= 5
+    assert max(len(b) for b in cekura.batches) <= 4
+    assert sorted(sources["a"].released + sources["b"].released) == [r.key for r in records]
+
+
+def test_each_tick_polls_once_and_only_live_runs(tmp_path: Path) -> None:
+    cekura = FakeCekura(polls_to_finish=2)
+    records, _ = execute(
+        tmp_path,
+        plan(30, {"a": None}),
+        cekura,
+        {"a": FakeSource("a", None)},
+        concurrency=30,
+        batch_size=30,
+    )
+    assert all(r.outcome is Outcome.PASSED for r in records)
+    times: dict[int, int] = {}
+    for ids in cekura.polls:
+        assert len(ids) == len(set(ids))
+        for run_id in ids:
+            times[run_id] = times.get(run_id, 0) + 1
+            assert times[run_id] <= 2, "a final run was polled again"
+    assert len(cekura.polls) <= 4  # one request per tick, not one per run
+
+
+def test_submissions_carry_room_token_payload_and_agent(tmp_path: Path) -> None:
+    cekura = FakeCekura()
+    execute(tmp_path, plan(3, {"a": None}), cekura, {"a": FakeSource("a", None)})
+    entry = cekura.batches[0][0]
+    assert entry == {
+        "scenario": 30,
+        "pipecat_room_url": "https://x.daily.co/k000",
+        "pipecat_token": "token",
+        "publish_data_message": {"i": 0},
+    }
+    journal = (tmp_path / JOURNAL).read_text()
+    assert "token" not in json.dumps(
+        [json.loads(line) for line in journal.splitlines() if '"intent"' in line]
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "outcome", "sends"),
+    [
+        (SubmitError(Failure.UNKNOWN, "dropped"), Outcome.UNKNOWN, 0),
+        (SubmitError(Failure.REJECTED, "HTTP 400"), Outcome.ERROR, 0),
+        (SubmitError(Failure.REFUSED, "HTTP 429", 0.5), Outcome.PASSED, 1),
+    ],
+)
+def test_a_failed_submission_ends_its_runs_as_it_should(
+    tmp_path: Path, failure: SubmitError, outcome: Outcome, sends: int
+) -> None:
+    cekura = FakeCekura(fail=[failure])
+    records, _ = execute(
+        tmp_path, plan(3, {"a": None}), cekura, {"a": FakeSource("a", None)}, batch_size=3
+    )
+    assert [r.outcome for r in records] == [outcome] * 3
+    assert len(cekura.batches) == sends  # refused: sent again; the others never
+    state = replay(tmp_path / JOURNAL)
+    if outcome is Outcome.UNKNOWN:
+        assert all(s.unknown for s in state.runs.values())
+
+
+def test_a_refused_key_stops_the_run(tmp_path: Path) -> None:
+    cekura = FakeCekura(fail=[SubmitError(Failure.AUTH, "Cekura refused the API key")])
+    with pytest.raises(RemoteError, match="API key"):
+        execute(tmp_path, plan(3, {"a": None}), cekura, {"a": FakeSource("a", None)})
+
+
+def test_runs_past_their_timeout_have_their_calls_ended(tmp_path: Path) -> None:
+    cekura = FakeCekura(polls_to_finish=1000)
+    records, _ = execute(
+        tmp_path, plan(3, {"a": None}, timeout=5.0), cekura, {"a": FakeSource("a", None)}
+    )
+    assert [r.outcome for r in records] == [Outcome.ERROR] * 3
+    assert all("timed out" in (r.error or "") for r in records)
+    assert sorted(cekura.ended) == sorted(r.run_id for r in records)
+
+
+def test_resume_polls_existing_runs_and_sends_only_the_rest(tmp_path: Path) -> None:
+    the_plan = plan(6, {"a": None})
+    path = tmp_path / JOURNAL
+    journal = Journal(path)
+    journal.write("start", keys=[r.key for r in the_plan.runs], request={})
+    journal.write(
+        "intent",
+        batch=1,
+        keys=["k000", "k001"],
+        rooms={"k000": {"source": "a", "url": "u0", "handle": "k000"}},
+    )
+    journal.write("submitted", batch=1, result_id=9, runs={"k000": 501, "k001": 502})
+    journal.write(
+        "final",
+        key="k001",
+        outcome="failed",
+        status="completed",
+        run_id=502,
+        result_id=9,
+        error=None,
+    )
+    journal.write("intent", batch=2, keys=["k002"])  # no answer journaled: unknown
+    journal.close()
+    cekura = FakeCekura(polls_to_finish=1)
+    cekura.seen[501] = 0
+    source = FakeSource("a", None)
+    journal = Journal(path)
+    clock = Clock()
+    executor = Executor(
+        the_plan,
+        cekura=cekura,
+        sources={"a": source},  # type: ignore[arg-type]
+        journal=journal,
+        settings=Settings(now=clock.now, sleep=clock.sleep, batch_window=0.0),
+    )
+    try:
+        executor.restore(replay(path))
+        records = {r.key: r for r in asyncio.run(executor.run())}
+    finally:
+        journal.close()
+    assert records["k000"].outcome is Outcome.PASSED and records["k000"].run_id == 501
+    assert records["k001"].outcome is Outcome.FAILED
+    assert records["k002"].outcome is Outcome.UNKNOWN
+    sent = [e["pipecat_room_url"].rsplit("/", 1)[1] for b in cekura.batches for e in b]
+    assert sent == ["k003", "k004", "k005"]
+    assert "k000" in source.released  # the restored room was released when its run ended
