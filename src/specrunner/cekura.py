@@ -118,9 +118,16 @@ class CekuraClient:
     ) -> CekuraClient:
         key = environ.get("CEKURA_API_KEY", "")
         if not key:
-            raise RemoteError("CEKURA_API_KEY is not set: export your Cekura API key")
+            raise UsageError(
+                "CEKURA_API_KEY is not set: export your Cekura API key "
+                "(or try the suite with --emulator)"
+            )
         return cls(
-            http, api_key=key, base_url=environ.get("CEKURA_API_URL") or DEFAULT_URL, retry=retry
+            http,
+            api_key=key,
+            base_url=environ.get("CEKURA_API_URL") or DEFAULT_URL,
+            submit_path=environ.get("SPECRUNNER_CEKURA_SUBMIT_PATH") or SUBMIT_PATH,
+            retry=retry,
         )
 
     async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:

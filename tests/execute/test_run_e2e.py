@@ -266,3 +266,19 @@ def test_failing_scenarios_fail_the_run(tmp_path: Path) -> None:
         result = run(path, emulator, tmp_path)
     assert {r.outcome.value for r in result.records} == {"failed"}
     assert result.exit_code == 1 and result.cells_failed == 1
+
+
+def test_a_missing_api_key_is_a_usage_error_before_anything_happens(tmp_path: Path) -> None:
+    path = write(tmp_path, suite(5, PIPECAT))
+    with Emulator(emulator_config()) as emulator, pytest.raises(UsageError, match="CEKURA"):
+        run(path, emulator, tmp_path, environ={"CEKURA_API_KEY": ""})
+    assert not (tmp_path / ".specrunner").exists()
+
+
+def test_the_submit_path_can_be_changed(tmp_path: Path) -> None:
+    path = write(tmp_path, suite(5, PIPECAT))
+    v2 = "/test_framework/v2/scenarios/run_scenarios_pipecat/"
+    with Emulator(emulator_config()) as emulator:
+        run(path, emulator, tmp_path, environ={"SPECRUNNER_CEKURA_SUBMIT_PATH": v2})
+        posts = {r.path for r in emulator.ledger.requests if r.endpoint == "cekura.run"}
+    assert posts == {v2}

@@ -83,6 +83,11 @@ def execute(request: RunRequest, progress: Callable[[Any], None] | None = None) 
         _write_outputs(request, plan, records, None)
         return RunResult(plan, records, None, ExitCode.OK)
     with _environment(request) as environ:
+        if not environ.get("CEKURA_API_KEY"):
+            raise UsageError(
+                "CEKURA_API_KEY is not set: export your Cekura API key "
+                "(or try the suite with --emulator)"
+            )
         if run_dir is None:
             run_dir = _new_run_dir(request, plan)
         records = asyncio.run(
