@@ -15,10 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from specrunner.errors import Diagnostic, ExitCode, SpecrunnerError, SuiteError, UsageError
 from specrunner.models import Plan
+
+if TYPE_CHECKING:
+    from specrunner.execute.runner import RunRequest
 from specrunner.secrets import MASK
 
 
@@ -94,51 +97,13 @@ def plan(request: PlanRequest) -> Plan:
     return compile_plan(doc, options)
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    suite: str | None
-    environment: str | None = None
-    sets: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    scenarios: tuple[str, ...] = ()
-    shard: str | None = None
-    concurrency: int = 10
-    batch_size: int = 10
-    poll_interval: float = 1.0
-    emulator: bool = False
-    resume: str | None = None
-    dry_run: bool = False
-    outputs: tuple[str, ...] = ()
-
-
 def run_suite(
-    options: RunOptions,
-    out: Callable[[str], None],
-    progress: TextIO,
-    *,
-    interactive: bool = False,
-    environ: Mapping[str, str] | None = None,
+    request: RunRequest, out: Callable[[str], None], progress: TextIO, *, interactive: bool = False
 ) -> int:
-    """`specrunner run`: execute, show progress on stderr, and a summary on stdout."""
+    """`specrunner run`: execute, show progress on `progress`, and a summary on `out`."""
     from specrunner.execute.progress import ProgressView
-    from specrunner.execute.runner import RunRequest, execute
+    from specrunner.execute.runner import execute
 
-    request = RunRequest(
-        suite=options.suite,
-        environment=options.environment,
-        sets=options.sets,
-        tags=options.tags,
-        scenarios=options.scenarios,
-        shard=options.shard,
-        concurrency=options.concurrency,
-        batch_size=options.batch_size,
-        poll_interval=options.poll_interval,
-        emulator=options.emulator,
-        resume=options.resume,
-        dry_run=options.dry_run,
-        outputs=options.outputs,
-        environ=dict(os.environ) if environ is None else environ,
-    )
     view = ProgressView(progress, interactive=interactive)
     try:
         result = execute(request, view.update)

@@ -9,7 +9,6 @@ be sent again. Polls and end-calls are safe to repeat and go through the retry p
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +18,7 @@ from urllib.parse import urlparse
 import httpx
 
 from specrunner.errors import RemoteError, UsageError
+from specrunner.http_common import is_loopback, retry_after
 from specrunner.retry import RetryLater, RetryPolicy
 
 DEFAULT_URL = "https://api.cekura.ai"
@@ -60,25 +60,6 @@ def check_url(url: str, what: str) -> str:
             f"(127.0.0.1, localhost); use https for {parsed.hostname}"
         )
     return url.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _describe(response: httpx.Response) -> str:

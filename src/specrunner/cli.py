@@ -247,7 +247,9 @@ def run(
         )
 
     def action() -> int:
-        options = app.RunOptions(
+        from specrunner.execute.runner import RunRequest
+
+        request = RunRequest(
             suite=suite,
             environment=environment,
             sets=sets,
@@ -262,7 +264,7 @@ def run(
             dry_run=dry_run,
             outputs=outputs,
         )
-        return app.run_suite(options, _out, sys.stderr, interactive=sys.stderr.isatty())
+        return app.run_suite(request, _out, sys.stderr, interactive=sys.stderr.isatty())
 
     _finish(action)
 

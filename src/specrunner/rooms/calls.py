@@ -7,11 +7,8 @@ and the server's own words, never a key or token: every message passes a `Redact
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from specrunner.errors import UsageError
+from specrunner.http_common import is_loopback, retry_after
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomUnavailable
@@ -106,15 +104,6 @@ def header_secrets(headers: Mapping[str, str]) -> list[str]:
 
 
 # -- configuration -------------------------------------------------------------------------
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def shown_url(url: str) -> str:
@@ -283,22 +272,6 @@ def server_message(response: httpx.Response) -> str:
     if isinstance(code, str) and code and code != str(response.status_code):
         message = f"{message} (code {code})" if message else f"code {code}"
     return message[:_MAX_MESSAGE]
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """The answer's Retry-After, in seconds (a number or an HTTP date), or None."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 def log_release_failure(source: str, what: str, error: BaseException, redactor: Redactor) -> None:
