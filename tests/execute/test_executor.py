@@ -316,3 +316,25 @@ def test_resume_polls_existing_runs_and_sends_only_the_rest(tmp_path: Path) -> N
     sent = [e["pipecat_room_url"].rsplit("/", 1)[1] for b in cekura.batches for e in b]
     assert sent == ["k003", "k004", "k005"]
     assert "k000" in source.released  # the restored room was released when its run ended
+
+
+class BrokenSource(FakeSource):
+    async def lease(self, run: PlannedRun) -> RoomLease:
+        if run.key == "k001":
+            raise ValueError("boom")
+        return await super().lease(run)
+
+
+def test_a_room_source_that_breaks_fails_its_run_not_the_others(tmp_path: Path) -> None:
+    cekura = FakeCekura()
+    records, _ = execute(
+        tmp_path, plan(4, {"a": 1}), cekura, {"a": BrokenSource("a", 1)}, concurrency=1
+    )
+    outcomes = {r.key: r.outcome for r in records}
+    assert outcomes == {
+        "k000": Outcome.PASSED,
+        "k001": Outcome.ERROR,
+        "k002": Outcome.PASSED,
+        "k003": Outcome.PASSED,
+    }
+    assert "ValueError" in next(r.error for r in records if r.key == "k001")

@@ -98,7 +98,6 @@ class Executor:
         self._started = settings.now()
         self._feeding = True
         self._leasing = 0
-        self._stopping = False
 
     # -- setup
 
@@ -153,7 +152,6 @@ class Executor:
                 task.result()  # raise the first failure
             await asyncio.gather(*tasks)
         finally:
-            self._stopping = True
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -243,9 +241,15 @@ class Executor:
     async def _lease(self, run: _Run) -> None:
         try:
             run.lease = await self.sources[run.planned.room].lease(run.planned)
-        except RoomUnavailable as exc:
-            await self._finish(run, Outcome.ERROR, f"no room: {exc}")
-            self.journal.write("not_sent", keys=[run.planned.key], reason=str(exc))
+        except Exception as exc:  # a room source's own failure must not stall the others
+            reason = (
+                str(exc)
+                if isinstance(exc, RoomUnavailable)
+                else (f"room source {run.planned.room!r} failed: {type(exc).__name__}")
+            )
+            reason = self.plan.secrets.redact_text(reason, min_length=1)
+            await self._finish(run, Outcome.ERROR, f"no room: {reason}")
+            self.journal.write("not_sent", keys=[run.planned.key], reason=reason)
         else:
             await self._ready.put(run)
         finally:
