@@ -27,24 +27,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from emulated import start_emulator
+
 RUNS, ROOMS, CALL = 200, 50, 2.0
 KEY = "bench-key"
-
-
-def start_emulator(config: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "specrunner", "emulator", "--port", "0", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if "listening on" in line:
-            return process, line.split("listening on", 1)[1].strip()
-    process.kill()
-    raise RuntimeError("the emulator did not start")
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
