@@ -338,3 +338,38 @@ def test_a_room_source_that_breaks_fails_its_run_not_the_others(tmp_path: Path) 
         "k003": Outcome.PASSED,
     }
     assert "ValueError" in next(r.error for r in records if r.key == "k001")
+
+
+def test_runs_cekura_kept_refusing_are_errors_now_and_sent_on_resume(tmp_path: Path) -> None:
+    the_plan = plan(3, {"a": None})
+    clock = Clock()
+    refusals = [SubmitError(Failure.REFUSED, "HTTP 429", 1.0) for _ in range(50)]
+    policy = RetryPolicy(sleep=clock.sleep, now=clock.now, deadline=5.0)
+    records, _ = execute(
+        tmp_path,
+        the_plan,
+        FakeCekura(fail=refusals),
+        {"a": FakeSource("a", None)},
+        submit_retry=policy,
+    )
+    assert [r.outcome for r in records] == [Outcome.ERROR] * 3
+    assert all("gave up" in (r.error or "") for r in records)
+    state = replay(tmp_path / JOURNAL)
+    assert all(s.batch is None and s.final is None for s in state.runs.values())
+    # resumed, they are sent
+    cekura = FakeCekura()
+    journal = Journal(tmp_path / JOURNAL)
+    executor = Executor(
+        the_plan,
+        cekura=cekura,
+        sources={"a": FakeSource("a", None)},  # type: ignore[arg-type]
+        journal=journal,
+        settings=Settings(now=clock.now, sleep=clock.sleep, batch_window=0.0),
+    )
+    try:
+        executor.restore(replay(tmp_path / JOURNAL))
+        resumed = asyncio.run(executor.run())
+    finally:
+        journal.close()
+    assert [r.outcome for r in resumed] == [Outcome.PASSED] * 3
+    assert len(cekura.batches) == 1

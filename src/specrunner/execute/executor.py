@@ -248,7 +248,7 @@ class Executor:
                 else (f"room source {run.planned.room!r} failed: {type(exc).__name__}")
             )
             reason = self.plan.secrets.redact_text(reason, min_length=1)
-            await self._finish(run, Outcome.ERROR, f"no room: {reason}")
+            await self._finish(run, Outcome.ERROR, f"no room: {reason}", final=False)
             self.journal.write("not_sent", keys=[run.planned.key], reason=reason)
         else:
             await self._ready.put(run)
@@ -343,11 +343,13 @@ class Executor:
             self.journal.write("rejected", batch=number, reason=failure.reason)
         else:
             self.journal.write("not_sent", batch=number, reason=failure.reason)
+        sent_nothing = failure.kind is not Failure.REJECTED
         for run in batch:
             await self._finish(
                 run,
                 Outcome.ERROR if failure.kind is not Failure.AUTH else Outcome.NOT_RUN,
                 failure.reason,
+                final=not sent_nothing,  # never sent: --resume may send it
             )
         if failure.kind is Failure.AUTH:
             raise RemoteError(failure.reason)
@@ -421,9 +423,13 @@ class Executor:
 
     # -- ends
 
-    async def _finish(self, run: _Run, outcome: Outcome, error: str | None) -> None:
+    async def _finish(
+        self, run: _Run, outcome: Outcome, error: str | None, *, final: bool = True
+    ) -> None:
+        """The run's outcome for this process; journaled as final unless it was never sent
+        (then `--resume` sends it)."""
         run.outcome, run.error = outcome, error
-        if run.run_id is not None or outcome is not Outcome.NOT_RUN:
+        if final:
             self.journal.write(
                 "final",
                 key=run.planned.key,
