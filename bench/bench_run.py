@@ -126,7 +126,7 @@ def main() -> int:
             process.terminate()
             process.wait(timeout=10)
     ideal = startup + (RUNS // ROOMS) * CALL
-    print(f"runs: {results['summary']}")
+    print(f"runs: {results['verdict']['outcomes']}")
     print(
         f"start-up (--dry-run): {startup:.2f} s; ideal: {ideal:.2f} s "
         f"(start-up + {RUNS // ROOMS} waves x {CALL:g} s)"

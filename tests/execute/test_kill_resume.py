@@ -164,9 +164,9 @@ def test_ctrl_c_exits_130_with_partial_results_and_resume_finishes(tmp_path: Pat
         assert process.returncode == 130
         partial = json.loads((tmp_path / "partial.json").read_text())
         assert len(partial["runs"]) == RUNS
-        assert partial["summary"]["not_run"] > 0
+        assert partial["verdict"]["outcomes"]["not_run"] > 0
         where = str(run_dir(tmp_path))
         finish(start(["--resume", where], emulator, tmp_path))
         results = json.loads((Path(where) / "results.json").read_text())
         check_exactly_once(emulator, results, RUNS)
-    assert results["summary"]["not_run"] == 0
+    assert results["verdict"]["outcomes"]["not_run"] == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import os
 import secrets
 from collections import Counter
@@ -26,7 +25,6 @@ from specrunner.execute.records import Outcome, RunRecord
 from specrunner.models import Plan
 
 RESULTS = "results.json"
-OUTPUT_FORMATS = (".json",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +53,8 @@ class RunResult:
     run_dir: Path | None
     exit_code: int
     cells_failed: int = 0
+    report: Mapping[str, Any] = field(default_factory=dict)
+    """The JSON report (schemas/report.v1.json)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -63,9 +63,9 @@ class RunResult:
 
 def execute(request: RunRequest, progress: Callable[[Any], None] | None = None) -> RunResult:
     """Run a suite to the end (or resume one); the result knows its exit code."""
-    for output in request.outputs:
-        if Path(output).suffix.lower() not in OUTPUT_FORMATS:
-            raise UsageError(f"-o {output}: only .json results can be written for now")
+    from specrunner.report.write import check_outputs
+
+    check_outputs(request.outputs)
     if request.concurrency < 1 or request.batch_size < 1 or request.poll_interval <= 0:
         raise UsageError(
             "--concurrency and --batch-size must be at least 1, and --poll-interval more than 0"
@@ -80,8 +80,8 @@ def execute(request: RunRequest, progress: Callable[[Any], None] | None = None) 
         )
     if request.dry_run:
         records = tuple(_not_run(plan))
-        _write_outputs(request, plan, records, None)
-        return RunResult(plan, records, None, ExitCode.OK)
+        report = _write_outputs(request, plan, records, None)
+        return RunResult(plan, records, None, ExitCode.OK, report=report)
     with _environment(request) as environ:
         if not environ.get("CEKURA_API_KEY"):
             raise UsageError(
@@ -90,14 +90,13 @@ def execute(request: RunRequest, progress: Callable[[Any], None] | None = None) 
             )
         if run_dir is None:
             run_dir = _new_run_dir(request, plan)
-        records = asyncio.run(
-            _execute(request, plan, environ, run_dir, start is not None, progress)
+        started_at = start.get("started_at") if start else None
+        records, report = asyncio.run(
+            _execute(request, plan, environ, run_dir, start, started_at, progress)
         )
-    failed = _failed_cells(plan, records)
-    result = RunResult(
-        plan, records, run_dir, ExitCode.EXPECTATIONS_NOT_MET if failed else ExitCode.OK, failed
-    )
-    return result
+    verdict = report["verdict"]
+    code = ExitCode.OK if verdict["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+    return RunResult(plan, records, run_dir, code, verdict["cells_failed"], report=report)
 
 
 def _plan(request: RunRequest, selection: Mapping[str, Any] | None) -> Plan:
@@ -190,9 +189,10 @@ async def _execute(
     plan: Plan,
     environ: Mapping[str, str],
     run_dir: Path,
-    resuming: bool,
+    start: Mapping[str, Any] | None,
+    started_at: str | None,
     progress: Callable[[Any], None] | None,
-) -> tuple[RunRecord, ...]:
+) -> tuple[tuple[RunRecord, ...], dict[str, Any]]:
     import httpx
 
     from specrunner.cekura import CekuraClient
@@ -225,7 +225,7 @@ async def _execute(
             ),
             progress=progress,
         )
-        if resuming:
+        if start is not None:
             executor.restore(replay(run_dir / JOURNAL))
         try:
             records = tuple(await executor.run())
@@ -234,8 +234,8 @@ async def _execute(
             for source in sources.values():
                 await source.close()
             journal.close()
-            _write_outputs(request, plan, records, run_dir)
-    return records
+            report = _write_outputs(request, plan, records, run_dir, started_at)
+    return records, report
 
 
 def _not_run(plan: Plan) -> list[RunRecord]:
@@ -253,52 +253,48 @@ def _not_run(plan: Plan) -> list[RunRecord]:
     ]
 
 
-def results_json(
-    plan: Plan, records: tuple[RunRecord, ...], run_dir: Path | None
-) -> dict[str, Any]:
-    counts = Counter(record.outcome.value for record in records)
-    data = {
-        "suite": {"name": plan.suite_name, "file": plan.suite_file, "version": plan.version},
-        "environment": plan.environment,
-        "selection": plan.selection.as_json(),
-        "specrunner": __version__,
-        "run_dir": str(run_dir) if run_dir is not None else None,
-        "written_at": _now_iso(),
-        "summary": {"runs": len(records), **{o.value: counts.get(o.value, 0) for o in Outcome}},
-        "runs": [record.as_json() for record in records],
-    }
-    return plan.secrets.redact(data)  # type: ignore[no-any-return]
-
-
 def _write_outputs(
-    request: RunRequest, plan: Plan, records: tuple[RunRecord, ...], run_dir: Path | None
-) -> None:
-    text = json.dumps(results_json(plan, records, run_dir), indent=2, ensure_ascii=False) + "\n"
+    request: RunRequest,
+    plan: Plan,
+    records: tuple[RunRecord, ...],
+    run_dir: Path | None,
+    started_at: str | None = None,
+) -> dict[str, Any]:
+    """The JSON report, written to the run directory and to every -o path."""
+    from specrunner.report.build import build_report
+    from specrunner.report.write import write_reports
+
+    report = build_report(
+        plan,
+        records,
+        started_at=started_at,
+        finished_at=_now_iso(),
+        run_dir=str(run_dir) if run_dir is not None else None,
+        git_commit=_git_commit(request.workdir),
+    )
     targets = [Path(output) for output in request.outputs]
     if run_dir is not None:
         targets.append(run_dir / RESULTS)
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
+    write_reports(report, targets)
+    return report
 
 
-def _failed_cells(plan: Plan, records: tuple[RunRecord, ...]) -> int:
-    """How many cells miss their `expect` rule (errors and unknowns count as not passed)."""
-    passes: Counter[tuple[str, str]] = Counter()
-    totals: Counter[tuple[str, str]] = Counter()
-    for record in records:
-        cell = (record.scenario, json.dumps(record.cell, sort_keys=True))
-        totals[cell] += 1
-        passes[cell] += record.outcome is Outcome.PASSED
-    rules = {scenario.name: scenario.expect for scenario in plan.scenarios}
-    failed = 0
-    for cell, total in totals.items():
-        rule = rules[cell[0]]
-        needed = rule.min_passes if rule.min_passes is not None else (rule.pass_rate or 0) * total
-        failed += passes[cell] < needed - 1e-9
-    return failed
+def _git_commit(folder: Path) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) == 40 else None
 
 
 def _now_iso() -> str:

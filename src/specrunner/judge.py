@@ -1,0 +1,88 @@
+"""Verdicts: each cell judged by its `expect` rule over its repeats, and the suite's.
+
+Pure functions of outcomes and numbers, so they are tested with exact values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+OUTCOMES = ("passed", "failed", "error", "unknown", "not_run")
+Z95 = 1.959963984540054
+
+
+def wilson(passes: int, runs: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of a pass rate (95% by default); None without runs."""
+    if runs <= 0:
+        return None
+    rate = passes / runs
+    denominator = 1 + z * z / runs
+    centre = (rate + z * z / (2 * runs)) / denominator
+    margin = z * math.sqrt(rate * (1 - rate) / runs + z * z / (4 * runs * runs)) / denominator
+    return (max(0.0, centre - margin), min(1.0, centre + margin))
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = math.ceil(position)
+    if low == high:
+        return ordered[low]
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    pass_rate: float | None = 1.0
+    min_passes: int | None = None
+
+    def met(self, passes: int, runs: int) -> bool:
+        if self.min_passes is not None:
+            return passes >= self.min_passes
+        needed = (self.pass_rate if self.pass_rate is not None else 1.0) * runs
+        return passes >= needed - 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class CellCounts:
+    outcomes: Mapping[str, int]
+
+    @property
+    def runs(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def passes(self) -> int:
+        return self.outcomes.get("passed", 0)
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passes / self.runs if self.runs else None
+
+    @property
+    def flaky(self) -> bool:
+        """The cell both passed and failed (an evaluation failure, not an error)."""
+        return self.passes > 0 and self.outcomes.get("failed", 0) > 0
+
+
+def count(outcomes: Iterable[str]) -> dict[str, int]:
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for outcome in outcomes:
+        counts[outcome] += 1
+    return counts
+
+
+def mean_scores(metrics: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Per metric name, the mean of its scores."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for name, score in metrics:
+        sums[name] = sums.get(name, 0.0) + score
+        counts[name] = counts.get(name, 0) + 1
+    return {name: sums[name] / counts[name] for name in sorted(sums)}

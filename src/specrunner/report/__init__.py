@@ -1,0 +1,1 @@
+"""Reports: the JSON report (the canonical record) and its views."""

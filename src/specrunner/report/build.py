@@ -1,0 +1,220 @@
+"""Build the JSON report, the canonical record of a run, and judge its cells.
+
+Everything here works on JSON-shaped data (schemas/report.v1.json), so that `specrunner
+report` and `specrunner merge` can judge saved reports exactly as a run judges its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from specrunner import __version__
+from specrunner.execute.records import RunRecord
+from specrunner.judge import CellCounts, Rule, count, mean_scores, percentile, wilson
+from specrunner.models import Plan
+from specrunner.secrets import MASK
+from specrunner.suite.matrix import cell_label
+
+REPORT_VERSION = 1
+
+
+def build_report(
+    plan: Plan,
+    records: Sequence[RunRecord],
+    *,
+    started_at: str | None,
+    finished_at: str,
+    run_dir: str | None,
+    git_commit: str | None,
+) -> dict[str, Any]:
+    planned = {run.key: run for run in plan.runs}
+
+    def shown_id(value: int) -> int | str:
+        return MASK if str(value) in plan.secrets else value
+
+    runs = []
+    for record in records:
+        run = planned[record.key]
+        runs.append(
+            {
+                "key": record.key,
+                "scenario_id": shown_id(record.scenario_id),
+                "scenario": record.scenario,
+                "cell": dict(record.cell),
+                "repeat": record.repeat,
+                "room": run.room,
+                "outcome": record.outcome.value,
+                "status": record.status,
+                "run_id": record.run_id,
+                "result_id": record.result_id,
+                "error": record.error,
+                **cekura_details(record.cekura),
+                "publish_data_message": run.shown_payload,
+            }
+        )
+    cells_meta = []
+    for scenario in plan.scenarios:
+        for cell in scenario.cells:
+            cells_meta.append(
+                {
+                    "scenario": scenario.name,
+                    "scenario_id": shown_id(scenario.id),
+                    "cell": dict(cell),
+                    "label": cell_label(cell),
+                    "tags": list(scenario.tags),
+                    "expect": scenario.expect.as_json(),
+                }
+            )
+    cells, verdict = judge(runs, cells_meta)
+    report = {
+        "report_version": REPORT_VERSION,
+        "specrunner": __version__,
+        "suite": {
+            "name": plan.suite_name,
+            "file": plan.suite_file,
+            "version": plan.version,
+            "description": plan.description,
+        },
+        "environment": plan.environment,
+        "selection": plan.selection.as_json(),
+        "git": {"commit": git_commit},
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "run_dir": run_dir,
+        "verdict": verdict,
+        "cells": cells,
+        "runs": runs,
+    }
+    return plan.secrets.redact(report)  # type: ignore[no-any-return]
+
+
+def cell_id(scenario: str, cell: Mapping[str, Any]) -> str:
+    label = cell_label(cell)
+    return scenario if label == "-" else f"{scenario} [{label}]"
+
+
+def judge(
+    runs: Sequence[Mapping[str, Any]], cells_meta: Iterable[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The cells (in the order of `cells_meta`) with their verdicts, and the suite's verdict.
+
+    Cells without runs in `runs` (left out by a selection or shard) are not reported.
+    """
+    by_cell: dict[str, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        by_cell.setdefault(_key(run["scenario"], run["cell"]), []).append(run)
+    cells = []
+    for meta in cells_meta:
+        members = by_cell.get(_key(meta["scenario"], meta["cell"]))
+        if not members:
+            continue
+        counts = CellCounts(count(r["outcome"] for r in members))
+        rule = Rule(
+            pass_rate=meta["expect"].get("pass_rate"), min_passes=meta["expect"].get("min_passes")
+        )
+        interval = wilson(counts.passes, counts.runs)
+        cells.append(
+            {
+                "id": cell_id(meta["scenario"], meta["cell"]),
+                "scenario": meta["scenario"],
+                "scenario_id": meta["scenario_id"],
+                "cell": dict(meta["cell"]),
+                "label": meta["label"],
+                "tags": list(meta["tags"]),
+                "expect": dict(meta["expect"]),
+                "runs": counts.runs,
+                "outcomes": dict(counts.outcomes),
+                "pass_rate": counts.pass_rate,
+                "wilson": list(interval) if interval is not None else None,
+                "flaky": counts.flaky,
+                "met": rule.met(counts.passes, counts.runs),
+                "keys": [r["key"] for r in members],
+            }
+        )
+    outcomes = count(r["outcome"] for r in runs)
+    durations = [r["duration_seconds"] for r in runs if r.get("duration_seconds") is not None]
+    scores = [
+        (m["name"], float(m["score"]))
+        for r in runs
+        for m in r.get("metrics") or ()
+        if isinstance(m.get("score"), int | float)
+    ]
+    passed_cells = sum(c["met"] for c in cells)
+    verdict = {
+        "passed": passed_cells == len(cells),
+        "cells": len(cells),
+        "cells_passed": passed_cells,
+        "cells_failed": len(cells) - passed_cells,
+        "flaky_cells": sum(c["flaky"] for c in cells),
+        "runs": len(runs),
+        "outcomes": outcomes,
+        "pass_rate": outcomes["passed"] / len(runs) if runs else None,
+        "duration_seconds": {"median": percentile(durations, 50), "p95": percentile(durations, 95)},
+        "metrics": mean_scores(scores),
+    }
+    return cells, verdict
+
+
+def cells_meta_of(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cells' rules and labels as a saved report holds them (for re-judging)."""
+    keys = ("scenario", "scenario_id", "cell", "label", "tags", "expect")
+    return [{k: cell[k] for k in keys} for cell in report["cells"]]
+
+
+def _key(scenario: str, cell: Mapping[str, Any]) -> str:
+    return json.dumps([scenario, cell], sort_keys=True, ensure_ascii=False)
+
+
+def cekura_details(run: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the report keeps of Cekura's Run object."""
+    run = run or {}
+    evaluation = run.get("evaluation") if isinstance(run.get("evaluation"), dict) else {}
+    metrics = []
+    for metric in (evaluation or {}).get("metrics") or ():
+        if not isinstance(metric, dict) or "name" not in metric:
+            continue
+        score = metric.get("score")
+        value = metric.get("value")
+        metrics.append(
+            {
+                "name": str(metric["name"]),
+                "type": str(metric.get("type", "")),
+                "score": score
+                if isinstance(score, int | float) and not isinstance(score, bool)
+                else None,
+                "value": value if isinstance(value, str) else None,
+                "explanation": [str(e) for e in metric.get("explanation") or ()],
+            }
+        )
+    expected = run.get("expected_outcome")
+    expected_outcome = None
+    if isinstance(expected, dict):
+        score = expected.get("score")
+        expected_outcome = {
+            "score": score if isinstance(score, int | float) else None,
+            "explanation": [str(e) for e in expected.get("explanation") or ()],
+        }
+    transcript = run.get("transcript")
+    recording = run.get("voice_recording_url")
+    return {
+        "duration_seconds": _seconds(run.get("duration")),
+        "transcript": transcript if isinstance(transcript, str) and transcript else None,
+        "recording_url": recording if isinstance(recording, str) and recording else None,
+        "metrics": metrics,
+        "expected_outcome": expected_outcome,
+    }
+
+
+def _seconds(duration: Any) -> float | None:
+    """Cekura's "MM:SS" (or "H:MM:SS") as seconds."""
+    if not isinstance(duration, str) or ":" not in duration:
+        return None
+    total = 0.0
+    try:
+        for part in duration.split(":"):
+            total = total * 60 + float(part)
+    except ValueError:
+        return None
+    return total

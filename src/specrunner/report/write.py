@@ -1,0 +1,41 @@
+"""Write a report in the format its path's extension names: .json, .html, .xml, .md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from specrunner.errors import UsageError
+
+Renderer = Callable[[Mapping[str, Any]], str]
+
+
+def render_json(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def renderers() -> dict[str, Renderer]:
+    """Extension -> renderer, for the formats this build can write (each imported only
+    when a report is written)."""
+    return {".json": render_json}
+
+
+def check_outputs(paths: Sequence[str]) -> None:
+    """Refuse, before anything runs, a path whose format cannot be written."""
+    known = renderers()
+    for path in paths:
+        if Path(path).suffix.lower() not in known:
+            formats = ", ".join(sorted(known))
+            raise UsageError(f"-o {path}: the extension names no report format ({formats})")
+
+
+def write_reports(report: Mapping[str, Any], paths: Sequence[Path]) -> None:
+    known = renderers()
+    for path in paths:
+        text = known[path.suffix.lower()](report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
