@@ -83,7 +83,7 @@ def test_schema_default_kind_is_suite() -> None:
 
 
 def test_schema_unknown_kind_is_a_usage_error() -> None:
-    result = run("schema", "report")
+    result = run("schema", "emulator")
     assert result.exit_code == 2
     assert "Usage: specrunner schema" in result.output
 

@@ -114,6 +114,28 @@ def run_suite(
     return result.exit_code
 
 
+def render_saved(path: str, outputs: Sequence[str]) -> int:
+    """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's."""
+    from specrunner.report.saved import read_report
+    from specrunner.report.write import check_outputs, write_reports
+
+    check_outputs(outputs)
+    report = read_report(path)
+    write_reports(report, [Path(o) for o in outputs])
+    return ExitCode.OK if report["verdict"]["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+
+
+def merge(paths: Sequence[str], outputs: Sequence[str]) -> dict[str, Any]:
+    """`specrunner merge`: join the reports of a plan's shards and judge the cells again."""
+    from specrunner.report.saved import merge_reports, read_report
+    from specrunner.report.write import check_outputs, write_reports
+
+    check_outputs(outputs)
+    merged = merge_reports([read_report(p) for p in paths], list(paths))
+    write_reports(merged, [Path(o) for o in outputs])
+    return merged
+
+
 def schema_text(kind: str) -> str:
     from specrunner.schemas import schema_text as text
 

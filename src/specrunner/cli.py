@@ -270,11 +270,68 @@ def run(
 
 
 @main.command()
+@click.argument("results", metavar="RESULTS.json")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    metavar="PATH",
+    multiple=True,
+    required=True,
+    help="Write the report here; the extension picks the format. Repeatable.",
+)
+def report(results: str, outputs: tuple[str, ...]) -> None:
+    """Render reports again from a saved JSON report.
+
+    Exit code 0 when the report's verdict passed, 1 when it did not, 2 for a file that is
+    not a specrunner report.
+    """
+    from specrunner import app
+
+    _finish(lambda: app.render_saved(results, outputs))
+
+
+@main.command()
+@click.argument("reports", metavar="A.json B.json...", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    metavar="PATH",
+    multiple=True,
+    required=True,
+    help="Write the merged report here; the extension picks the format. Repeatable.",
+)
+def merge(reports: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+    """Join the JSON reports of the shards of one plan and judge the cells again.
+
+    The reports must come from one suite, environment and selection (but the shard), and
+    share no run. Exit code 0 when the merged verdict passed, 1 when it did not.
+    """
+    from specrunner import app
+
+    def action() -> int:
+        merged = app.merge(reports, outputs)
+        verdict = merged["verdict"]
+        _out(
+            f"merged {len(reports)} reports: {verdict['runs']} runs, "
+            f"{verdict['cells_passed']}/{verdict['cells']} cells met"
+        )
+        return 0 if verdict["passed"] else 1
+
+    _finish(action)
+
+
+@main.command()
 @click.argument(
-    "kind", type=click.Choice(["suite"]), default="suite", required=False, metavar="[suite]"
+    "kind",
+    type=click.Choice(["suite", "report"]),
+    default="suite",
+    required=False,
+    metavar="[suite|report]",
 )
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a suite file (for editors and other tools)."""
+    """Print the JSON Schema of a suite file or of the JSON report."""
     from specrunner import app
 
     _finish(lambda: click.echo(app.schema_text(kind), nl=False))
