@@ -109,9 +109,18 @@ def run_suite(
         result = execute(request, view.update)
     finally:
         view.close()
-    for line in view.summary(result):
+    written = [*request.outputs, *_step_summary(result.report, request.environ)]
+    for line in view.summary(result, written):
         out(line)
     return result.exit_code
+
+
+def _step_summary(report: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set."""
+    from specrunner.report.markdown import append_step_summary
+
+    path = append_step_summary(report, environ) if report else None
+    return [str(path)] if path is not None else []
 
 
 def render_saved(path: str, outputs: Sequence[str]) -> int:
@@ -122,6 +131,7 @@ def render_saved(path: str, outputs: Sequence[str]) -> int:
     check_outputs(outputs)
     report = read_report(path)
     write_reports(report, [Path(o) for o in outputs])
+    _step_summary(report, os.environ)
     return ExitCode.OK if report["verdict"]["passed"] else ExitCode.EXPECTATIONS_NOT_MET
 
 
@@ -133,6 +143,7 @@ def merge(paths: Sequence[str], outputs: Sequence[str]) -> dict[str, Any]:
     check_outputs(outputs)
     merged = merge_reports([read_report(p) for p in paths], list(paths))
     write_reports(merged, [Path(o) for o in outputs])
+    _step_summary(merged, os.environ)
     return merged
 
 

@@ -3,7 +3,7 @@ otherwise), and the summary printed at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from specrunner.execute.records import Outcome
@@ -69,15 +69,12 @@ class ProgressView:
             self._stream.flush()
             self._width = 0
 
-    def summary(self, result: RunResult) -> Iterator[str]:
-        yield f"{len(result.records)} runs: {_counts(result.counts) or 'none'}"
-        for record in result.records:
-            if record.outcome in (Outcome.ERROR, Outcome.UNKNOWN):
-                yield (
-                    f"  {record.outcome.value:8} {record.scenario} #{record.repeat} "
-                    f"({record.key}): {record.error}"
-                )
-        if result.cells_failed:
-            yield f"{result.cells_failed} cell(s) did not meet their expect rule"
+    def summary(self, result: RunResult, written: Sequence[str] = ()) -> Iterator[str]:
+        """The cells' table, then where the reports went."""
+        from specrunner.report.console import console_summary
+
+        yield from console_summary(result.report)
+        for path in written:
+            yield f"report: {path}"
         if result.run_dir is not None:
             yield f"run directory: {result.run_dir}"

@@ -19,7 +19,10 @@ def render_json(report: Mapping[str, Any]) -> str:
 def renderers() -> dict[str, Renderer]:
     """Extension -> renderer, for the formats this build can write (each imported only
     when a report is written)."""
-    return {".json": render_json}
+    from specrunner.report.junit import render_junit
+    from specrunner.report.markdown import render_markdown
+
+    return {".json": render_json, ".xml": render_junit, ".md": render_markdown}
 
 
 def check_outputs(paths: Sequence[str]) -> None:

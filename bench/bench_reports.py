@@ -1,0 +1,182 @@
+"""Benchmark: rendering a 10,000-run report in each format.
+
+Target: under 2 s for each renderer on the project's 2-core machine.
+
+    python bench/bench_reports.py            # prints a table; exits 1 if over the target
+
+The report is made in memory, shaped as schemas/report.v1.json: 1,000 cells (100
+scenarios x 10 cells) x 10 runs, with Cekura metrics, a transcript of about 1 kB per run,
+and a mix of outcomes (most passed, some failed, a few errors and unknowns), judged by
+`specrunner.report.build.judge` as a run judges its own. Each renderer's time is the best
+of several rounds (wall clock; the renderers do no I/O).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from specrunner.report.build import judge
+from specrunner.report.console import console_summary
+from specrunner.report.junit import render_junit
+from specrunner.report.markdown import render_markdown
+from specrunner.report.write import render_json
+from specrunner.suite.matrix import cell_label
+
+TARGET_SECONDS = 2.0
+LOCALES = ("en-US", "es-ES", "fr-FR", "de-DE", "it-IT")
+PERSONAS = ("calm", "hurried")
+TRANSCRIPT = "\n".join(
+    f"{'Testing Agent' if i % 2 == 0 else 'Main Agent'}: line {i} of the call, about an "
+    "order of two pizzas and a salad."
+    for i in range(14)
+)
+
+
+def make_report(scenarios: int, repeat: int, seed: int = 7) -> dict[str, Any]:
+    rng = random.Random(seed)
+    runs: list[dict[str, Any]] = []
+    metas: list[dict[str, Any]] = []
+    for s in range(scenarios):
+        name = f"scenario-{s:03d}"
+        for locale in LOCALES:
+            for persona in PERSONAS:
+                cell = {"locale": locale, "persona": persona}
+                metas.append(
+                    {
+                        "scenario": name,
+                        "scenario_id": 1000 + s,
+                        "cell": cell,
+                        "label": cell_label(cell),
+                        "tags": ["bench"],
+                        "expect": {"pass_rate": 0.9},
+                    }
+                )
+                for r in range(1, repeat + 1):
+                    runs.append(_run(rng, len(runs), name, 1000 + s, cell, r))
+    cells, verdict = judge(runs, metas)
+    return {
+        "report_version": 1,
+        "specrunner": "0.1.0",
+        "suite": {"name": "bench", "file": "bench.yaml", "version": 1, "description": None},
+        "environment": "staging",
+        "selection": {
+            "environment": "staging",
+            "tags": [],
+            "scenarios": [],
+            "shard": None,
+            "set": [],
+        },
+        "git": {"commit": "0" * 40},
+        "started_at": "2026-01-01T00:00:00Z",
+        "finished_at": "2026-01-01T01:00:00Z",
+        "run_dir": "/tmp/bench",
+        "verdict": verdict,
+        "cells": cells,
+        "runs": runs,
+    }
+
+
+def _run(
+    rng: random.Random, number: int, scenario: str, scenario_id: int, cell: Any, repeat: int
+) -> dict[str, Any]:
+    roll = rng.random()
+    outcome = (
+        "passed"
+        if roll < 0.9
+        else "failed"
+        if roll < 0.97
+        else "error"
+        if roll < 0.99
+        else "unknown"
+    )
+    judged = outcome in ("passed", "failed")
+    score = 100 if outcome == "passed" else 0
+    return {
+        "key": f"{number:016x}",
+        "scenario_id": scenario_id,
+        "scenario": scenario,
+        "cell": cell,
+        "repeat": repeat,
+        "room": "bot",
+        "outcome": outcome,
+        "status": "completed" if judged else "timeout" if outcome == "error" else None,
+        "run_id": 100_000 + number,
+        "result_id": 50_000 + number // 40,
+        "error": None if judged else "Cekura: the run ended timeout",
+        "duration_seconds": float(rng.randint(30, 240)) if judged else None,
+        "transcript": TRANSCRIPT if judged else None,
+        "recording_url": f"https://recordings.example.invalid/{number}.wav" if judged else None,
+        "metrics": [
+            {
+                "name": "Expected Outcome",
+                "type": "binary_workflow_adherence",
+                "score": score,
+                "value": None,
+                "explanation": ["The expected outcome was met." if score else "It was not."],
+            },
+            {
+                "name": "Average Latency (ms)",
+                "type": "numeric",
+                "score": rng.randint(400, 1600),
+                "value": None,
+                "explanation": [],
+            },
+        ]
+        if judged
+        else [],
+        "expected_outcome": {"score": score, "explanation": ["The agent did not confirm."]}
+        if judged
+        else None,
+        "publish_data_message": {"scenario": scenario, "attempt": repeat, **cell},
+    }
+
+
+def best_of(
+    render: Callable[[Mapping[str, Any]], object], report: Mapping[str, Any], rounds: int
+) -> tuple[float, int]:
+    best = float("inf")
+    size = 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        output = render(report)
+        best = min(best, time.perf_counter() - start)
+        size = len("\n".join(output)) if isinstance(output, list) else len(str(output))
+    return best, size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scenarios", type=int, default=100, help="10 cells each")
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    report = make_report(args.scenarios, args.repeat)
+    verdict = report["verdict"]
+    print(
+        f"{verdict['runs']:,} runs in {verdict['cells']:,} cells "
+        f"({verdict['cells_failed']} failing, {verdict['flaky_cells']} flaky); "
+        f"best of {args.rounds}"
+    )
+    renderers: dict[str, Callable[[Mapping[str, Any]], object]] = {
+        "render_json": render_json,
+        "render_junit": render_junit,
+        "render_markdown": render_markdown,
+        "console_summary": console_summary,
+    }
+    print(f"{'renderer':20}{'seconds':>10}{'output':>14}")
+    worst = 0.0
+    for name, render in renderers.items():
+        seconds, size = best_of(render, report, args.rounds)
+        worst = max(worst, seconds)
+        print(f"{name:20}{seconds:>10.3f}{size:>12,} ch")
+    print(f"{'slowest':20}{worst:>10.3f}   (target < {TARGET_SECONDS:.1f}s each)")
+    return 0 if worst < TARGET_SECONDS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The Markdown view of a report: a short summary for a pull-request comment or a GitHub
+Actions job summary.
+
+It shows what needs a look (failing cells, then flaky ones, then runs that errored) and
+leaves the rest to the HTML report. Lengths are capped so that a huge suite still fits in
+a comment. Everything that comes from the suite or from Cekura is escaped: it cannot break
+the table, start a code span, inject HTML or mention someone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from specrunner.report.build import cell_id
+from specrunner.report.console import expect_text, one_line, outcome_counts, percent, run_reason
+
+MAX_CELL_ROWS = 50
+MAX_RUN_LINES = 20
+MAX_TEXT = 100
+MAX_REASON = 200
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+_MENTION = re.compile(r"@(?=\w)")
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_NOT_PASSED = ("error", "unknown", "not_run")
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    lines = [_title(report), "", _counts(report), ""]
+    cells: Sequence[Mapping[str, Any]] = report["cells"]
+    listed = [c for c in cells if not c["met"]] + [c for c in cells if c["met"] and c["flaky"]]
+    if not cells:
+        lines += ["No cells were run.", ""]
+    elif not listed:
+        lines += [f"Every cell ({len(cells)}) met its expect rule; none was flaky.", ""]
+    else:
+        lines += _cell_table(listed[:MAX_CELL_ROWS])
+        if len(listed) > MAX_CELL_ROWS:
+            lines.append(f"… and {len(listed) - MAX_CELL_ROWS} more failing or flaky cells.")
+        lines.append("")
+    troubled = [run for run in report["runs"] if run["outcome"] in _NOT_PASSED]
+    if troubled:
+        lines += [f"**Runs without a verdict from Cekura** ({len(troubled)})", ""]
+        lines += [_run_item(run) for run in troubled[:MAX_RUN_LINES]]
+        if len(troubled) > MAX_RUN_LINES:
+            lines.append(f"- … and {len(troubled) - MAX_RUN_LINES} more")
+        lines.append("")
+    lines.append(_footer(report))
+    return "\n".join(lines) + "\n"
+
+
+def append_step_summary(report: Mapping[str, Any], environ: Mapping[str, str]) -> Path | None:
+    """Append the summary to the GitHub Actions job summary, when there is one.
+
+    Earlier steps (or an earlier report in this step) may have written to the file: it is
+    appended to, never replaced.
+    """
+    name = environ.get(STEP_SUMMARY)
+    if not name:
+        return None
+    path = Path(name)
+    text = render_markdown(report)
+    with path.open("a+b") as file:
+        if file.seek(0, os.SEEK_END) > 0:
+            file.seek(-1, os.SEEK_END)
+            # A blank line, so the title does not join what the file ends with.
+            text = ("\n" if file.read(1) == b"\n" else "\n\n") + text
+        file.write(text.encode("utf-8"))
+    return path
+
+
+def md(value: Any, limit: int = MAX_TEXT) -> str:
+    """Text from the suite or Cekura, safe inline and in a table cell: one line, HTML and
+    Markdown characters escaped, @mentions broken by a zero-width space."""
+    text = one_line(value, limit).translate(_HTML)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _MENTION.sub("@\u200b", text)
+
+
+def _title(report: Mapping[str, Any]) -> str:
+    passed = report["verdict"]["passed"]
+    environment = report["environment"]
+    where = f" ({md(environment)})" if environment else ""
+    mark, word = ("✅", "passed") if passed else ("❌", "failed")
+    return f"## {mark} {md(report['suite']['name'])}{where} {word}"
+
+
+def _counts(report: Mapping[str, Any]) -> str:
+    verdict = report["verdict"]
+    parts = [
+        outcome_counts(verdict["runs"], verdict["outcomes"]),
+        f"{verdict['cells_passed']}/{verdict['cells']} cells met"
+        + (f" ({verdict['flaky_cells']} flaky)" if verdict["flaky_cells"] else ""),
+        f"pass rate {percent(verdict['pass_rate'])}",
+    ]
+    durations = verdict["duration_seconds"]
+    if durations["median"] is not None:
+        parts.append(
+            f"call duration median {durations['median']:.1f} s, p95 {durations['p95']:.1f} s"
+        )
+    return " · ".join(parts)
+
+
+def _cell_table(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = [
+        "| Verdict | Scenario | Cell | Passed | Pass rate (95% CI) | Expect | Flaky |",
+        "| --- | --- | --- | ---: | ---: | --- | --- |",
+    ]
+    for cell in cells:
+        label = "" if cell["label"] == "-" else md(cell["label"])
+        rate = percent(cell["pass_rate"])
+        if cell["wilson"] is not None:
+            low, high = cell["wilson"]
+            rate += f" ({percent(low).removesuffix('%')}–{percent(high)})"
+        row = [
+            "✅ met" if cell["met"] else "❌ failed",
+            md(cell["scenario"]),
+            label,
+            f"{cell['outcomes']['passed']}/{cell['runs']}",
+            rate,
+            expect_text(cell["expect"]),
+            "yes" if cell["flaky"] else "",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _run_item(run: Mapping[str, Any]) -> str:
+    reason = run_reason(run)
+    name = md(cell_id(run["scenario"], run["cell"]))
+    outcome = run["outcome"].replace("_", " ")
+    item = f"- {outcome}: {name}, repeat {run['repeat']}"
+    return item + (f": {md(reason, MAX_REASON)}" if reason else "")
+
+
+def _footer(report: Mapping[str, Any]) -> str:
+    parts = [f"specrunner {md(report['specrunner'])}", f"finished {md(report['finished_at'])}"]
+    if report["git"]["commit"]:
+        parts.append(f"commit {md(report['git']['commit'][:12])}")
+    if report["selection"]["shard"]:
+        parts.append(f"shard {md(report['selection']['shard'])}")
+    return "<sub>" + ", ".join(parts) + "</sub>"
