@@ -234,10 +234,24 @@ def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     assert result.run_dir is None and result.exit_code == 0
 
 
-def test_only_json_results_for_now(tmp_path: Path) -> None:
+def test_an_extension_that_names_no_format_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
     path = write(tmp_path, suite(5, PIPECAT))
-    with Emulator(emulator_config()) as emulator, pytest.raises(UsageError, match="json"):
-        run(path, emulator, tmp_path, outputs=("report.html",))
+    with Emulator(emulator_config()) as emulator:
+        with pytest.raises(UsageError, match=r"\.html, \.json, \.md, \.xml"):
+            run(path, emulator, tmp_path, outputs=("report.pdf",))
+        assert emulator.ledger.requests == []
+
+
+def test_every_format_is_written_from_one_run(tmp_path: Path) -> None:
+    path = write(tmp_path, suite(5, PIPECAT))
+    outputs = ("r.json", "r.html", "r.xml", "r.md")
+    with Emulator(emulator_config()) as emulator:
+        run(path, emulator, tmp_path, outputs=outputs)
+    for name in outputs:
+        assert (tmp_path / name).stat().st_size > 100, name
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_resume_polls_what_exists_and_refuses_a_changed_suite(tmp_path: Path) -> None:

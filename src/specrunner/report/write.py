@@ -19,10 +19,16 @@ def render_json(report: Mapping[str, Any]) -> str:
 def renderers() -> dict[str, Renderer]:
     """Extension -> renderer, for the formats this build can write (each imported only
     when a report is written)."""
+    from specrunner.report.html import render_html
     from specrunner.report.junit import render_junit
     from specrunner.report.markdown import render_markdown
 
-    return {".json": render_json, ".xml": render_junit, ".md": render_markdown}
+    return {
+        ".json": render_json,
+        ".html": render_html,
+        ".xml": render_junit,
+        ".md": render_markdown,
+    }
 
 
 def check_outputs(paths: Sequence[str]) -> None:

@@ -1,0 +1,215 @@
+"""The HTML report: one self-contained page (inline CSS, script and data) that works offline.
+
+The summary is rendered here, as markup. The cells and their runs travel as JSON in the page;
+its script draws the table a few hundred rows at a time and a cell's runs only when the cell
+is expanded, so a report of 10,000 runs stays a light page.
+
+Everything from the suite or from Cekura is untrusted: Jinja escapes it in the markup, the
+JSON block escapes `<`, `>` and `&`, the script only ever makes text nodes, and a Content
+Security Policy allows just the page's own script and style (by hash) and no network at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from specrunner import __version__
+from specrunner.judge import OUTCOMES
+
+
+@dataclass(frozen=True, slots=True)
+class Assets:
+    template: jinja2.Template
+    css: Markup
+    js: Markup
+    csp: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One labelled value of the summary; `full` is the whole value when `text` shortens it."""
+
+    label: str
+    text: str
+    full: str | None = None
+    mono: bool = False
+    wide: bool = False
+
+
+COUNT_COLUMNS = (
+    ("runs", "Runs"),
+    ("passed", "Passed"),
+    ("failed", "Failed"),
+    ("error", "Error"),
+    ("unknown", "Unknown"),
+)
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    assets = _assets()
+    verdict = report["verdict"]
+    cells = report["cells"]
+    columns = list(COUNT_COLUMNS)
+    if any(cell["outcomes"].get("not_run", 0) for cell in cells):
+        columns.append(("not_run", "Not run"))
+    return assets.template.render(
+        csp=assets.csp,
+        css=assets.css,
+        js=assets.js,
+        version=report.get("specrunner") or __version__,
+        suite=report["suite"],
+        passed=bool(verdict["passed"]),
+        facts=_facts(report),
+        outcomes=[(name, verdict["outcomes"].get(name, 0)) for name in OUTCOMES],
+        metrics=sorted(verdict.get("metrics", {}).items()),
+        cells=cells,
+        count_columns=columns,
+        tags=sorted({tag for cell in cells for tag in cell["tags"]}),
+        data=Markup(script_json(page_data(report))),
+    )
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe inside a <script> element: no `<`, `>` or `&` can end it early."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def page_data(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What the page's script needs: each cell's values, as text to show and as values to
+    sort on, with the positions of its runs; and the runs themselves."""
+    runs = report["runs"]
+    position: dict[str, int] = {}
+    for i, run in enumerate(runs):
+        position.setdefault(run["key"], i)
+    cells = []
+    for cell in report["cells"]:
+        cells.append(
+            {
+                "id": cell["id"],
+                "scenario": cell["scenario"],
+                "scenario_id": str(cell["scenario_id"]),
+                "label": cell["label"],
+                "tags": list(cell["tags"]),
+                "runs": cell["runs"],
+                **{name: cell["outcomes"].get(name, 0) for name in OUTCOMES},
+                "pass_rate": cell["pass_rate"],
+                "pass_rate_text": percent(cell["pass_rate"]),
+                "wilson_text": interval(cell["wilson"]),
+                "expect": rule_text(cell["expect"]),
+                "met": bool(cell["met"]),
+                "flaky": bool(cell["flaky"]),
+                "run_indices": [position[k] for k in cell["keys"] if k in position],
+            }
+        )
+    return {"cells": cells, "runs": runs}
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value * 100:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def interval(bounds: Sequence[float] | None) -> str:
+    if not bounds:
+        return ""
+    low, high = (percent(b).removesuffix("%") for b in bounds)
+    return f"{low}–{high}%"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s"
+
+
+def rule_text(expect: Mapping[str, Any]) -> str:
+    if expect.get("min_passes") is not None:
+        passes = expect["min_passes"]
+        return f"≥ {passes} pass" if passes == 1 else f"≥ {passes} passes"
+    if expect.get("pass_rate") is not None:
+        return f"pass rate ≥ {percent(expect['pass_rate'])}"
+    return json.dumps(expect, ensure_ascii=False)
+
+
+def timestamp(value: str | None) -> str:
+    """ISO 8601 UTC as `YYYY-MM-DD HH:MM:SS UTC`; anything else as given."""
+    if not value:
+        return "—"
+    if len(value) == 20 and value[10] == "T" and value.endswith("Z"):
+        return f"{value[:10]} {value[11:19]} UTC"
+    return value
+
+
+def _facts(report: Mapping[str, Any]) -> list[Fact]:
+    verdict = report["verdict"]
+    durations = verdict["duration_seconds"]
+    commit = report["git"]["commit"]
+    selection = report["selection"]
+    facts = [
+        Fact("Environment", report["environment"] or "—"),
+        Fact("Cells met", f"{verdict['cells_passed']} of {verdict['cells']}"),
+        Fact("Flaky cells", str(verdict["flaky_cells"])),
+        Fact("Runs", str(verdict["runs"])),
+        Fact("Pass rate", percent(verdict["pass_rate"])),
+        Fact(
+            "Duration, median / p95",
+            f"{seconds(durations['median'])} / {seconds(durations['p95'])}",
+        ),
+        Fact("Finished", timestamp(report["finished_at"])),
+        Fact("Started", timestamp(report["started_at"])),
+        Fact("Git commit", commit[:12] if commit else "—", commit, mono=True),
+        Fact("Suite file", report["suite"]["file"], mono=True),
+    ]
+    if selection["tags"]:
+        facts.append(Fact("Selected tags", ", ".join(selection["tags"])))
+    if selection["scenarios"]:
+        facts.append(Fact("Selected scenarios", ", ".join(selection["scenarios"])))
+    if selection["shard"]:
+        facts.append(Fact("Shard", selection["shard"]))
+    if report["run_dir"]:
+        facts.append(Fact("Run directory", report["run_dir"], mono=True, wide=True))
+    return facts
+
+
+@cache
+def _assets() -> Assets:
+    folder = resources.files("specrunner.report").joinpath("templates")
+    css = folder.joinpath("report.css").read_text(encoding="utf-8")
+    js = folder.joinpath("report.js").read_text(encoding="utf-8")
+    environment = jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = environment.from_string(
+        folder.joinpath("report.html.j2").read_text(encoding="utf-8")
+    )
+    # Hashes, not 'unsafe-inline': a script or handler that slipped into the markup would
+    # still not run, and nothing at all may be fetched.
+    csp = (
+        f"default-src 'none'; script-src {_sha256(js)}; style-src {_sha256(css)}; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+    return Assets(template=template, css=Markup(css), js=Markup(js), csp=csp)
+
+
+def _sha256(text: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return f"'sha256-{digest}'"
