@@ -62,6 +62,7 @@ def test_the_run_report_validates_and_judges_every_cell(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out.json").read_text())
     Draft202012Validator(load_schema("report")).validate(report)
     assert report == json.loads((result.run_dir / "results.json").read_text())
+    assert report["started_at"] is not None and report["started_at"] <= report["finished_at"]
     assert [c["id"] for c in report["cells"]] == [
         "order [locale=en]",
         "order [locale=es]",

@@ -88,9 +88,9 @@ def execute(request: RunRequest, progress: Callable[[Any], None] | None = None) 
                 "CEKURA_API_KEY is not set: export your Cekura API key "
                 "(or try the suite with --emulator)"
             )
+        started_at = start.get("started_at") if start else _now_iso()
         if run_dir is None:
-            run_dir = _new_run_dir(request, plan)
-        started_at = start.get("started_at") if start else None
+            run_dir = _new_run_dir(request, plan, started_at)
         records, report = asyncio.run(
             _execute(request, plan, environ, run_dir, start, started_at, progress)
         )
@@ -155,7 +155,7 @@ def _environment(request: RunRequest) -> Iterator[Mapping[str, str]]:
         yield {**request.environ, **emulator.environment()}
 
 
-def _new_run_dir(request: RunRequest, plan: Plan) -> Path:
+def _new_run_dir(request: RunRequest, plan: Plan, started_at: str | None) -> Path:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = (
         request.workdir
@@ -169,7 +169,7 @@ def _new_run_dir(request: RunRequest, plan: Plan) -> Path:
         "start",
         version=1,
         specrunner=__version__,
-        started_at=_now_iso(),
+        started_at=started_at,
         request={
             "suite": str(Path(plan.suite_file).resolve()),
             "environment": plan.environment,
