@@ -7,15 +7,8 @@ import re
 import pytest
 from report_factory import cells_report, check_golden, make_report, rejudged
 
-from specrunner.report.console import (
-    MAX_CELL_ROWS,
-    MAX_ERROR_LINES,
-    console_summary,
-    expect_text,
-    one_line,
-    percent,
-    run_reason,
-)
+from specrunner.report.console import MAX_CELL_ROWS, MAX_ERROR_LINES, console_summary
+from specrunner.report.wording import expect_text, one_line, percent, run_reason
 
 
 def text(lines: list[str]) -> str:

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from specrunner.report.console import expect_text, one_line, run_reason
+from specrunner.report.wording import expect_text, one_line, run_reason
 
 MAX_REASON = 1000
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

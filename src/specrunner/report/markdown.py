@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from specrunner.report.build import cell_id
-from specrunner.report.console import expect_text, one_line, outcome_counts, percent, run_reason
+from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
 
 MAX_CELL_ROWS = 50
 MAX_RUN_LINES = 20

@@ -1,0 +1,59 @@
+"""Wording the report views share: rules, rates, counts, reasons, one-line text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from specrunner.judge import OUTCOMES
+from specrunner.models import Expectation
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def expect_text(expect: Mapping[str, Any]) -> str:
+    """A cell's rule as the suite writes it: `pass_rate 0.66`, `min_passes 4`."""
+    return Expectation(
+        pass_rate=expect.get("pass_rate", 1.0), min_passes=expect.get("min_passes")
+    ).describe()
+
+
+def percent(rate: float | None) -> str:
+    """A rate as a percentage with one decimal at most; 100% and 0% only when exact."""
+    if rate is None:
+        return "-"
+    text = f"{rate * 100:.1f}"
+    if text == "100.0" and rate < 1:
+        text = "99.9"
+    elif text == "0.0" and rate > 0:
+        text = "0.1"
+    return text.removesuffix(".0") + "%"
+
+
+def outcome_counts(runs: int, outcomes: Mapping[str, int]) -> str:
+    """`39 runs: 36 passed, 3 failed` (outcomes that occurred, in the usual order)."""
+    parts = [f"{outcomes[name]} {name.replace('_', ' ')}" for name in OUTCOMES if outcomes[name]]
+    noun = "run" if runs == 1 else "runs"
+    return f"{runs} {noun}" + (f": {', '.join(parts)}" if parts else "")
+
+
+def run_reason(run: Mapping[str, Any]) -> str | None:
+    """Why a run did not pass: its error, or for a failed run Cekura's explanation of its
+    expected outcome."""
+    if run.get("error"):
+        return str(run["error"])
+    expected = run.get("expected_outcome")
+    if run["outcome"] == "failed" and expected and expected.get("explanation"):
+        return " ".join(str(e) for e in expected["explanation"])
+    return None
+
+
+def one_line(value: Any, limit: int | None = None) -> str:
+    """Text on one line (whitespace runs folded to a space, other control characters
+    escaped), cut to `limit` characters with an ellipsis."""
+    text = " ".join(str(value).split())
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
