@@ -153,11 +153,6 @@ def schema_text(kind: str) -> str:
     return text(kind)
 
 
-STARTER_FILES = {
-    "specs/smoke.yaml": ("starter", "smoke.yaml"),
-}
-
-
 def init(directory: str, *, force: bool = False) -> list[Path]:
     """Write a starter suite and the schema it names into `directory`."""
     root = Path(directory)

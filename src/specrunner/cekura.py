@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 
 from specrunner.errors import RemoteError, UsageError
-from specrunner.http_common import is_loopback, retry_after
+from specrunner.http_common import retry_after, url_problem
 from specrunner.retry import RetryLater, RetryPolicy
 
 DEFAULT_URL = "https://api.cekura.ai"
@@ -51,14 +50,9 @@ class Submitted:
 
 def check_url(url: str, what: str) -> str:
     """`url` without a trailing slash; plain http only to this machine."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise UsageError(f"{what}: {url!r} is not an http(s) URL")
-    if parsed.scheme == "http" and not is_loopback(parsed.hostname):
-        raise UsageError(
-            f"{what}: plain http is allowed only to this machine "
-            f"(127.0.0.1, localhost); use https for {parsed.hostname}"
-        )
+    problem = url_problem(url)
+    if problem is not None:
+        raise UsageError(f"{what}: {url!r} {problem}")
     return url.rstrip("/")
 
 

@@ -3,7 +3,7 @@ otherwise), and the summary printed at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from specrunner.execute.records import Outcome
@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.UNKNOWN, Outcome.NOT_RUN)
 
 
-def _counts(outcomes: dict[str, int] | object) -> str:
-    assert isinstance(outcomes, dict)
+def _counts(outcomes: Mapping[str, int]) -> str:
     return ", ".join(f"{outcomes[o.value]} {o.value}" for o in ORDER if outcomes.get(o.value))
 
 
@@ -36,7 +35,7 @@ class ProgressView:
         if snapshot.message:
             self._print(snapshot.message)
         done = sum(snapshot.outcomes.values())
-        counts = _counts(dict(snapshot.outcomes))
+        counts = _counts(snapshot.outcomes)
         line = (
             f"{done}/{snapshot.total} done"
             + (f" ({counts})" if counts else "")

@@ -35,22 +35,6 @@ class RunRecord:
     cekura: Mapping[str, Any] | None = None
     """The last Run object Cekura returned for it."""
 
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "key": self.key,
-            "scenario_id": self.scenario_id,
-            "scenario": self.scenario,
-            "cell": dict(self.cell),
-            "repeat": self.repeat,
-            "outcome": self.outcome.value,
-            "status": self.status,
-            "run_id": self.run_id,
-            "result_id": self.result_id,
-        }
-        if self.error:
-            data["error"] = self.error
-        return data
-
 
 def outcome_of(run: Mapping[str, Any]) -> tuple[Outcome, str | None] | None:
     """The outcome of a Cekura Run object, or None while it is not final."""

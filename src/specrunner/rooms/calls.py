@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from specrunner.errors import UsageError
-from specrunner.http_common import is_loopback, retry_after
+from specrunner.http_common import retry_after, url_problem
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomUnavailable
@@ -124,18 +124,9 @@ def check_url(url: Any, *, source: str, what: str) -> str:
     if not isinstance(url, str) or not url.strip():
         raise UsageError(f"room source {source!r}: {what} is not set")
     text = str(url).strip()
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"room source {source!r}: {what} {shown_url(text)!r} is not an http(s) URL"
-        )
-    if scheme == "http" and not is_loopback(parts.hostname):
-        raise UsageError(
-            f"room source {source!r}: {what} {shown_url(text)} uses plain http to a host that "
-            "is not loopback; use https (plain http is allowed only to 127.0.0.0/8, "
-            "localhost and ::1)"
-        )
+    problem = url_problem(text)
+    if problem is not None:
+        raise UsageError(f"room source {source!r}: {what} {shown_url(text)} {problem}")
     return text
 
 
