@@ -279,7 +279,7 @@ def test_pre_commit_hook() -> None:
     assert files.search("specs/smoke.yaml")
     assert files.search("specs/matrix.yml")
     assert not files.search("docs/ci.md")
-    assert not files.search("src/specrunner/starter/smoke.yaml")
+    assert not files.search("specrunner/starter/smoke.yaml")
     assert is_valid(["validate", "specs/smoke.yaml"])
 
 

@@ -22,7 +22,7 @@ from specrunner.suite.load import load_suite
 
 SPECS = sorted((REPO / "specs").glob("*.yaml"))
 DOCS = sorted([*(REPO / "docs").glob("*.md"), REPO / "README.md"])
-STARTER = REPO / "src" / "specrunner" / "starter" / "smoke.yaml"
+STARTER = REPO / "specrunner" / "starter" / "smoke.yaml"
 
 _BLOCK = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 

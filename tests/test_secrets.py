@@ -12,7 +12,7 @@ from conftest import compile_text, write_suite
 from specrunner.app import scrub_environment_values
 from specrunner.cli import main
 from specrunner.errors import SuiteError
-from specrunner.secrets import MASK, Secrets
+from specrunner.masking import MASK, Secrets
 
 CANARY = "sk-canary-7f3a9c"
 CANARY_FORMS = (CANARY, CANARY.upper(), CANARY[::-1], "canary-7f3a9c", "7f3a9c")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conftest import compile_text, dump, payloads, suite_errors, valid_doc
-from specrunner.secrets import Secrets
+from specrunner.masking import Secrets
 from specrunner.suite.compile import CompileOptions, _Compiler
 from specrunner.suite.sandbox import EnvProxy, MissingEnv
 from specrunner.suite.template import (

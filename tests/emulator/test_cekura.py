@@ -15,7 +15,7 @@ from specrunner.emulator import (
     Emulator,
     EmulatorConfig,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -48,7 +48,7 @@ def config(**overrides: Any) -> EmulatorConfig:
         "daily_rooms": ROOMS,
         "queue_seconds": 1.0,
         "evaluation_seconds": 1.0,
-        "defaults": Behaviour(duration=(10.0, 10.0), outcome=Outcome.PASSED),
+        "defaults": Behaviour(duration=(10.0, 10.0), outcome=ScriptedOutcome.PASSED),
     }
     values.update(overrides)
     return EmulatorConfig(**values)
@@ -457,9 +457,9 @@ def test_run_ids_wins_over_ids() -> None:
 def test_result_counts_rate_and_runs_keyed_by_id() -> None:
     cfg = config(
         scenarios={
-            1: Behaviour(outcome=Outcome.PASSED, duration=(10.0, 10.0)),
-            2: Behaviour(outcome=Outcome.FAILED, duration=(10.0, 10.0)),
-            3: Behaviour(outcome=Outcome.ERROR, duration=(10.0, 10.0)),
+            1: Behaviour(outcome=ScriptedOutcome.PASSED, duration=(10.0, 10.0)),
+            2: Behaviour(outcome=ScriptedOutcome.FAILED, duration=(10.0, 10.0)),
+            3: Behaviour(outcome=ScriptedOutcome.ERROR, duration=(10.0, 10.0)),
         }
     )
     with serve(cfg) as (_, client, clock):
@@ -501,14 +501,14 @@ def test_result_counts_rate_and_runs_keyed_by_id() -> None:
 @pytest.mark.parametrize(
     ("outcomes", "status", "rate"),
     [
-        ((Outcome.PASSED, Outcome.PASSED), "completed", 100),
-        ((Outcome.PASSED, Outcome.FAILED), "completed", 50),
-        ((Outcome.FAILED, Outcome.FAILED), "completed", 0),
-        ((Outcome.PASSED, Outcome.TIMEOUT), "failed", 50),
+        ((ScriptedOutcome.PASSED, ScriptedOutcome.PASSED), "completed", 100),
+        ((ScriptedOutcome.PASSED, ScriptedOutcome.FAILED), "completed", 50),
+        ((ScriptedOutcome.FAILED, ScriptedOutcome.FAILED), "completed", 0),
+        ((ScriptedOutcome.PASSED, ScriptedOutcome.TIMEOUT), "failed", 50),
     ],
 )
 def test_result_status_and_success_rate(
-    outcomes: tuple[Outcome, ...], status: str, rate: float
+    outcomes: tuple[ScriptedOutcome, ...], status: str, rate: float
 ) -> None:
     cfg = config(
         scenarios={i + 1: Behaviour(outcome=o, duration=(3.0, 3.0)) for i, o in enumerate(outcomes)}
@@ -552,8 +552,8 @@ END_CALL = (
 def test_end_calls_cancels_live_runs_and_leaves_final_ones(path: str) -> None:
     cfg = config(
         scenarios={
-            1: Behaviour(outcome=Outcome.PASSED, duration=(2.0, 2.0)),
-            2: Behaviour(outcome=Outcome.PASSED, duration=(100.0, 100.0)),
+            1: Behaviour(outcome=ScriptedOutcome.PASSED, duration=(2.0, 2.0)),
+            2: Behaviour(outcome=ScriptedOutcome.PASSED, duration=(100.0, 100.0)),
         },
         max_concurrent_runs=2,
     )

@@ -15,7 +15,7 @@ from specrunner.emulator import (
     EmulatorConfig,
     Fault,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
     config_from_mapping,
     load_config,
@@ -101,7 +101,9 @@ def test_a_good_file_gives_the_expected_config(tmp_path: Path) -> None:
         max_concurrent_runs=3,
         defaults=Behaviour(pass_probability=0.25, duration=(4.0, 8.0)),
         scenarios={
-            101: Behaviour(name="Refund", outcome=Outcome.FAILED, duration=(30.0, 30.0), agent=77),
+            101: Behaviour(
+                name="Refund", outcome=ScriptedOutcome.FAILED, duration=(30.0, 30.0), agent=77
+            ),
             102: Behaviour(pass_probability=1.0),
         },
         unknown_scenarios=frozenset({404, 405}),
@@ -123,7 +125,7 @@ def test_a_good_file_gives_the_expected_config(tmp_path: Path) -> None:
             Fault(endpoint="pipecat.start", drop=True),
         ),
     )
-    assert config.behaviour(101).outcome is Outcome.FAILED
+    assert config.behaviour(101).outcome is ScriptedOutcome.FAILED
     assert config.behaviour(102).pass_probability == 1.0
     assert config.behaviour(999) == config.defaults
     assert all(isinstance(k, int) for k in config.scenarios)

@@ -41,7 +41,7 @@ from specrunner.emulator import (
     EmulatorConfig,
     Fault,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -419,11 +419,13 @@ CEKURA_CONFIG = EmulatorConfig(
     evaluation_seconds=0.3,
     daily_rooms=tuple(StaticRoom(f"lab{i}") for i in range(1, 9)),
     scenarios={
-        PASS: Behaviour(name="passes", outcome=Outcome.PASSED, duration=(0.5, 0.5)),
-        FAIL: Behaviour(name="fails its evaluation", outcome=Outcome.FAILED, duration=(0.5, 0.5)),
-        ERROR: Behaviour(name="call error", outcome=Outcome.ERROR, duration=(0.5, 0.5)),
-        TIMEOUT: Behaviour(name="times out", outcome=Outcome.TIMEOUT, duration=(0.5, 0.5)),
-        LONG: Behaviour(name="long call", outcome=Outcome.PASSED, duration=(600.0, 600.0)),
+        PASS: Behaviour(name="passes", outcome=ScriptedOutcome.PASSED, duration=(0.5, 0.5)),
+        FAIL: Behaviour(
+            name="fails its evaluation", outcome=ScriptedOutcome.FAILED, duration=(0.5, 0.5)
+        ),
+        ERROR: Behaviour(name="call error", outcome=ScriptedOutcome.ERROR, duration=(0.5, 0.5)),
+        TIMEOUT: Behaviour(name="times out", outcome=ScriptedOutcome.TIMEOUT, duration=(0.5, 0.5)),
+        LONG: Behaviour(name="long call", outcome=ScriptedOutcome.PASSED, duration=(600.0, 600.0)),
     },
     unknown_scenarios=frozenset({404}),
 )

@@ -17,7 +17,7 @@ from specrunner.emulator import (
     EmulatorConfig,
     Fault,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -34,7 +34,7 @@ def config(*faults: Fault, seed: int = 0) -> EmulatorConfig:
         faults=faults,
         daily_rooms=tuple(StaticRoom(f"lab-{i}") for i in range(1, 6)),
         daily_rate_limit=False,
-        defaults=Behaviour(duration=(5.0, 5.0), outcome=Outcome.PASSED),
+        defaults=Behaviour(duration=(5.0, 5.0), outcome=ScriptedOutcome.PASSED),
     )
 
 

@@ -19,7 +19,7 @@ from specrunner.emulator import (
     EmulatorConfig,
     Fault,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -43,7 +43,7 @@ def config(*faults: Fault) -> EmulatorConfig:
     return EmulatorConfig(
         faults=faults,
         daily_rooms=tuple(StaticRoom(f"lab-{i}") for i in range(1, 21)),
-        defaults=Behaviour(duration=(5.0, 5.0), outcome=Outcome.PASSED),
+        defaults=Behaviour(duration=(5.0, 5.0), outcome=ScriptedOutcome.PASSED),
     )
 
 

@@ -19,7 +19,7 @@ from specrunner.emulator import (
     Emulator,
     EmulatorConfig,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -35,7 +35,7 @@ def config(**overrides: Any) -> EmulatorConfig:
         "daily_rooms": ROOMS,
         "queue_seconds": 0.5,
         "evaluation_seconds": 0.25,
-        "defaults": Behaviour(duration=(4.0, 4.0), outcome=Outcome.PASSED),
+        "defaults": Behaviour(duration=(4.0, 4.0), outcome=ScriptedOutcome.PASSED),
     }
     values.update(overrides)
     return EmulatorConfig(**values)
@@ -122,14 +122,14 @@ def test_statuses_are_only_applied_when_due_even_after_one_long_jump() -> None:
 @pytest.mark.parametrize(
     ("outcome", "status", "success", "reason", "has_error"),
     [
-        (Outcome.PASSED, "completed", True, "customer-ended-call", False),
-        (Outcome.FAILED, "completed", False, "customer-ended-call", False),
-        (Outcome.ERROR, "failed", False, "pipecat-connection-failed", True),
-        (Outcome.TIMEOUT, "timeout", False, "exceeded-max-duration", True),
+        (ScriptedOutcome.PASSED, "completed", True, "customer-ended-call", False),
+        (ScriptedOutcome.FAILED, "completed", False, "customer-ended-call", False),
+        (ScriptedOutcome.ERROR, "failed", False, "pipecat-connection-failed", True),
+        (ScriptedOutcome.TIMEOUT, "timeout", False, "exceeded-max-duration", True),
     ],
 )
 def test_a_fixed_outcome_decides_how_every_run_ends(
-    outcome: Outcome, status: str, success: bool, reason: str, has_error: bool
+    outcome: ScriptedOutcome, status: str, success: bool, reason: str, has_error: bool
 ) -> None:
     cfg = config(scenarios={3: Behaviour(outcome=outcome, duration=(4.0, 4.0))})
     with serve(cfg) as (client, clock):
@@ -185,8 +185,8 @@ def test_the_same_seed_gives_the_same_outcomes_and_durations() -> None:
 def test_completed_runs_carry_the_evaluation_and_the_call() -> None:
     cfg = config(
         scenarios={
-            5: Behaviour(name="Refund", outcome=Outcome.PASSED, duration=(65.0, 65.0)),
-            6: Behaviour(outcome=Outcome.FAILED, duration=(125.4, 125.4)),
+            5: Behaviour(name="Refund", outcome=ScriptedOutcome.PASSED, duration=(65.0, 65.0)),
+            6: Behaviour(outcome=ScriptedOutcome.FAILED, duration=(125.4, 125.4)),
         }
     )
     with serve(cfg) as (client, clock):
@@ -307,7 +307,7 @@ def test_with_the_real_clock_a_run_completes_with_tiny_timings() -> None:
     cfg = config(
         queue_seconds=0.01,
         evaluation_seconds=0.01,
-        defaults=Behaviour(duration=(0.05, 0.05), outcome=Outcome.PASSED),
+        defaults=Behaviour(duration=(0.05, 0.05), outcome=ScriptedOutcome.PASSED),
     )
     with (
         Emulator(cfg) as emu,

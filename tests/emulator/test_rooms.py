@@ -19,7 +19,7 @@ from specrunner.emulator import (
     Emulator,
     EmulatorConfig,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -42,7 +42,7 @@ def config(**overrides: Any) -> EmulatorConfig:
     values: dict[str, Any] = {
         "queue_seconds": 1.0,
         "evaluation_seconds": 1.0,
-        "defaults": Behaviour(duration=(10.0, 10.0), outcome=Outcome.PASSED),
+        "defaults": Behaviour(duration=(10.0, 10.0), outcome=ScriptedOutcome.PASSED),
     }
     values.update(overrides)
     return EmulatorConfig(**values)

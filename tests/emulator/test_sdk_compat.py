@@ -26,7 +26,7 @@ from specrunner.emulator import (
     Emulator,
     EmulatorConfig,
     ManualClock,
-    Outcome,
+    ScriptedOutcome,
     StaticRoom,
 )
 
@@ -38,9 +38,9 @@ CONFIG = EmulatorConfig(
     evaluation_seconds=0.2,
     daily_rooms=ROOMS,
     scenarios={
-        PASS: Behaviour(name="passes", outcome=Outcome.PASSED, duration=(1.0, 1.0)),
-        FAIL: Behaviour(name="fails", outcome=Outcome.FAILED, duration=(1.0, 1.0)),
-        LONG: Behaviour(name="long call", outcome=Outcome.PASSED, duration=(600.0, 600.0)),
+        PASS: Behaviour(name="passes", outcome=ScriptedOutcome.PASSED, duration=(1.0, 1.0)),
+        FAIL: Behaviour(name="fails", outcome=ScriptedOutcome.FAILED, duration=(1.0, 1.0)),
+        LONG: Behaviour(name="long call", outcome=ScriptedOutcome.PASSED, duration=(600.0, 600.0)),
     },
 )
 # Emulator time runs 20x faster than real time: 1.3 s of a run's life takes 65 ms, so the

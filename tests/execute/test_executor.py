@@ -15,11 +15,10 @@ from specrunner.cekura import Failure, SubmitError, Submitted
 from specrunner.errors import RemoteError
 from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import JOURNAL, Journal, replay
-from specrunner.execute.records import Outcome
-from specrunner.models import Plan, PlannedRun, RoomSourceKind, RoomSpec, Selection
+from specrunner.masking import Secrets
+from specrunner.models import Outcome, Plan, PlannedRun, RoomSourceKind, RoomSpec, Selection
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease
-from specrunner.secrets import Secrets
 
 
 def plan(runs: int, rooms: dict[str, int | None], timeout: float = 600.0) -> Plan:

@@ -15,7 +15,14 @@ from click.testing import CliRunner
 
 import specrunner
 from specrunner.cli import main
-from specrunner.emulator import Behaviour, Emulator, EmulatorConfig, Fault, Outcome, StaticRoom
+from specrunner.emulator import (
+    Behaviour,
+    Emulator,
+    EmulatorConfig,
+    Fault,
+    ScriptedOutcome,
+    StaticRoom,
+)
 from specrunner.errors import RemoteError, UsageError
 from specrunner.execute.runner import RunResult
 
@@ -275,7 +282,9 @@ def test_a_remote_refusal_is_a_remote_error_from_python(tmp_path: Path) -> None:
 
 def test_failing_scenarios_fail_the_run(tmp_path: Path) -> None:
     path = write(tmp_path, suite(5, PIPECAT, scenarios=1))
-    config = emulator_config(defaults=Behaviour(duration=(0.05, 0.05), outcome=Outcome.FAILED))
+    config = emulator_config(
+        defaults=Behaviour(duration=(0.05, 0.05), outcome=ScriptedOutcome.FAILED)
+    )
     with Emulator(config) as emulator:
         result = run(path, emulator, tmp_path)
     assert {r.outcome.value for r in result.records} == {"failed"}

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 import httpx
 
 from specrunner.emulator import ManualClock
+from specrunner.masking import MASK
 from specrunner.models import PlannedRun, RoomConfig, RoomSourceKind
 from specrunner.retry import RetryPolicy
-from specrunner.secrets import MASK
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ def schema_text(kind: str) -> str:
     packaged = resources.files("specrunner").joinpath("schemas", filename)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    source_tree = Path(__file__).resolve().parents[2] / "schemas" / filename
+    source_tree = Path(__file__).resolve().parents[1] / "schemas" / filename
     return source_tree.read_text(encoding="utf-8")
 
 

@@ -21,7 +21,7 @@ from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
 
-from specrunner.secrets import MASK, Secrets
+from specrunner.masking import MASK, Secrets
 from specrunner.suggest import did_you_mean
 from specrunner.suite.load import JsonPath
 from specrunner.suite.sandbox import (

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from specrunner.errors import SuiteError
+from specrunner.masking import Secrets
 from specrunner.models import RoomConfig, RoomSourceKind, RoomSpec
-from specrunner.secrets import Secrets
 from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.sandbox import EnvProxy
 from specrunner.suite.template import (

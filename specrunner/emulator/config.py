@@ -12,7 +12,10 @@ from specrunner.errors import SuiteError
 DEFAULT_API_KEY = "specrunner-emulator-key"
 
 
-class Outcome(StrEnum):
+class ScriptedOutcome(StrEnum):
+    """How a scenario's emulated runs end (configured, not judged: specrunner's own
+    `models.Outcome` is what it makes of a run)."""
+
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
@@ -25,7 +28,7 @@ class Behaviour:
 
     name: str | None = None
     pass_probability: float = 0.9
-    outcome: Outcome | None = None
+    outcome: ScriptedOutcome | None = None
     duration: tuple[float, float] = (2.0, 5.0)
     agent: int | None = None
 
@@ -165,7 +168,7 @@ def _behaviour(data: Mapping[str, Any]) -> Behaviour:
     return Behaviour(
         name=data.get("name"),
         pass_probability=float(data.get("pass_probability", 0.9)),
-        outcome=Outcome(outcome) if outcome else None,
+        outcome=ScriptedOutcome(outcome) if outcome else None,
         duration=_range(data.get("duration"), (2.0, 5.0)),
         agent=data.get("agent"),
     )

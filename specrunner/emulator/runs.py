@@ -18,7 +18,7 @@ from enum import IntEnum, StrEnum
 from random import Random
 from typing import Any
 
-from specrunner.emulator.config import Behaviour, EmulatorConfig, Outcome
+from specrunner.emulator.config import Behaviour, EmulatorConfig, ScriptedOutcome
 
 
 class Status(StrEnum):
@@ -53,7 +53,7 @@ class Run:
     token: str | None
     payload: Any
     created_at: float
-    outcome: Outcome
+    outcome: ScriptedOutcome
     duration: float
     status: Status = Status.PENDING
     started_at: float | None = None
@@ -68,7 +68,7 @@ class Run:
 
     @property
     def success(self) -> bool:
-        return self.status is Status.COMPLETED and self.outcome is Outcome.PASSED
+        return self.status is Status.COMPLETED and self.outcome is ScriptedOutcome.PASSED
 
 
 @dataclass(slots=True)
@@ -168,7 +168,7 @@ class Simulation:
                     self._waiting.append(run_id)
             elif event is _Event.CALL_END and run.status is Status.RUNNING:
                 self._end_call(run, at)
-                if run.outcome is Outcome.ERROR:
+                if run.outcome is ScriptedOutcome.ERROR:
                     self._finish(
                         run,
                         Status.FAILED,
@@ -176,7 +176,7 @@ class Simulation:
                         "pipecat-connection-failed",
                         "The call failed: the agent did not answer in the room",
                     )
-                elif run.outcome is Outcome.TIMEOUT:
+                elif run.outcome is ScriptedOutcome.TIMEOUT:
                     self._finish(
                         run,
                         Status.TIMEOUT,
@@ -248,7 +248,11 @@ class Simulation:
         run.error_message = message
 
 
-def _outcome(behaviour: Behaviour, draw: Random) -> Outcome:
+def _outcome(behaviour: Behaviour, draw: Random) -> ScriptedOutcome:
     if behaviour.outcome is not None:
         return behaviour.outcome
-    return Outcome.PASSED if draw.random() < behaviour.pass_probability else Outcome.FAILED
+    return (
+        ScriptedOutcome.PASSED
+        if draw.random() < behaviour.pass_probability
+        else ScriptedOutcome.FAILED
+    )

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from specrunner.errors import UsageError
+from specrunner.masking import MASK, Secrets
 from specrunner.models import PlannedRun, PlannedScenario
-from specrunner.secrets import MASK, Secrets
 from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import JsonPath
 from specrunner.suite.selection import in_shard, run_key

@@ -21,8 +21,7 @@ from typing import Any
 from specrunner import __version__
 from specrunner.errors import ExitCode, UsageError
 from specrunner.execute.journal import JOURNAL, Journal, replay
-from specrunner.execute.records import Outcome, RunRecord
-from specrunner.models import Plan
+from specrunner.models import Outcome, Plan, RunRecord
 
 RESULTS = "results.json"
 

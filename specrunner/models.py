@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from specrunner.secrets import Secrets
+from specrunner.masking import Secrets
+
+
+class Outcome(StrEnum):
+    """What specrunner makes of a planned run."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+    NOT_RUN = "not_run"
 
 
 class RoomSourceKind(StrEnum):
@@ -123,3 +133,22 @@ class Plan:
     total_runs: int
     """Runs in the whole suite for this environment, before --tag/--scenario/--shard."""
     secrets: Secrets = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What execution made of one planned run: its outcome, Cekura's ids and status."""
+
+    key: str
+    scenario_id: int
+    scenario: str
+    cell: Mapping[str, Any]
+    repeat: int
+    outcome: Outcome
+    status: str | None = None
+    """Cekura's status of the run, when it has one."""
+    run_id: int | None = None
+    result_id: int | None = None
+    error: str | None = None
+    cekura: Mapping[str, Any] | None = None
+    """The last Run object Cekura returned for it."""

@@ -19,11 +19,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from specrunner.cekura import CekuraClient, Failure, SubmitError
+from specrunner.cekura import CekuraClient, Failure, SubmitError, outcome_of
 from specrunner.errors import RemoteError
 from specrunner.execute.journal import Journal, Replay
-from specrunner.execute.records import Outcome, RunRecord, outcome_of
-from specrunner.models import Plan, PlannedRun
+from specrunner.models import Outcome, Plan, PlannedRun, RunRecord
 from specrunner.retry import GaveUp, RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from specrunner.emulator.config import Outcome
+from specrunner.emulator.config import ScriptedOutcome
 from specrunner.emulator.runs import Result, Run, Status
 
 Iso = Callable[[float], str]
@@ -106,7 +106,7 @@ def _transcript(run: Run) -> str:
 
 
 def expected_outcome(run: Run) -> dict[str, Any]:
-    passed = run.outcome is Outcome.PASSED
+    passed = run.outcome is ScriptedOutcome.PASSED
     return {
         "score": 100 if passed else 50,
         "explanation": [
@@ -130,7 +130,7 @@ def expected_outcome(run: Run) -> dict[str, Any]:
 
 
 def metrics(run: Run) -> list[dict[str, Any]]:
-    passed = run.outcome is Outcome.PASSED
+    passed = run.outcome is ScriptedOutcome.PASSED
     latency = 600 + (run.id * 37) % 900
     return [
         {
@@ -174,7 +174,7 @@ def result_json(result: Result, runs: list[Run], iso: Iso) -> dict[str, Any]:
         status = "running"
     else:
         status = "pending"
-    met = [r for r in completed if r.outcome is Outcome.PASSED]
+    met = [r for r in completed if r.outcome is ScriptedOutcome.PASSED]
     connected = [r.id for r in runs if r.started_at is not None]
     return {
         "id": result.id,

@@ -11,10 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from specrunner import __version__
-from specrunner.execute.records import RunRecord
 from specrunner.judge import CellCounts, Rule, count, mean_scores, percentile, wilson
-from specrunner.models import Plan
-from specrunner.secrets import MASK
+from specrunner.masking import MASK
+from specrunner.models import Plan, RunRecord
 from specrunner.suite.matrix import cell_label
 
 REPORT_VERSION = 1

@@ -20,7 +20,7 @@ class RequestRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class RunRecord:
+class LedgerRun:
     run_id: int
     result_id: int
     request_seq: int
@@ -57,7 +57,7 @@ class SessionRecord:
 @dataclass(slots=True)
 class Ledger:
     requests: list[RequestRecord] = field(default_factory=list)
-    runs: list[RunRecord] = field(default_factory=list)
+    runs: list[LedgerRun] = field(default_factory=list)
     rooms: list[RoomRecord] = field(default_factory=list)
     sessions: list[SessionRecord] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from specrunner.emulator.config import EmulatorConfig
-from specrunner.emulator.ledger import Ledger, RunRecord
+from specrunner.emulator.ledger import Ledger, LedgerRun
 from specrunner.emulator.replies import Incoming, Reply, has_body, ok
 from specrunner.emulator.report import result_json, run_json
 from specrunner.emulator.runs import Simulation
@@ -74,7 +74,7 @@ class Cekura:
                 now,
             )
             self.ledger.runs.append(
-                RunRecord(
+                LedgerRun(
                     run_id=run.id,
                     result_id=result.id,
                     request_seq=request_seq,

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specrunner.errors import Diagnostic, SuiteError
+from specrunner.masking import Secrets
 from specrunner.models import (
     Plan,
     PlannedScenario,
     Selection,
 )
-from specrunner.secrets import Secrets
 from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.matrix import cell_label

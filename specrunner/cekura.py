@@ -18,12 +18,14 @@ import httpx
 
 from specrunner.errors import RemoteError, UsageError
 from specrunner.http_common import retry_after, url_problem
+from specrunner.models import Outcome
 from specrunner.retry import RetryLater, RetryPolicy
 
 DEFAULT_URL = "https://api.cekura.ai"
 SUBMIT_PATH = "/test_framework/v1/scenarios-external/run_scenarios_pipecat/"
 BULK_PATHS = ("/test_framework/v2/runs/bulk/", "/test_framework/v1/runs/bulk/")
 POLL_CHUNK = 100
+FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
 
 
 class Failure(StrEnum):
@@ -216,3 +218,16 @@ class CekuraClient:
             return response.json()
         except ValueError:
             raise RetryLater("Cekura's answer is not JSON") from None
+
+
+def outcome_of(run: Mapping[str, Any]) -> tuple[Outcome, str | None] | None:
+    """The outcome of a Cekura Run object, or None while it is not final."""
+    status = run.get("status")
+    if status not in FINAL_STATUSES:
+        return None
+    if status == "completed":
+        if run.get("success") is True:
+            return Outcome.PASSED, None
+        return Outcome.FAILED, None
+    message = run.get("error_message") or f"the run ended {status}"
+    return Outcome.ERROR, f"Cekura: {message}"

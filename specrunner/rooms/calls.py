@@ -18,10 +18,10 @@ import httpx
 
 from specrunner.errors import UsageError
 from specrunner.http_common import retry_after, url_problem
+from specrunner.masking import MASK, MIN_TEXT_SECRET
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomUnavailable
-from specrunner.secrets import MASK, MIN_TEXT_SECRET
 from specrunner.suite.duration import parse_duration
 
 T = TypeVar("T")

@@ -10,8 +10,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from specrunner.masking import MASK
 from specrunner.models import Plan, PlannedRun
-from specrunner.secrets import MASK
 from specrunner.suite.duration import format_duration
 from specrunner.suite.matrix import cell_label
 

@@ -22,7 +22,7 @@ from specrunner.models import Plan
 
 if TYPE_CHECKING:
     from specrunner.execute.runner import RunRequest
-from specrunner.secrets import MASK
+from specrunner.masking import MASK
 
 
 @dataclass(frozen=True, slots=True)

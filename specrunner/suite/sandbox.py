@@ -16,7 +16,7 @@ from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from specrunner.secrets import Secrets
+from specrunner.masking import Secrets
 
 MAX_RENDERED_SIZE = 1_000_000
 

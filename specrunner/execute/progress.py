@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from specrunner.execute.records import Outcome
+from specrunner.models import Outcome
 
 if TYPE_CHECKING:
     from specrunner.execute.executor import Snapshot
