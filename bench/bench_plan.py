@@ -5,7 +5,7 @@ Target (issue 2): under 1 s of CPU on the project's 2-core machine.
     python bench/bench_plan.py            # prints a table; exits 1 if over the target
 
 It measures two things, each as the best of several rounds:
-- in-process: load + schema check + compile (`specrunner.app.plan`), CPU time;
+- in-process: load + schema check + compile (`specrunner.app.planning.plan`), CPU time;
 - the CLI: `specrunner plan SUITE --format json` in a subprocess, its user+system CPU time
   (interpreter start-up and imports cancel out in the difference).
 """
@@ -70,13 +70,13 @@ def suite(scenarios: int, repeat: int) -> dict[str, object]:
 
 
 def in_process_cpu(path: Path, rounds: int) -> tuple[float, int]:
-    from specrunner import app
+    from specrunner.app.planning import PlanRequest, plan
 
     best = float("inf")
     runs = 0
     for _ in range(rounds):
         start = time.process_time()
-        plan = app.plan(app.PlanRequest(suite=str(path), environ={}))
+        plan = plan(PlanRequest(suite=str(path)), environ={})
         best = min(best, time.process_time() - start)
         runs = len(plan.runs)
     return best, runs

@@ -3,57 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from specrunner.version import __version__
 
 if TYPE_CHECKING:
-    from specrunner.execute.runner import RunResult
+    from specrunner.app.running import RunResult
 
-__version__ = "0.1.0"
+__all__ = ["__version__", "run"]
 
 
 def run(
-    suite: str | None = None,
-    *,
-    environment: str | None = None,
-    sets: tuple[str, ...] = (),
-    tags: tuple[str, ...] = (),
-    scenarios: tuple[str, ...] = (),
-    shard: str | None = None,
-    concurrency: int = 10,
-    batch_size: int = 10,
-    poll_interval: float = 1.0,
-    emulator: bool = False,
-    resume: str | None = None,
-    dry_run: bool = False,
-    outputs: tuple[str, ...] = (),
-    environ: Mapping[str, str] | None = None,
+    suite: str | None = None, *, environ: Mapping[str, str] | None = None, **options: Any
 ) -> RunResult:
     """Run a suite as `specrunner run` does, and return its result.
+
+    `options` are those of the command, by their Python names: the selection
+    (`environment`, `sets`, `tags`, `scenarios`, `shard`) and `concurrency`,
+    `batch_size`, `poll_interval`, `emulator`, `resume`, `dry_run`, `outputs`
+    (docs/python-api.md lists them). `environ` is the environment to read secrets from
+    (default: `os.environ`).
 
     `result.records` holds each run's outcome, Cekura ids and status; `result.exit_code`
     is what the command would exit with; `result.run_dir` is the run directory (for
     `resume=`). Invalid input raises `specrunner.errors.SuiteError` or `UsageError`; a
-    remote refusal raises `RemoteError`.
+    remote refusal raises `RemoteError`; an unknown option is a TypeError.
     """
     import os
 
-    from specrunner.execute.runner import RunRequest, execute
+    from specrunner.app.running import RunRequest, execute  # only when a suite is run
 
-    return execute(
-        RunRequest(
-            suite=suite,
-            environment=environment,
-            sets=sets,
-            tags=tags,
-            scenarios=scenarios,
-            shard=shard,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            poll_interval=poll_interval,
-            emulator=emulator,
-            resume=resume,
-            dry_run=dry_run,
-            outputs=outputs,
-            environ=dict(os.environ) if environ is None else environ,
-        )
-    )
+    environ = dict(os.environ) if environ is None else environ
+    return execute(RunRequest.of(suite, environ=environ, **options))

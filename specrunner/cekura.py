@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from specrunner.errors import RemoteError, UsageError
-from specrunner.http_common import retry_after, url_problem
+from specrunner.http_common import check_url, describe_status, retry_after
 from specrunner.models import Outcome
 from specrunner.retry import RetryLater, RetryPolicy
 
@@ -50,26 +50,37 @@ class Submitted:
     """One per entry, in the order of the entries."""
 
 
-def check_url(url: str, what: str) -> str:
-    """`url` without a trailing slash; plain http only to this machine."""
-    problem = url_problem(url)
-    if problem is not None:
-        raise UsageError(f"{what}: {url!r} {problem}")
-    return url.rstrip("/")
+def api_key(environ: Mapping[str, str]) -> str:
+    """The Cekura API key from the environment; a UsageError when it is not set."""
+    key = environ.get("CEKURA_API_KEY", "")
+    if not key:
+        raise UsageError(
+            "CEKURA_API_KEY is not set: export your Cekura API key "
+            "(or try the suite with --emulator)"
+        )
+    return key
 
 
-def _describe(response: httpx.Response) -> str:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text[:200]
-    if isinstance(body, dict):
-        parts = []
-        for key, value in list(body.items())[:4]:
-            shown = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-            parts.append(f"{key}: {shown[:200]}")
-        body = ", ".join(parts)
-    return f"HTTP {response.status_code}" + (f" ({body})" if body else "")
+def api_base(url: str) -> str:
+    """The base URL of Cekura's API, checked as every URL specrunner calls, without a
+    trailing slash."""
+    return check_url(url, "CEKURA_API_URL").rstrip("/")
+
+
+class CekuraApi(Protocol):
+    """What the executor needs of Cekura (CekuraClient, or a fake in tests)."""
+
+    async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
+        """POST one batch, once; raises SubmitError, whose kind says what may have happened."""
+        ...
+
+    async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The Run objects of `run_ids` (retried; GaveUp when it cannot get them)."""
+        ...
+
+    async def end_call(self, run_id: int) -> None:
+        """End a run's call (retried; GaveUp or RemoteError when it cannot)."""
+        ...
 
 
 class CekuraClient:
@@ -84,7 +95,7 @@ class CekuraClient:
     ) -> None:
         self._http = http
         self._headers = {"X-CEKURA-API-KEY": api_key, "Content-Type": "application/json"}
-        self._base = check_url(base_url, "CEKURA_API_URL")
+        self._base = api_base(base_url)
         self._submit_path = submit_path
         self._retry = retry or RetryPolicy()
         self._bulk_paths = list(BULK_PATHS)
@@ -93,15 +104,9 @@ class CekuraClient:
     def from_environ(
         cls, http: httpx.AsyncClient, environ: Mapping[str, str], retry: RetryPolicy | None = None
     ) -> CekuraClient:
-        key = environ.get("CEKURA_API_KEY", "")
-        if not key:
-            raise UsageError(
-                "CEKURA_API_KEY is not set: export your Cekura API key "
-                "(or try the suite with --emulator)"
-            )
         return cls(
             http,
-            api_key=key,
+            api_key=api_key(environ),
             base_url=environ.get("CEKURA_API_URL") or DEFAULT_URL,
             submit_path=environ.get("SPECRUNNER_CEKURA_SUBMIT_PATH") or SUBMIT_PATH,
             retry=retry,
@@ -124,16 +129,20 @@ class CekuraClient:
             ) from None
         status = response.status_code
         if status in (401, 403):
-            raise SubmitError(Failure.AUTH, f"Cekura refused the API key ({_describe(response)})")
+            raise SubmitError(
+                Failure.AUTH, f"Cekura refused the API key ({describe_status(response)})"
+            )
         after = retry_after(response)
         if status == 429 or (status == 503 and after is not None):
             raise SubmitError(
-                Failure.REFUSED, f"Cekura asked to retry later ({_describe(response)})", after
+                Failure.REFUSED, f"Cekura asked to retry later ({describe_status(response)})", after
             )
         if status >= 500:
-            raise SubmitError(Failure.UNKNOWN, f"Cekura answered {_describe(response)}")
+            raise SubmitError(Failure.UNKNOWN, f"Cekura answered {describe_status(response)}")
         if status >= 400:
-            raise SubmitError(Failure.REJECTED, f"Cekura refused the runs: {_describe(response)}")
+            raise SubmitError(
+                Failure.REJECTED, f"Cekura refused the runs: {describe_status(response)}"
+            )
         return self._submitted(response, entries)
 
     def _submitted(
@@ -206,12 +215,12 @@ class CekuraClient:
         status = response.status_code
         if status in (401, 403):
             raise RemoteError(
-                f"Cekura refused the API key ({_describe(response)}): check CEKURA_API_KEY"
+                f"Cekura refused the API key ({describe_status(response)}): check CEKURA_API_KEY"
             )
         if status == 429 or status >= 500:
-            raise RetryLater(f"Cekura answered {_describe(response)}", retry_after(response))
+            raise RetryLater(f"Cekura answered {describe_status(response)}", retry_after(response))
         if status >= 400:
-            raise RemoteError(f"Cekura answered {_describe(response)}")
+            raise RemoteError(f"Cekura answered {describe_status(response)}")
         if empty_ok and not response.content:
             return None
         try:

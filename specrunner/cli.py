@@ -6,13 +6,14 @@ imports what it needs when it runs.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from specrunner import __version__
+from specrunner.version import __version__
 
 _SELECTION_HELP = {
     "env": "Environment of the suite to use (default: its default_environment).",
@@ -32,7 +33,7 @@ def _err(text: str) -> None:
 
 
 def _finish(action: Callable[[], int | None]) -> None:
-    from specrunner.app import guard
+    from specrunner.app.funnel import guard
 
     sys.exit(guard(action, _err))
 
@@ -65,7 +66,8 @@ def _check_sets(
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that pick what to plan: shared by `plan` and (later) `run`."""
+    """The options that pick what to plan (`plan`, `run`): the command receives them as one
+    `selection` mapping, named as the fields of `app.planning.PlanRequest`."""
     decorators = [
         click.option("--env", "environment", metavar="NAME", help=_SELECTION_HELP["env"]),
         click.option(
@@ -88,9 +90,21 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--shard", metavar="I/N", callback=_check_shard, help=_SELECTION_HELP["shard"]
         ),
     ]
+    names: list[str] = []
+
+    @functools.wraps(command)
+    def with_selection(**options: Any) -> Any:
+        selection = {name: options.pop(name) for name in names}
+        return command(selection=selection, **options)
+
+    wrapped: Any = with_selection
+    known = {id(param) for param in getattr(wrapped, "__click_params__", ())}
     for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+        wrapped = decorator(wrapped)
+    names.extend(
+        param.name for param in wrapped.__click_params__ if id(param) not in known and param.name
+    )
+    return wrapped  # type: ignore[no-any-return]
 
 
 @click.group(
@@ -117,7 +131,7 @@ def validate(suites: tuple[str, ...]) -> None:
     per valid suite, and every problem as FILE:LINE:COL: message. Exits 2 when any suite
     is invalid.
     """
-    from specrunner.app import validate_all
+    from specrunner.app.checking import validate_all
 
     sys.exit(validate_all(suites, _out, _err))
 
@@ -133,34 +147,19 @@ def validate(suites: tuple[str, ...]) -> None:
     show_default=True,
     help="Output format.",
 )
-def plan(
-    suite: str,
-    environment: str | None,
-    sets: tuple[str, ...],
-    tags: tuple[str, ...],
-    scenarios: tuple[str, ...],
-    shard: str | None,
-    output_format: str,
-) -> None:
+def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
     """Compile a suite into its plan of runs and print it, sending nothing.
 
     The JSON form is one object with a top-level `runs` list (key, scenario_id,
     scenario, cell, repeat, room, rendered publish_data_message) and a `summary`.
     Secrets are shown as ***.
     """
-    from specrunner import app
+    from specrunner.app import planning
 
     def action() -> None:
-        request = app.PlanRequest(
-            suite=suite,
-            environment=environment,
-            sets=sets,
-            tags=tags,
-            scenarios=scenarios,
-            shard=shard,
-        )
-        result = app.plan(request)
         from specrunner.plan_view import plan_json_text, plan_text
+
+        result = planning.plan(planning.PlanRequest(suite, **selection))
 
         click.echo(
             plan_json_text(result) if output_format == "json" else plan_text(result), nl=False
@@ -216,11 +215,7 @@ def plan(
 )
 def run(
     suite: str | None,
-    environment: str | None,
-    sets: tuple[str, ...],
-    tags: tuple[str, ...],
-    scenarios: tuple[str, ...],
-    shard: str | None,
+    selection: dict[str, Any],
     concurrency: int,
     batch_size: int,
     poll_interval: float,
@@ -236,26 +231,20 @@ def run(
     rule, 1 when one does not, 2 for an invalid suite or option, 3 when Cekura or a room
     source stopped the run, 130 when interrupted.
     """
-    from specrunner import app
+    from specrunner.app import running
 
     if (suite is None) == (resume is None):
         raise click.UsageError("give either SUITE or --resume RUN_DIR")
-    if resume is not None and (environment or sets or tags or scenarios or shard):
+    if resume is not None and any(selection.values()):
         raise click.UsageError(
             "--resume takes the selection from the journal: drop --env, "
             "--set, --tag, --scenario and --shard"
         )
 
     def action() -> int:
-        from specrunner.execute.runner import RunRequest
-
-        request = RunRequest(
-            suite=suite,
-            environment=environment,
-            sets=sets,
-            tags=tags,
-            scenarios=scenarios,
-            shard=shard,
+        request = running.RunRequest.of(
+            suite,
+            **selection,
             concurrency=concurrency,
             batch_size=batch_size,
             poll_interval=poll_interval,
@@ -264,7 +253,7 @@ def run(
             dry_run=dry_run,
             outputs=outputs,
         )
-        return app.run_suite(request, _out, sys.stderr, interactive=sys.stderr.isatty())
+        return running.run_suite(request, _out, sys.stderr, interactive=sys.stderr.isatty())
 
     _finish(action)
 
@@ -286,9 +275,9 @@ def report(results: str, outputs: tuple[str, ...]) -> None:
     Exit code 0 when the report's verdict passed, 1 when it did not, 2 for a file that is
     not a specrunner report.
     """
-    from specrunner import app
+    from specrunner.app import reports
 
-    _finish(lambda: app.render_saved(results, outputs))
+    _finish(lambda: reports.render_saved(results, outputs))
 
 
 @main.command()
@@ -308,10 +297,10 @@ def merge(reports: tuple[str, ...], outputs: tuple[str, ...]) -> None:
     The reports must come from one suite, environment and selection (but the shard), and
     share no run. Exit code 0 when the merged verdict passed, 1 when it did not.
     """
-    from specrunner import app
+    from specrunner.app.reports import merge as merge_reports
 
     def action() -> int:
-        merged = app.merge(reports, outputs)
+        merged = merge_reports(reports, outputs)
         verdict = merged["verdict"]
         _out(
             f"merged {len(reports)} reports: {verdict['runs']} runs, "
@@ -332,9 +321,9 @@ def merge(reports: tuple[str, ...], outputs: tuple[str, ...]) -> None:
 )
 def schema(kind: str) -> None:
     """Print the JSON Schema of a suite file or of the JSON report."""
-    from specrunner import app
+    from specrunner.app import starter
 
-    _finish(lambda: click.echo(app.schema_text(kind), nl=False))
+    _finish(lambda: click.echo(starter.schema_text(kind), nl=False))
 
 
 @main.command()
@@ -342,10 +331,10 @@ def schema(kind: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: str, force: bool) -> None:
     """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR."""
-    from specrunner import app
+    from specrunner.app import starter
 
     def action() -> None:
-        for path in app.init(directory, force=force):
+        for path in starter.init(directory, force=force):
             _out(f"wrote {path}")
         suite = "specs/smoke.yaml" if directory in (".", "") else f"{directory}/specs/smoke.yaml"
         _out("")
@@ -384,10 +373,10 @@ def emulator(host: str, port: int, api_key: str | None, config_path: str | None)
     Prints the base URL and the environment variables that point specrunner (and
     Cekura's and Pipecat Cloud's own clients) at it.
     """
-    from specrunner import app
+    from specrunner.app import serve
 
     def action() -> int:
-        return app.run_emulator(host, port, api_key, config_path, _out, _err)
+        return serve.run_emulator(host, port, api_key, config_path, _out, _err)
 
     _finish(action)
 

@@ -9,7 +9,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-OUTCOMES = ("passed", "failed", "error", "unknown", "not_run")
+from specrunner.report.records import OutcomeName
+
+# Typed as the report's outcome names, so that the views can index a report's outcome
+# counts by them.
+OUTCOMES: tuple[OutcomeName, ...] = ("passed", "failed", "error", "unknown", "not_run")
 Z95 = 1.959963984540054
 
 
@@ -72,7 +76,7 @@ class CellCounts:
 
 
 def count(outcomes: Iterable[str]) -> dict[str, int]:
-    counts = dict.fromkeys(OUTCOMES, 0)
+    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for outcome in outcomes:
         counts[outcome] += 1
     return counts

@@ -1,8 +1,15 @@
-"""Secrets: every value read from `env`, masked as `***` wherever specrunner shows it."""
+"""Secrets: every value read from `env`, masked as `***` wherever specrunner shows it.
+
+`Secrets` is an immutable set of secret values and the ways to hide them; a `Plan` holds
+the ones compiling saw. `SecretTracker` is what records them while templates render: the
+compiler has one, and each room source rendered at run time has its own, so the secrets a
+run discovers travel explicitly (`RoomConfig.secrets`) instead of changing the plan.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 MASK = "***"
@@ -12,25 +19,38 @@ MIN_TEXT_SECRET = 4
 
 
 class Secrets:
-    """The set of secret values seen so far, and the ways to hide them."""
+    """An immutable set of secret values, and the ways to hide them."""
 
-    def __init__(self) -> None:
-        self._values: set[str] = set()
+    __slots__ = ("_pattern", "_values")
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: frozenset[str] = frozenset(str(v) for v in values if v)
         self._pattern: re.Pattern[str] | None = None
 
-    def add(self, value: str) -> None:
-        if value and value not in self._values:
-            self._values.add(str(value))
-            self._pattern = None
+    def plus(self, *others: Iterable[str]) -> Secrets:
+        """These secrets and those of `others` (other `Secrets` or plain values)."""
+        values = set(self._values)
+        for other in others:
+            values.update(other)
+        return self if len(values) == len(self._values) else Secrets(values)
 
     def __contains__(self, value: object) -> bool:
         return value in self._values
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
     def __len__(self) -> int:
         return len(self._values)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secrets) and other._values == self._values
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
     def values(self) -> frozenset[str]:
-        return frozenset(self._values)
+        return self._values
 
     def _regex(self) -> re.Pattern[str] | None:
         if self._pattern is None and self._values:
@@ -91,3 +111,28 @@ class Secrets:
         if isinstance(value, str):
             return self.redact_text(value)
         return value
+
+
+class SecretTracker:
+    """Records the secret values templates read while they render (see `EnvProxy`)."""
+
+    __slots__ = ("_current", "_values")
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        self._values: set[str] = {str(v) for v in known if v}
+        self._current: Secrets | None = None
+
+    def add(self, value: str) -> None:
+        if value and value not in self._values:
+            self._values.add(str(value))
+            self._current = None
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    @property
+    def secrets(self) -> Secrets:
+        """The secrets recorded so far, as an immutable set."""
+        if self._current is None:
+            self._current = Secrets(self._values)
+        return self._current

@@ -28,6 +28,24 @@ class RoomSourceKind(StrEnum):
     COMMAND = "command"
 
 
+DEFAULT_MAX_SESSIONS = 50
+"""Pipecat Cloud sessions of one agent specrunner keeps open at once, unless told."""
+
+
+def room_capacity(kind: RoomSourceKind, values: Mapping[str, Any]) -> int | None:
+    """The most runs a room source serves at once, where its configuration bounds it:
+    its `concurrency`, the number of static rooms, Pipecat Cloud's `max_sessions`."""
+    limits: list[int] = []
+    if values.get("concurrency") is not None:
+        limits.append(int(values["concurrency"]))
+    if kind is RoomSourceKind.STATIC:
+        rooms = values.get("rooms")
+        limits.append(len(rooms) if isinstance(rooms, list) else 1)
+    elif kind is RoomSourceKind.PIPECAT_CLOUD:
+        limits.append(int(values.get("max_sessions", DEFAULT_MAX_SESSIONS)))
+    return min(limits) if limits else None
+
+
 @dataclass(frozen=True, slots=True)
 class Expectation:
     """The verdict rule of a cell: a share of its runs, or a count, that must pass."""
@@ -54,6 +72,8 @@ class RoomConfig:
     source: RoomSourceKind
     values: Mapping[str, Any]
     shown: Mapping[str, Any]
+    secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
+    """Every secret known when it was rendered, those its templates read included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +153,19 @@ class Plan:
     total_runs: int
     """Runs in the whole suite for this environment, before --tag/--scenario/--shard."""
     secrets: Secrets = field(repr=False, compare=False)
+    """The secrets compiling saw (immutable; a run adds its rooms' own, see RoomConfig)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Progress of an execution: runs by outcome, in flight, and elapsed seconds."""
+
+    total: int
+    outcomes: Mapping[str, int]
+    in_flight: int
+    live: int
+    elapsed: float
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from conftest import MINIMAL, REPO, minimal_env, write_suite
 from specrunner import __version__
-from specrunner.app import guard
+from specrunner.app.funnel import guard
 from specrunner.cli import main
 from specrunner.errors import Diagnostic, SuiteError, UsageError
 

@@ -489,7 +489,9 @@ def test_room_render_uses_the_real_environment() -> None:
     }
     assert config.shown["api_key"] == "***"
     assert config.shown["agent_name"] == "bot-s-1"
-    assert "pk-123456789" in plan.secrets
+    # The run's rooms report the secrets they read; the plan itself never changes.
+    assert "pk-123456789" in config.secrets
+    assert "pk-123456789" not in plan.secrets
 
 
 def test_room_render_with_a_missing_variable_is_a_located_error() -> None:

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from conftest import REPO
-from specrunner import app
+from specrunner.app import planning
+from specrunner.app.checking import validate
+from specrunner.app.planning import PlanRequest
 from specrunner.emulator.config import load_config
 from specrunner.suite.compile import environment_names
 from specrunner.suite.load import load_suite
@@ -42,11 +44,11 @@ BLOCKS = yaml_blocks()
 
 def plan_everywhere(path: Path) -> dict[str | None, Any]:
     """Validate, then plan in every environment, with no environment variables at all."""
-    validated = app.validate(str(path), environ={})
+    validated = validate(str(path), environ={})
     names: list[str | None] = list(environment_names(load_suite(path))) or [None]
     plans = {}
     for name in names:
-        plans[name] = app.plan(app.PlanRequest(suite=str(path), environment=name, environ={}))
+        plans[name] = planning.plan(PlanRequest(suite=str(path), environment=name), environ={})
         assert validated.runs[name] == len(plans[name].runs)
     return plans
 
@@ -76,7 +78,7 @@ def test_docs_yaml_blocks(where: str, block: str, tmp_path: Path) -> None:
     if first.strip() == "# emulator configuration":
         load_config(str(path))
         return
-    app.validate(str(path), environ={})
+    validate(str(path), environ={})
 
 
 def test_starter_suite_validates_and_plans() -> None:
@@ -100,7 +102,7 @@ def suite_block(name: str) -> str:
 def plan_block(tmp_path: Path, name: str, environment: str | None = None) -> Any:
     path = tmp_path / f"{name}.yaml"
     path.write_text(suite_block(name), encoding="utf-8")
-    return app.plan(app.PlanRequest(suite=str(path), environment=environment, environ={}))
+    return planning.plan(PlanRequest(suite=str(path), environment=environment), environ={})
 
 
 def test_complete_example_plans_ten_runs(tmp_path: Path) -> None:

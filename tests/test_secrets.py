@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import compile_text, write_suite
-from specrunner.app import scrub_environment_values
+from specrunner.app.funnel import scrub_environment_values
 from specrunner.cli import main
 from specrunner.errors import SuiteError
 from specrunner.masking import MASK, Secrets
@@ -22,15 +22,13 @@ AGENT_CANARY = "98765123"
 
 
 def test_mask_strings_keep_their_public_parts() -> None:
-    secrets = Secrets()
-    secrets.add("tok-12345")
+    secrets = Secrets(["tok-12345"])
     assert secrets.mask("Bearer tok-12345") == "Bearer ***"
     assert secrets.mask("tok-12345") == "***"
 
 
 def test_mask_transformed_values_entirely() -> None:
-    secrets = Secrets()
-    secrets.add("tok-12345")
+    secrets = Secrets(["tok-12345"])
     assert secrets.mask("TOK-12345") == MASK
     assert secrets.mask(9) == MASK
     assert secrets.mask(["TOK"]) == MASK
@@ -38,30 +36,24 @@ def test_mask_transformed_values_entirely() -> None:
 
 
 def test_redact_text_respects_the_minimum_length() -> None:
-    secrets = Secrets()
-    secrets.add("ab")
-    secrets.add("longer-secret")
+    secrets = Secrets(["ab", "longer-secret"])
     assert secrets.redact_text("ab longer-secret") == "ab ***"
     assert secrets.redact_text("ab longer-secret", min_length=1) == "*** ***"
 
 
 def test_redact_prefers_the_longest_secret() -> None:
-    secrets = Secrets()
-    secrets.add("abcd")
-    secrets.add("abcdef")
+    secrets = Secrets(["abcd", "abcdef"])
     assert secrets.redact_text("xabcdefx") == "x***x"
 
 
 def test_redact_walks_json() -> None:
-    secrets = Secrets()
-    secrets.add("s3cr3t-value")
+    secrets = Secrets(["s3cr3t-value"])
     data = {"a": ["s3cr3t-value", 1, None, {"b": "x s3cr3t-value"}], "n": 2}
     assert secrets.redact(data) == {"a": ["***", 1, None, {"b": "x ***"}], "n": 2}
 
 
 def test_empty_values_are_not_secrets() -> None:
-    secrets = Secrets()
-    secrets.add("")
+    secrets = Secrets([""])
     assert len(secrets) == 0
     assert secrets.redact_text("anything") == "anything"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conftest import compile_text, dump, payloads, suite_errors, valid_doc
-from specrunner.masking import Secrets
+from specrunner.masking import SecretTracker
 from specrunner.suite.compile import CompileOptions, _Compiler
 from specrunner.suite.sandbox import EnvProxy, MissingEnv
 from specrunner.suite.template import (
@@ -151,10 +151,10 @@ def test_env_is_not_a_value() -> None:
 
 
 def test_env_proxy_lenient_mode_remembers_missing_names() -> None:
-    secrets = Secrets()
-    proxy = EnvProxy({"SET": "value-1"}, lenient=True, secrets=secrets)
+    tracker = SecretTracker()
+    proxy = EnvProxy({"SET": "value-1"}, lenient=True, tracker=tracker)
     assert proxy.SET == "value-1"
-    assert "value-1" in secrets
+    assert "value-1" in tracker
     placeholder = proxy.UNSET
     assert "UNSET" in placeholder
     assert proxy.missing == {"UNSET"}
@@ -162,7 +162,7 @@ def test_env_proxy_lenient_mode_remembers_missing_names() -> None:
 
 
 def test_env_proxy_strict_mode_raises() -> None:
-    proxy = EnvProxy({}, lenient=False, secrets=Secrets())
+    proxy = EnvProxy({}, lenient=False, tracker=SecretTracker())
     with pytest.raises(MissingEnv) as caught:
         _ = proxy.NOPE
     assert caught.value.name == "NOPE"
@@ -402,7 +402,7 @@ def compile_one(engine: TemplateEngine, source: Any, scope: frozenset[str] = PAY
 
 
 def test_levels_follow_the_most_specific_name() -> None:
-    engine = TemplateEngine(Secrets())
+    engine = TemplateEngine(SecretTracker())
     assert compile_one(engine, "{{ suite.name }}").level is Level.SUITE
     assert compile_one(engine, "{{ scenario.name }}").level is Level.SCENARIO
     assert compile_one(engine, "{{ matrix.x }} {{ suite.name }}").level is Level.CELL
@@ -410,14 +410,14 @@ def test_levels_follow_the_most_specific_name() -> None:
 
 
 def test_compile_problems_are_collected_not_raised() -> None:
-    engine = TemplateEngine(Secrets())
+    engine = TemplateEngine(SecretTracker())
     problems: list[TemplateFailure] = []
     engine.compile({"a": "{{ nope }}", "b": ["{{ x( }}"]}, ("p",), PAYLOAD_SCOPE, problems)
     assert sorted(p.path for p in problems) == [("p", "a"), ("p", "b", 0)]
 
 
 def test_the_same_template_string_is_compiled_once() -> None:
-    engine = TemplateEngine(Secrets())
+    engine = TemplateEngine(SecretTracker())
     for i in range(50):
         compile_one(engine, {"a": "{{ run.repeat }}", "b": f"n{i}", "c": ["{{ suite.name }}"]})
     assert len(engine._cache) == 2

@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 from specrunner.errors import SuiteError
+from specrunner.suite.load import load_suite
+from specrunner.suite.validate import schema_diagnostics
 
 DEFAULT_API_KEY = "specrunner-emulator-key"
 
@@ -96,9 +98,6 @@ class EmulatorConfig:
 
 def load_config(path: str) -> EmulatorConfig:
     """Read a YAML configuration; every problem is reported at its file:line:col."""
-    from specrunner.suite.load import load_suite
-    from specrunner.suite.validate import schema_diagnostics
-
     doc = load_suite(path)
     problems = schema_diagnostics(doc, "emulator")
     if problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -266,7 +267,5 @@ def _json_object(request: Incoming) -> dict[str, Any] | Reply:
 
 
 def _iso(wall: float) -> str:
-    import datetime
-
     moment = datetime.datetime.fromtimestamp(wall, datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

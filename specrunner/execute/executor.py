@@ -19,14 +19,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from specrunner.cekura import CekuraClient, Failure, SubmitError, outcome_of
+from specrunner.cekura import CekuraApi, Failure, SubmitError, Submitted, outcome_of
 from specrunner.errors import RemoteError
 from specrunner.execute.journal import Journal, Replay
-from specrunner.models import Outcome, Plan, PlannedRun, RunRecord
-from specrunner.retry import GaveUp, RetryPolicy
+from specrunner.masking import Secrets
+from specrunner.models import Outcome, Plan, PlannedRun, RunRecord, Snapshot
+from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable
 
-Progress = Callable[["Snapshot"], None]
+Progress = Callable[[Snapshot], None]
 QUIET_POLLS = 20
 SLOWEST = 8
 
@@ -42,18 +43,6 @@ class Settings:
     submit_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=120.0))
     now: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Progress: runs by outcome, in flight, and elapsed seconds."""
-
-    total: int
-    outcomes: Mapping[str, int]
-    in_flight: int
-    live: int
-    elapsed: float
-    message: str | None = None
 
 
 @dataclass(slots=True)
@@ -75,13 +64,16 @@ class Executor:
         self,
         plan: Plan,
         *,
-        cekura: CekuraClient,
+        cekura: CekuraApi,
         sources: Mapping[str, RoomSource],
         journal: Journal,
         settings: Settings,
+        secrets: Secrets | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.plan = plan
+        self.secrets = plan.secrets if secrets is None else secrets
+        """What to hide in messages: the plan's secrets and those its rooms read."""
         self.cekura = cekura
         self.sources = sources
         self.journal = journal
@@ -246,7 +238,7 @@ class Executor:
                 if isinstance(exc, RoomUnavailable)
                 else (f"room source {run.planned.room!r} failed: {type(exc).__name__}")
             )
-            reason = self.plan.secrets.redact_text(reason, min_length=1)
+            reason = self.secrets.redact_text(reason, min_length=1)
             await self._finish(run, Outcome.ERROR, f"no room: {reason}", final=False)
             self.journal.write("not_sent", keys=[run.planned.key], reason=reason)
         else:
@@ -309,23 +301,23 @@ class Executor:
             run.status = "pending"
         self._report()
 
-    async def _send(self, entries: list[dict[str, Any]]) -> Any:
+    async def _send(self, entries: list[dict[str, Any]]) -> Submitted:
         """Submit once; send again only what provably did nothing (refused)."""
-        policy = self.settings.submit_retry
-        started, attempt = policy.now(), 0
-        while True:
-            attempt += 1
+
+        async def attempt() -> Submitted:
             try:
                 return await self.cekura.submit(entries, self.plan.agent)
             except SubmitError as failure:
                 if failure.kind is not Failure.REFUSED:
                     raise
-                wait = policy.backoff(attempt, failure.retry_after)
-                if policy.now() + wait - started > policy.deadline:
-                    raise SubmitError(
-                        Failure.REFUSED, f"{failure.reason} (gave up after {attempt} attempts)"
-                    ) from None
-                await policy.sleep(wait)
+                raise RetryLater(failure.reason, failure.retry_after) from None
+
+        try:
+            return await self.settings.submit_retry.call(attempt)
+        except GaveUp as gave_up:
+            raise SubmitError(
+                Failure.REFUSED, f"{gave_up.reason} (gave up after {gave_up.attempts} attempts)"
+            ) from None
 
     async def _submission_failed(
         self, number: int, batch: list[_Run], failure: SubmitError

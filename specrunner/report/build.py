@@ -8,32 +8,67 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final, TypedDict, cast
 
-from specrunner import __version__
 from specrunner.judge import CellCounts, Rule, count, mean_scores, percentile, wilson
-from specrunner.masking import MASK
+from specrunner.masking import MASK, Secrets
 from specrunner.models import Plan, RunRecord
+from specrunner.report.records import (
+    ExpectedOutcome,
+    ExpectRule,
+    OutcomeCounts,
+    Report,
+    ReportCell,
+    ReportMetric,
+    ReportRun,
+    ReportSelection,
+    Verdict,
+)
 from specrunner.suite.matrix import cell_label
+from specrunner.version import __version__
 
-REPORT_VERSION = 1
+REPORT_VERSION: Final = 1
+
+
+class CellMeta(TypedDict):
+    """What judging needs of a cell besides its runs: its identity, labels and rule."""
+
+    scenario: str
+    scenario_id: int | str
+    cell: dict[str, Any]
+    label: str
+    tags: list[str]
+    expect: ExpectRule
+
+
+class CekuraDetails(TypedDict):
+    """The part of a report's run that comes from Cekura's Run object."""
+
+    duration_seconds: float | None
+    transcript: str | None
+    recording_url: str | None
+    metrics: list[ReportMetric]
+    expected_outcome: ExpectedOutcome | None
 
 
 def build_report(
     plan: Plan,
     records: Sequence[RunRecord],
     *,
+    secrets: Secrets | None = None,
     started_at: str | None,
     finished_at: str,
     run_dir: str | None,
     git_commit: str | None,
-) -> dict[str, Any]:
+) -> Report:
+    """The report of `plan`'s `records`; `secrets` (default: the plan's) are masked in it."""
+    hidden = plan.secrets if secrets is None else secrets
     planned = {run.key: run for run in plan.runs}
 
     def shown_id(value: int) -> int | str:
-        return MASK if str(value) in plan.secrets else value
+        return MASK if str(value) in hidden else value
 
-    runs = []
+    runs: list[ReportRun] = []
     for record in records:
         run = planned[record.key]
         runs.append(
@@ -53,7 +88,7 @@ def build_report(
                 "publish_data_message": run.shown_payload,
             }
         )
-    cells_meta = []
+    cells_meta: list[CellMeta] = []
     for scenario in plan.scenarios:
         for cell in scenario.cells:
             cells_meta.append(
@@ -63,11 +98,12 @@ def build_report(
                     "cell": dict(cell),
                     "label": cell_label(cell),
                     "tags": list(scenario.tags),
-                    "expect": scenario.expect.as_json(),
+                    # `Expectation.as_json` writes the schema's expect rule.
+                    "expect": cast(ExpectRule, scenario.expect.as_json()),
                 }
             )
     cells, verdict = judge(runs, cells_meta)
-    report = {
+    report: Report = {
         "report_version": REPORT_VERSION,
         "specrunner": __version__,
         "suite": {
@@ -77,7 +113,8 @@ def build_report(
             "description": plan.description,
         },
         "environment": plan.environment,
-        "selection": plan.selection.as_json(),
+        # `Selection.as_json` writes the schema's selection.
+        "selection": cast(ReportSelection, plan.selection.as_json()),
         "git": {"commit": git_commit},
         "started_at": started_at,
         "finished_at": finished_at,
@@ -86,7 +123,8 @@ def build_report(
         "cells": cells,
         "runs": runs,
     }
-    return plan.secrets.redact(report)  # type: ignore[no-any-return]
+    # Redacting copies the report's JSON and keeps its shape (strings only are changed).
+    return cast(Report, hidden.redact(report))
 
 
 def cell_id(scenario: str, cell: Mapping[str, Any]) -> str:
@@ -95,16 +133,16 @@ def cell_id(scenario: str, cell: Mapping[str, Any]) -> str:
 
 
 def judge(
-    runs: Sequence[Mapping[str, Any]], cells_meta: Iterable[Mapping[str, Any]]
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    runs: Sequence[ReportRun], cells_meta: Iterable[CellMeta]
+) -> tuple[list[ReportCell], Verdict]:
     """The cells (in the order of `cells_meta`) with their verdicts, and the suite's verdict.
 
     Cells without runs in `runs` (left out by a selection or shard) are not reported.
     """
-    by_cell: dict[str, list[Mapping[str, Any]]] = {}
+    by_cell: dict[str, list[ReportRun]] = {}
     for run in runs:
         by_cell.setdefault(_key(run["scenario"], run["cell"]), []).append(run)
-    cells = []
+    cells: list[ReportCell] = []
     for meta in cells_meta:
         members = by_cell.get(_key(meta["scenario"], meta["cell"]))
         if not members:
@@ -122,9 +160,9 @@ def judge(
                 "cell": dict(meta["cell"]),
                 "label": meta["label"],
                 "tags": list(meta["tags"]),
-                "expect": dict(meta["expect"]),
+                "expect": meta["expect"].copy(),
                 "runs": counts.runs,
-                "outcomes": dict(counts.outcomes),
+                "outcomes": _outcome_counts(counts.outcomes),
                 "pass_rate": counts.pass_rate,
                 "wilson": list(interval) if interval is not None else None,
                 "flaky": counts.flaky,
@@ -132,16 +170,16 @@ def judge(
                 "keys": [r["key"] for r in members],
             }
         )
-    outcomes = count(r["outcome"] for r in runs)
-    durations = [r["duration_seconds"] for r in runs if r.get("duration_seconds") is not None]
+    outcomes = _outcome_counts(count(r["outcome"] for r in runs))
+    durations = [d for r in runs if (d := r.get("duration_seconds")) is not None]
     scores = [
-        (m["name"], float(m["score"]))
+        (m["name"], float(score))
         for r in runs
         for m in r.get("metrics") or ()
-        if isinstance(m.get("score"), int | float)
+        if isinstance(score := m.get("score"), int | float)
     ]
     passed_cells = sum(c["met"] for c in cells)
-    verdict = {
+    verdict: Verdict = {
         "passed": passed_cells == len(cells),
         "cells": len(cells),
         "cells_passed": passed_cells,
@@ -156,21 +194,41 @@ def judge(
     return cells, verdict
 
 
-def cells_meta_of(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def cells_meta_of(report: Report) -> list[CellMeta]:
     """The cells' rules and labels as a saved report holds them (for re-judging)."""
-    keys = ("scenario", "scenario_id", "cell", "label", "tags", "expect")
-    return [{k: cell[k] for k in keys} for cell in report["cells"]]
+    return [
+        {
+            "scenario": cell["scenario"],
+            "scenario_id": cell["scenario_id"],
+            "cell": cell["cell"],
+            "label": cell["label"],
+            "tags": cell["tags"],
+            "expect": cell["expect"],
+        }
+        for cell in report["cells"]
+    ]
+
+
+def _outcome_counts(counts: Mapping[str, int]) -> OutcomeCounts:
+    """`judge.count`'s tally as the report's record (the same keys, in the same order)."""
+    return {
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "error": counts["error"],
+        "unknown": counts["unknown"],
+        "not_run": counts["not_run"],
+    }
 
 
 def _key(scenario: str, cell: Mapping[str, Any]) -> str:
     return json.dumps([scenario, cell], sort_keys=True, ensure_ascii=False)
 
 
-def cekura_details(run: Mapping[str, Any] | None) -> dict[str, Any]:
+def cekura_details(run: Mapping[str, Any] | None) -> CekuraDetails:
     """What the report keeps of Cekura's Run object."""
     run = run or {}
     evaluation = run.get("evaluation") if isinstance(run.get("evaluation"), dict) else {}
-    metrics = []
+    metrics: list[ReportMetric] = []
     for metric in (evaluation or {}).get("metrics") or ():
         if not isinstance(metric, dict) or "name" not in metric:
             continue
@@ -188,7 +246,7 @@ def cekura_details(run: Mapping[str, Any] | None) -> dict[str, Any]:
             }
         )
     expected = run.get("expected_outcome")
-    expected_outcome = None
+    expected_outcome: ExpectedOutcome | None = None
     if isinstance(expected, dict):
         score = expected.get("score")
         expected_outcome = {

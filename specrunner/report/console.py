@@ -9,10 +9,10 @@ every view says the same thing the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from specrunner.report.build import cell_id
+from specrunner.report.records import Report, ReportCell
 from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
 
 MAX_CELL_ROWS = 200
@@ -23,9 +23,9 @@ MAX_ERROR = 160
 # Control characters other than the whitespace that `one_line` folds into spaces.
 
 
-def console_summary(report: Mapping[str, Any]) -> list[str]:
+def console_summary(report: Report) -> list[str]:
     lines = [_headline(report)]
-    cells: Sequence[Mapping[str, Any]] = report["cells"]
+    cells = report["cells"]
     if not cells:
         lines.append("No cells were run.")
         return lines
@@ -48,7 +48,7 @@ def console_summary(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _headline(report: Mapping[str, Any]) -> str:
+def _headline(report: Report) -> str:
     verdict = report["verdict"]
     environment = report["environment"]
     where = f" ({one_line(environment)})" if environment else ""
@@ -63,7 +63,7 @@ def _headline(report: Mapping[str, Any]) -> str:
     )
 
 
-def _shown_cells(cells: Sequence[Mapping[str, Any]], limit: int) -> list[Mapping[str, Any]]:
+def _shown_cells(cells: Sequence[ReportCell], limit: int) -> list[ReportCell]:
     """All cells, or over `limit`, the failing first, then the flaky, then the rest, shown
     in the report's order."""
     if len(cells) <= limit:
@@ -72,7 +72,7 @@ def _shown_cells(cells: Sequence[Mapping[str, Any]], limit: int) -> list[Mapping
     return [cells[i] for i in sorted(ranked[:limit])]
 
 
-def _cell_row(cell: Mapping[str, Any]) -> tuple[str, ...]:
+def _cell_row(cell: ReportCell) -> tuple[str, ...]:
     return (
         one_line(cell["scenario"], MAX_COLUMN),
         one_line(cell["label"], MAX_COLUMN),
@@ -95,7 +95,7 @@ def _align(rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
     ]
 
 
-def _failing_runs(report: Mapping[str, Any]) -> Iterable[str]:
+def _failing_runs(report: Report) -> Iterable[str]:
     for run in report["runs"]:
         if run["outcome"] == "passed":
             continue

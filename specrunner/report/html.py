@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,8 +23,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from specrunner import __version__
 from specrunner.judge import OUTCOMES
+from specrunner.report.records import ExpectRule, Report
+from specrunner.version import __version__
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ COUNT_COLUMNS = (
 )
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(report: Report) -> str:
     assets = _assets()
     verdict = report["verdict"]
     cells = report["cells"]
@@ -85,14 +86,14 @@ def script_json(value: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def page_data(report: Mapping[str, Any]) -> dict[str, Any]:
+def page_data(report: Report) -> dict[str, Any]:
     """What the page's script needs: each cell's values, as text to show and as values to
     sort on, with the positions of its runs; and the runs themselves."""
     runs = report["runs"]
     position: dict[str, int] = {}
     for i, run in enumerate(runs):
         position.setdefault(run["key"], i)
-    cells = []
+    cells: list[dict[str, Any]] = []
     for cell in report["cells"]:
         cells.append(
             {
@@ -138,7 +139,7 @@ def seconds(value: float | None) -> str:
     return f"{minutes} min {rest} s"
 
 
-def rule_text(expect: Mapping[str, Any]) -> str:
+def rule_text(expect: ExpectRule) -> str:
     if expect.get("min_passes") is not None:
         passes = expect["min_passes"]
         return f"≥ {passes} pass" if passes == 1 else f"≥ {passes} passes"
@@ -156,7 +157,7 @@ def timestamp(value: str | None) -> str:
     return value
 
 
-def _facts(report: Mapping[str, Any]) -> list[Fact]:
+def _facts(report: Report) -> list[Fact]:
     verdict = report["verdict"]
     durations = verdict["duration_seconds"]
     commit = report["git"]["commit"]

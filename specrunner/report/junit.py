@@ -16,16 +16,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from specrunner.report.records import Report, ReportCell, ReportRun
 from specrunner.report.wording import expect_text, one_line, run_reason
 
 MAX_REASON = 1000
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def render_junit(report: Mapping[str, Any]) -> str:
+def render_junit(report: Report) -> str:
     runs = {run["key"]: run for run in report["runs"]}
     suite_name = report["suite"]["name"]
-    cells: Sequence[Mapping[str, Any]] = report["cells"]
+    cells = report["cells"]
     failures = sum(not cell["met"] for cell in cells)
     total_time = _seconds(run.get("duration_seconds") for run in report["runs"])
 
@@ -63,7 +64,7 @@ def render_junit(report: Mapping[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _testcase(cell: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ET.Element:
+def _testcase(cell: ReportCell, runs: Sequence[ReportRun]) -> ET.Element:
     label = cell["label"]
     case = ET.Element(
         "testcase",
@@ -88,7 +89,7 @@ def _testcase(cell: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ET.
     return case
 
 
-def failure_message(cell: Mapping[str, Any]) -> str:
+def failure_message(cell: ReportCell) -> str:
     """`2 of 3 runs passed; expect pass_rate 1`."""
     return (
         f"{cell['outcomes']['passed']} of {cell['runs']} runs passed; "
@@ -96,7 +97,7 @@ def failure_message(cell: Mapping[str, Any]) -> str:
     )
 
 
-def _run_line(run: Mapping[str, Any]) -> str:
+def _run_line(run: ReportRun) -> str:
     reason = run_reason(run)
     line = f"repeat {run['repeat']} (key {run['key']}): {run['outcome']}"
     return line + (f" - {one_line(reason, MAX_REASON)}" if reason else "")

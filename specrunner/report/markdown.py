@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from specrunner.report.build import cell_id
+from specrunner.report.records import Report, ReportCell, ReportRun
 from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
 
 MAX_CELL_ROWS = 50
@@ -30,9 +31,9 @@ _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _NOT_PASSED = ("error", "unknown", "not_run")
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
+def render_markdown(report: Report) -> str:
     lines = [_title(report), "", _counts(report), ""]
-    cells: Sequence[Mapping[str, Any]] = report["cells"]
+    cells = report["cells"]
     listed = [c for c in cells if not c["met"]] + [c for c in cells if c["met"] and c["flaky"]]
     if not cells:
         lines += ["No cells were run.", ""]
@@ -54,7 +55,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_step_summary(report: Mapping[str, Any], environ: Mapping[str, str]) -> Path | None:
+def append_step_summary(report: Report, environ: Mapping[str, str]) -> Path | None:
     """Append the summary to the GitHub Actions job summary, when there is one.
 
     Earlier steps (or an earlier report in this step) may have written to the file: it is
@@ -82,7 +83,7 @@ def md(value: Any, limit: int = MAX_TEXT) -> str:
     return _MENTION.sub("@\u200b", text)
 
 
-def _title(report: Mapping[str, Any]) -> str:
+def _title(report: Report) -> str:
     passed = report["verdict"]["passed"]
     environment = report["environment"]
     where = f" ({md(environment)})" if environment else ""
@@ -90,7 +91,7 @@ def _title(report: Mapping[str, Any]) -> str:
     return f"## {mark} {md(report['suite']['name'])}{where} {word}"
 
 
-def _counts(report: Mapping[str, Any]) -> str:
+def _counts(report: Report) -> str:
     verdict = report["verdict"]
     parts = [
         outcome_counts(verdict["runs"], verdict["outcomes"]),
@@ -106,7 +107,7 @@ def _counts(report: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _cell_table(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+def _cell_table(cells: Sequence[ReportCell]) -> list[str]:
     lines = [
         "| Verdict | Scenario | Cell | Passed | Pass rate (95% CI) | Expect | Flaky |",
         "| --- | --- | --- | ---: | ---: | --- | --- |",
@@ -130,7 +131,7 @@ def _cell_table(cells: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _run_item(run: Mapping[str, Any]) -> str:
+def _run_item(run: ReportRun) -> str:
     reason = run_reason(run)
     name = md(cell_id(run["scenario"], run["cell"]))
     outcome = run["outcome"].replace("_", " ")
@@ -138,7 +139,7 @@ def _run_item(run: Mapping[str, Any]) -> str:
     return item + (f": {md(reason, MAX_REASON)}" if reason else "")
 
 
-def _footer(report: Mapping[str, Any]) -> str:
+def _footer(report: Report) -> str:
     parts = [f"specrunner {md(report['specrunner'])}", f"finished {md(report['finished_at'])}"]
     if report["git"]["commit"]:
         parts.append(f"commit {md(report['git']['commit'][:12])}")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from specrunner.errors import UsageError
-from specrunner.report.build import cells_meta_of, judge
+from specrunner.report.build import CellMeta, cells_meta_of, judge
+from specrunner.report.records import Report, ReportRun
 
 
-def read_report(path: str) -> dict[str, Any]:
+def read_report(path: str) -> Report:
     """A report file, checked against schemas/report.v1.json."""
     from jsonschema import Draft202012Validator
 
@@ -37,10 +38,11 @@ def read_report(path: str) -> dict[str, Any]:
             f"{path}: not a specrunner report (schemas/report.v1.json): at "
             f"{where}: {first.message}{more}"
         )
-    return dict(data)
+    # The schema check above is what makes the data a `Report`.
+    return cast(Report, data)
 
 
-def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+def merge_reports(reports: Sequence[Report], names: Sequence[str]) -> Report:
     """One report from the shards of one plan: same suite, environment and selection (but
     the shard), no run twice; the cells are judged again over all their runs."""
     if len(reports) < 2:
@@ -63,7 +65,7 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
                 "scenarios or --set): they are not shards of one plan"
             )
     seen: dict[str, str] = {}
-    runs: list[Mapping[str, Any]] = []
+    runs: list[ReportRun] = []
     for report, name in zip(reports, names, strict=True):
         for run in report["runs"]:
             if run["key"] in seen:
@@ -73,7 +75,7 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
                 )
             seen[run["key"]] = name
             runs.append(run)
-    meta: dict[str, dict[str, Any]] = {}
+    meta: dict[str, CellMeta] = {}
     for report in reports:
         for cell in cells_meta_of(report):
             meta.setdefault(json.dumps([cell["scenario"], cell["cell"]], sort_keys=True), cell)
@@ -81,7 +83,10 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
     commits = {r["git"]["commit"] for r in reports}
     started = [r["started_at"] for r in reports if r["started_at"]]
     return {
-        **{k: first[k] for k in ("report_version", "specrunner", "suite", "environment")},
+        "report_version": first["report_version"],
+        "specrunner": first["specrunner"],
+        "suite": first["suite"],
+        "environment": first["environment"],
         "selection": {**first["selection"], "shard": None},
         "git": {"commit": commits.pop() if len(commits) == 1 else None},
         "started_at": min(started) if started else None,
@@ -93,9 +98,9 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str]) ->
     }
 
 
-def _suite(report: Mapping[str, Any]) -> tuple[Any, Any]:
+def _suite(report: Report) -> tuple[str, int]:
     return report["suite"]["name"], report["suite"]["version"]
 
 
-def _selection(report: Mapping[str, Any]) -> dict[str, Any]:
+def _selection(report: Report) -> dict[str, object]:
     return {k: v for k, v in report["selection"].items() if k != "shard"}

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from specrunner.judge import OUTCOMES
 from specrunner.models import Expectation
+from specrunner.report.records import ExpectRule, OutcomeCounts, ReportRun
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def expect_text(expect: Mapping[str, Any]) -> str:
+def expect_text(expect: ExpectRule) -> str:
     """A cell's rule as the suite writes it: `pass_rate 0.66`, `min_passes 4`."""
     return Expectation(
         pass_rate=expect.get("pass_rate", 1.0), min_passes=expect.get("min_passes")
@@ -31,14 +31,14 @@ def percent(rate: float | None) -> str:
     return text.removesuffix(".0") + "%"
 
 
-def outcome_counts(runs: int, outcomes: Mapping[str, int]) -> str:
+def outcome_counts(runs: int, outcomes: OutcomeCounts) -> str:
     """`39 runs: 36 passed, 3 failed` (outcomes that occurred, in the usual order)."""
     parts = [f"{outcomes[name]} {name.replace('_', ' ')}" for name in OUTCOMES if outcomes[name]]
     noun = "run" if runs == 1 else "runs"
     return f"{runs} {noun}" + (f": {', '.join(parts)}" if parts else "")
 
 
-def run_reason(run: Mapping[str, Any]) -> str | None:
+def run_reason(run: ReportRun) -> str | None:
     """Why a run did not pass: its error, or for a failed run Cekura's explanation of its
     expected outcome."""
     if run.get("error"):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from specrunner.errors import UsageError
+from specrunner.report.records import Report
 
-Renderer = Callable[[Mapping[str, Any]], str]
+Renderer = Callable[[Report], str]
 
 
-def render_json(report: Mapping[str, Any]) -> str:
+def render_json(report: Report) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -40,7 +40,7 @@ def check_outputs(paths: Sequence[str]) -> None:
             raise UsageError(f"-o {path}: the extension names no report format ({formats})")
 
 
-def write_reports(report: Mapping[str, Any], paths: Sequence[Path]) -> None:
+def write_reports(report: Report, paths: Sequence[Path]) -> None:
     known = renderers()
     for path in paths:
         text = known[path.suffix.lower()](report)

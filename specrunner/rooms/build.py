@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
-from specrunner.models import RoomConfig, RoomSourceKind
+from specrunner.models import RoomConfig, RoomSourceKind, room_capacity
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomSource
 from specrunner.rooms.command import CommandRoomSource
 from specrunner.rooms.daily import DailyRoomSource
 from specrunner.rooms.http_source import HttpRoomSource
-from specrunner.rooms.pipecat_cloud import DEFAULT_MAX_SESSIONS, PipecatCloudRoomSource
+from specrunner.rooms.pipecat_cloud import PipecatCloudRoomSource
 from specrunner.rooms.static import StaticRoomSource
 
 
@@ -41,16 +40,3 @@ def build_room_source(
     if kind is RoomSourceKind.HTTP:
         return HttpRoomSource.from_config(config, http=http, retry=retry, capacity=capacity)
     return CommandRoomSource.from_config(config, environ=environ, capacity=capacity)
-
-
-def room_capacity(kind: RoomSourceKind, values: Mapping[str, Any]) -> int | None:
-    """The most runs the source serves at once: its own limit and `concurrency`."""
-    limits: list[int] = []
-    if values.get("concurrency") is not None:
-        limits.append(int(values["concurrency"]))
-    if kind is RoomSourceKind.STATIC:
-        rooms = values.get("rooms")
-        limits.append(len(rooms) if isinstance(rooms, list) else 1)
-    elif kind is RoomSourceKind.PIPECAT_CLOUD:
-        limits.append(int(values.get("max_sessions", DEFAULT_MAX_SESSIONS)))
-    return min(limits) if limits else None

@@ -12,12 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
 from specrunner.errors import UsageError
-from specrunner.http_common import retry_after, url_problem
+from specrunner.http_common import describe_status, retry_after
 from specrunner.masking import MASK, MIN_TEXT_SECRET
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
@@ -29,8 +28,6 @@ T = TypeVar("T")
 log = logging.getLogger("specrunner.rooms")
 
 _NO_BODY: Any = object()
-_MESSAGE_FIELDS = ("error", "message", "info", "detail")
-_MAX_MESSAGE = 200
 
 
 # -- secrets ---------------------------------------------------------------------------------
@@ -106,30 +103,6 @@ def header_secrets(headers: Mapping[str, str]) -> list[str]:
 # -- configuration -------------------------------------------------------------------------
 
 
-def shown_url(url: str) -> str:
-    """`url` without credentials, query or fragment: safe to print."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else parts.path
-
-
-def check_url(url: Any, *, source: str, what: str) -> str:
-    """`url`, when it is https, or plain http to a loopback host; else a UsageError."""
-    if not isinstance(url, str) or not url.strip():
-        raise UsageError(f"room source {source!r}: {what} is not set")
-    text = str(url).strip()
-    problem = url_problem(text)
-    if problem is not None:
-        raise UsageError(f"room source {source!r}: {what} {shown_url(text)} {problem}")
-    return text
-
-
 def read_timeout(value: Any, *, source: str, what: str) -> float | None:
     """A duration of the configuration (`90s`, `10m`, or seconds), or None when not set."""
     if value is None:
@@ -198,7 +171,7 @@ async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) ->
     status = response.status_code
     if 200 <= status < 300 or status in request.accept:
         return response
-    reason = f"{request.what} failed: {describe_status(response, redactor)}"
+    reason = f"{request.what} failed: {redactor.text(describe_status(response))}"
     after = retry_after(response)
     refused_first = status == 429 or (status == 503 and after is not None)
     if refused_first or (request.retry_unsure and (status >= 500 or status == 408)):
@@ -238,31 +211,6 @@ def describe_transport(error: httpx.TransportError, redactor: Redactor) -> str:
         kind = "the connection failed"
     detail = str(error).strip()
     return redactor.text(f"{kind} ({type(error).__name__}: {detail})" if detail else kind)
-
-
-def describe_status(response: httpx.Response, redactor: Redactor) -> str:
-    """`HTTP 401: Unauthorized / token expired`: the status and the server's message."""
-    message = server_message(response)
-    text = f"HTTP {response.status_code}" + (f": {message}" if message else "")
-    return redactor.text(text)
-
-
-def server_message(response: httpx.Response) -> str:
-    """The server's own words: `error`, `message`, `info`, `detail`, and an error `code`
-    when it says more than the status (Pipecat Cloud's `PCC-...` codes)."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        lines = response.text.strip().splitlines() if data is None else []
-        return lines[-1][:_MAX_MESSAGE] if lines else ""
-    words = [str(data[k]) for k in _MESSAGE_FIELDS if isinstance(data.get(k), str | int)]
-    message = ": ".join(words)
-    code = data.get("code")
-    if isinstance(code, str) and code and code != str(response.status_code):
-        message = f"{message} (code {code})" if message else f"code {code}"
-    return message[:_MAX_MESSAGE]
 
 
 def log_release_failure(source: str, what: str, error: BaseException, redactor: Redactor) -> None:

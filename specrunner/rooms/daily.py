@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from specrunner.http_common import check_url, shown_url
 from specrunner.models import PlannedRun, RoomConfig
 from specrunner.retry import Now, RetryPolicy, Sleep
 from specrunner.rooms.base import RoomLease, RoomUnavailable
@@ -21,14 +22,12 @@ from specrunner.rooms.calls import (
     Redactor,
     Request,
     answer_object,
-    check_url,
     header_secrets,
     log_release_failure,
     read_mapping,
     read_text,
     read_timeout,
     send,
-    shown_url,
     with_retries,
 )
 
@@ -76,7 +75,7 @@ class StartBot:
     def from_values(cls, values: Mapping[str, Any], source: str) -> StartBot:
         headers = read_mapping(values.get("headers"), source=source, what="start_bot.headers")
         return cls(
-            url=check_url(values.get("url"), source=source, what="start_bot.url"),
+            url=check_url(values.get("url"), f"room source {source!r}: start_bot.url"),
             method=str(values.get("method") or "POST").upper(),
             headers={str(k): str(v) for k, v in headers.items()},
             body=values.get("body"),
@@ -108,7 +107,7 @@ class DailySettings:
         start_bot = read_mapping(values.get("start_bot"), source=name, what="start_bot")
         return cls(
             api_key=read_text(values.get("api_key"), source=name, what="api_key"),
-            api_url=check_url(api_url, source=name, what=what).rstrip("/"),
+            api_url=check_url(api_url, f"room source {name!r}: {what}").rstrip("/"),
             room_properties=read_mapping(
                 values.get("room_properties"), source=name, what="room_properties"
             ),

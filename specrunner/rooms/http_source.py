@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from specrunner.http_common import check_url, shown_url
 from specrunner.models import PlannedRun, RoomConfig
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomUnavailable
@@ -16,13 +17,11 @@ from specrunner.rooms.calls import (
     Redactor,
     Request,
     answer_object,
-    check_url,
     header_secrets,
     read_mapping,
     read_text,
     read_timeout,
     send,
-    shown_url,
     with_retries,
 )
 
@@ -44,7 +43,7 @@ class HttpSettings:
         values, name = config.values, config.name
         headers = read_mapping(values.get("headers"), source=name, what="headers")
         return cls(
-            url=check_url(values.get("url"), source=name, what="url"),
+            url=check_url(values.get("url"), f"room source {name!r}: url"),
             method=str(values.get("method") or "POST").upper(),
             headers={str(k): str(v) for k, v in headers.items()},
             body=values.get("body"),

@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 import httpx
 
-from specrunner.models import PlannedRun, RoomConfig
+from specrunner.http_common import check_url
+from specrunner.models import DEFAULT_MAX_SESSIONS, PlannedRun, RoomConfig
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomUnavailable
 from specrunner.rooms.calls import (
     Redactor,
     Request,
     answer_object,
-    check_url,
     read_mapping,
     read_text,
     send,
@@ -30,7 +30,6 @@ from specrunner.rooms.calls import (
 )
 
 DEFAULT_API_URL = "https://api.pipecat.daily.co"
-DEFAULT_MAX_SESSIONS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +52,7 @@ class PipecatCloudSettings:
         return cls(
             agent_name=read_text(values.get("agent_name"), source=name, what="agent_name"),
             api_key=read_text(values.get("api_key"), source=name, what="api_key"),
-            api_url=check_url(api_url, source=name, what=what).rstrip("/"),
+            api_url=check_url(api_url, f"room source {name!r}: {what}").rstrip("/"),
             body=values.get("body"),
             room_properties=(
                 None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specrunner.errors import Diagnostic, SuiteError
-from specrunner.masking import Secrets
+from specrunner.masking import SecretTracker
 from specrunner.models import (
     Plan,
     PlannedScenario,
@@ -68,9 +68,9 @@ class _Compiler:
         self.data: dict[str, Any] = doc.data
         self.options = options
         self.problems: list[Diagnostic] = []
-        self.secrets = Secrets()
-        self.engine = TemplateEngine(self.secrets)
-        self.env = EnvProxy(options.environ, lenient=options.lenient_env, secrets=self.secrets)
+        self.tracker = SecretTracker()
+        self.engine = TemplateEngine(self.tracker)
+        self.env = EnvProxy(options.environ, lenient=options.lenient_env, tracker=self.tracker)
         self._failed_templates: set[JsonPath] = set()
         self._payloads: dict[JsonPath, Node] = {}
 
@@ -83,7 +83,7 @@ class _Compiler:
         if failure.path in self._failed_templates:
             return
         self._failed_templates.add(failure.path)
-        self.fail(failure.path, self.secrets.redact_text(failure.message, min_length=1))
+        self.fail(failure.path, self.tracker.secrets.redact_text(failure.message, min_length=1))
 
     def compile(self, raw: Any, path: JsonPath, scope: frozenset[str]) -> Node:
         failures: list[TemplateFailure] = []
@@ -130,7 +130,11 @@ class _Compiler:
         # With problems already found, render every scenario anyway to report them all.
         selected = (
             select_scenarios(
-                planned, self.options.tags, self.options.scenarios, self.doc.path, self.secrets
+                planned,
+                self.options.tags,
+                self.options.scenarios,
+                self.doc.path,
+                self.tracker.secrets,
             )
             if not self.problems
             else planned
@@ -155,7 +159,7 @@ class _Compiler:
                 overrides=tuple(".".join(path) for path, _ in self.options.overrides),
             ),
             total_runs=sum(len(s.plan.cells) * s.plan.repeat for s in planned),
-            secrets=self.secrets,
+            secrets=self.tracker.secrets,
         )
 
     def pick_environment(self) -> str | None:
@@ -230,7 +234,7 @@ class _Compiler:
                 ]
             )
         if value is not None:
-            self.secrets.add(str(value))
+            self.tracker.add(str(value))
         return as_secret(value)
 
     def render_agent(
@@ -257,7 +261,7 @@ class _Compiler:
         number = _positive_int(value)
         secret = shown is not value
         if secret:
-            self.secrets.add(str(value))
+            self.tracker.add(str(value))
             if number is None and self.options.lenient_env and self.env.missing:
                 return 0, True  # `validate` cannot know it; `plan` checks it
         if number is None:

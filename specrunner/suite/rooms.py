@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from specrunner.errors import SuiteError
-from specrunner.masking import Secrets
-from specrunner.models import RoomConfig, RoomSourceKind, RoomSpec
+from specrunner.masking import SecretTracker
+from specrunner.models import RoomConfig, RoomSourceKind, RoomSpec, room_capacity
 from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.sandbox import EnvProxy
 from specrunner.suite.template import (
@@ -17,13 +17,11 @@ from specrunner.suite.template import (
     TemplateFailure,
 )
 
-DEFAULT_MAX_SESSIONS = 50
-
 
 class _Compiler(Protocol):
     doc: Document
     engine: TemplateEngine
-    secrets: Secrets
+    tracker: SecretTracker
 
     def compile(self, raw: Any, path: JsonPath, scope: frozenset[str]) -> Node: ...
 
@@ -42,7 +40,7 @@ def plan_room(
     node = compiler.compile(conf, path, SUITE_SCOPE)
     # A dry run with a lenient `env` finds undefined names and lists the variables the
     # room needs, without needing their values.
-    probe = EnvProxy(environ, lenient=True, secrets=compiler.secrets)
+    probe = EnvProxy(environ, lenient=True, tracker=compiler.tracker)
     try:
         compiler.engine.render(node, {**context, "env": probe})
     except TemplateFailure as failure:
@@ -50,31 +48,22 @@ def plan_room(
     missing = tuple(sorted(probe.missing))
 
     def render(run_environ: Mapping[str, str]) -> RoomConfig:
-        env = EnvProxy(run_environ, lenient=False, secrets=compiler.secrets)
+        # Run time: what this render reads from `env` is recorded in a tracker of its own
+        # (seeded with what compiling saw) and handed over in `RoomConfig.secrets`.
+        tracker = SecretTracker(compiler.tracker.secrets)
+        env = EnvProxy(run_environ, lenient=False, tracker=tracker)
         try:
-            values, shown = compiler.engine.render(node, {**context, "env": env})
+            values, shown = compiler.engine.tracking(tracker).render(node, {**context, "env": env})
         except TemplateFailure as failure:
-            message = compiler.secrets.redact_text(failure.message, min_length=1)
+            message = tracker.secrets.redact_text(failure.message, min_length=1)
             raise SuiteError([compiler.doc.diagnostic(failure.path, message)]) from None
-        return RoomConfig(name, source, values, shown)
+        return RoomConfig(name, source, values, shown, tracker.secrets)
 
     return RoomSpec(
         name=name,
         source=source,
-        capacity=_capacity(source, conf),
+        capacity=room_capacity(source, conf),
         env_names=tuple(sorted(probe.used)),
         missing_env=missing,
         render=render,
     )
-
-
-def _capacity(source: RoomSourceKind, conf: dict[str, Any]) -> int | None:
-    """The most runs the source can serve at once, where the suite bounds it."""
-    limits: list[int] = []
-    if "concurrency" in conf:
-        limits.append(int(conf["concurrency"]))
-    if source is RoomSourceKind.STATIC:
-        limits.append(len(conf["rooms"]) if "rooms" in conf else 1)
-    elif source is RoomSourceKind.PIPECAT_CLOUD:
-        limits.append(int(conf.get("max_sessions", DEFAULT_MAX_SESSIONS)))
-    return min(limits) if limits else None

@@ -16,7 +16,7 @@ from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from specrunner.masking import Secrets
+from specrunner.masking import SecretTracker
 
 MAX_RENDERED_SIZE = 1_000_000
 
@@ -88,12 +88,14 @@ class EnvProxy:
     as an opaque secret placeholder and its name is remembered in `missing`.
     """
 
-    __slots__ = ("_environ", "_lenient", "missing", "secrets", "used")
+    __slots__ = ("_environ", "_lenient", "missing", "tracker", "used")
 
-    def __init__(self, environ: Mapping[str, str], *, lenient: bool, secrets: Secrets) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], *, lenient: bool, tracker: SecretTracker
+    ) -> None:
         self._environ = environ
         self._lenient = lenient
-        self.secrets = secrets
+        self.tracker = tracker
         self.missing: set[str] = set()
         self.used: set[str] = set()
 
@@ -105,7 +107,7 @@ class EnvProxy:
                 raise MissingEnv(name)
             self.missing.add(name)
             return SecretStr(f"<unset {name}>")
-        self.secrets.add(value)
+        self.tracker.add(value)
         return SecretStr(value)
 
     def __getattr__(self, name: str) -> SecretStr:

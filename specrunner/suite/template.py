@@ -11,6 +11,7 @@ reads one, so each rendered value knows whether it is derived from a secret ("ta
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -21,7 +22,7 @@ from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
 
-from specrunner.masking import MASK, Secrets
+from specrunner.masking import MASK, SecretTracker
 from specrunner.suggest import did_you_mean
 from specrunner.suite.load import JsonPath
 from specrunner.suite.sandbox import (
@@ -114,12 +115,19 @@ def has_template_syntax(text: str) -> bool:
 class TemplateEngine:
     """Compiles raw values into node trees (each template once) and renders them."""
 
-    def __init__(self, secrets: Secrets) -> None:
-        self.secrets = secrets
+    def __init__(self, tracker: SecretTracker) -> None:
+        self.tracker = tracker
+        """Where the secrets that rendering reads are recorded (and masked from)."""
         self.sandbox = Sandbox()
         self._cache: dict[
             tuple[str, frozenset[str]], tuple[Callable[[dict[str, Any]], Any], bool, Level]
         ] = {}
+
+    def tracking(self, tracker: SecretTracker) -> TemplateEngine:
+        """This engine (its sandbox and compiled templates), recording into `tracker`."""
+        engine = copy.copy(self)
+        engine.tracker = tracker
+        return engine
 
     # -- compiling
 
@@ -210,7 +218,7 @@ class TemplateEngine:
             return node.value, node.display
         if isinstance(node, Template):
             value, tainted = self._render_template(node, context)
-            return value, (self.secrets.mask(value) if tainted else value)
+            return value, (self.tracker.secrets.mask(value) if tainted else value)
         if isinstance(node, MappingNode):
             out: dict[str, Any] = {}
             shown: dict[str, Any] = {}

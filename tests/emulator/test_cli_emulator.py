@@ -14,7 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from specrunner import app
+from specrunner.app import serve
 from specrunner.cli import main
 from specrunner.errors import UsageError
 
@@ -53,7 +53,7 @@ def serve_once(
     out: list[str] = []
     err: list[str] = []
     probe = Probe(out, requests)
-    code = app.run_emulator("127.0.0.1", 0, api_key, config_path, out.append, err.append, probe)
+    code = serve.run_emulator("127.0.0.1", 0, api_key, config_path, out.append, err.append, probe)
     return code, out, err, probe
 
 
@@ -156,7 +156,7 @@ def test_ctrl_c_stops_it_cleanly() -> None:
     def interrupt() -> None:
         raise KeyboardInterrupt
 
-    code = app.run_emulator("127.0.0.1", 0, None, None, out.append, out.append, interrupt)
+    code = serve.run_emulator("127.0.0.1", 0, None, None, out.append, out.append, interrupt)
     assert code == 0
     assert out[-1] == "stopped"
     with pytest.raises(httpx.ConnectError):
@@ -167,7 +167,7 @@ def test_the_cli_passes_its_options_to_the_emulator(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    original = app.run_emulator
+    original = serve.run_emulator
     seen: dict[str, Any] = {}
 
     def bounded(*args: Any) -> int:
@@ -185,7 +185,7 @@ def test_the_cli_passes_its_options_to_the_emulator(
 
         return original(host, port, api_key, config_path, echo, err, wait)
 
-    monkeypatch.setattr(app, "run_emulator", bounded)
+    monkeypatch.setattr(serve, "run_emulator", bounded)
     result = CliRunner().invoke(
         main, ["emulator", "--port", "0", "--api-key", "cli-key"], prog_name="specrunner"
     )
@@ -248,7 +248,9 @@ def test_a_port_in_use_is_a_clear_exit_2(
 def test_run_emulator_raises_a_usage_error_for_a_port_in_use(taken_port: int) -> None:
     out: list[str] = []
     with pytest.raises(UsageError) as caught:
-        app.run_emulator("127.0.0.1", taken_port, None, None, out.append, out.append, lambda: None)
+        serve.run_emulator(
+            "127.0.0.1", taken_port, None, None, out.append, out.append, lambda: None
+        )
     message = str(caught.value)
     del caught
     gc.collect()  # a socket the failed start left open would warn here (warnings are errors)

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from specrunner.cekura import CekuraClient, Failure, SubmitError, check_url
+from specrunner.cekura import CekuraClient, Failure, SubmitError, api_base
 from specrunner.errors import RemoteError, UsageError
+from specrunner.http_common import check_url
 from specrunner.retry import GaveUp, RetryPolicy
 
 ENTRIES = [
@@ -156,9 +157,9 @@ def test_polls_give_up_after_the_deadline_and_stop_on_a_bad_key() -> None:
 
 
 def test_plain_http_only_to_loopback() -> None:
-    assert check_url("http://127.0.0.1:8765/", "X") == "http://127.0.0.1:8765"
-    assert check_url("http://localhost:1", "X") == "http://localhost:1"
-    assert check_url("https://api.cekura.ai", "X") == "https://api.cekura.ai"
+    assert api_base("http://127.0.0.1:8765/") == "http://127.0.0.1:8765"
+    assert api_base("http://localhost:1") == "http://localhost:1"
+    assert api_base("https://api.cekura.ai") == "https://api.cekura.ai"
     with pytest.raises(UsageError, match="plain http"):
         check_url("http://api.cekura.ai", "CEKURA_API_URL")
     with pytest.raises(UsageError, match="not an http"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,15 @@ from specrunner.errors import RemoteError
 from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import JOURNAL, Journal, replay
 from specrunner.masking import Secrets
-from specrunner.models import Outcome, Plan, PlannedRun, RoomSourceKind, RoomSpec, Selection
+from specrunner.models import (
+    Outcome,
+    Plan,
+    PlannedRun,
+    RoomConfig,
+    RoomSourceKind,
+    RoomSpec,
+    Selection,
+)
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease
 
@@ -38,10 +46,14 @@ def plan(runs: int, rooms: dict[str, int | None], timeout: float = 600.0) -> Pla
         )
         for i in range(runs)
     )
+
+    def never_rendered(environ: Mapping[str, str]) -> RoomConfig:
+        raise AssertionError("the executor is given room sources; it renders no room")
+
     specs = {
-        name: RoomSpec(name, RoomSourceKind.STATIC, capacity, (), (), render=lambda e: None)
+        name: RoomSpec(name, RoomSourceKind.STATIC, capacity, (), (), render=never_rendered)
         for name, capacity in rooms.items()
-    }  # type: ignore[arg-type,return-value]
+    }
     return Plan(
         suite_name="fake",
         suite_file="fake.yaml",
@@ -90,7 +102,7 @@ class FakeCekura:
         self.polls_to_finish = polls_to_finish
         self.fail = list(fail)
         self.success = success
-        self.batches: list[list[dict[str, Any]]] = []
+        self.batches: list[list[Mapping[str, Any]]] = []
         self.polls: list[list[int]] = []
         self.ended: list[int] = []
         self.seen: dict[int, int] = {}
@@ -100,7 +112,7 @@ class FakeCekura:
     def _live(self) -> int:
         return sum(1 for n in self.seen.values() if n < self.polls_to_finish)
 
-    async def submit(self, entries: Sequence[dict[str, Any]], agent: int | None) -> Submitted:
+    async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
         if self.fail:
             raise self.fail.pop(0)
         self.batches.append(list(entries))
@@ -170,7 +182,7 @@ def execute(
     executor = Executor(
         the_plan,
         cekura=cekura,
-        sources=sources,  # type: ignore[arg-type]
+        sources=sources,
         journal=journal,
         settings=Settings(**defaults),
     )
@@ -300,7 +312,7 @@ def test_resume_polls_existing_runs_and_sends_only_the_rest(tmp_path: Path) -> N
     executor = Executor(
         the_plan,
         cekura=cekura,
-        sources={"a": source},  # type: ignore[arg-type]
+        sources={"a": source},
         journal=journal,
         settings=Settings(now=clock.now, sleep=clock.sleep, batch_window=0.0),
     )
@@ -361,7 +373,7 @@ def test_runs_cekura_kept_refusing_are_errors_now_and_sent_on_resume(tmp_path: P
     executor = Executor(
         the_plan,
         cekura=cekura,
-        sources={"a": FakeSource("a", None)},  # type: ignore[arg-type]
+        sources={"a": FakeSource("a", None)},
         journal=journal,
         settings=Settings(now=clock.now, sleep=clock.sleep, batch_window=0.0),
     )

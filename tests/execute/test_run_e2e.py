@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 import specrunner
+from specrunner.app.running import RunResult
 from specrunner.cli import main
 from specrunner.emulator import (
     Behaviour,
@@ -24,7 +25,6 @@ from specrunner.emulator import (
     StaticRoom,
 )
 from specrunner.errors import RemoteError, UsageError
-from specrunner.execute.runner import RunResult
 
 CANARY = "sk-canary-4e1f9b7d"
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from specrunner.report.build import cells_meta_of, judge
+from specrunner.report.build import CellMeta, cells_meta_of, judge
+from specrunner.report.records import ExpectRule, OutcomeName, Report, ReportRun
 from specrunner.suite.matrix import cell_label
 
 HERE = Path(__file__).parent
@@ -29,37 +30,37 @@ def _cells_report() -> str:
     return CELLS_REPORT.read_text(encoding="utf-8")
 
 
-def cells_report() -> dict[str, Any]:
+def cells_report() -> Report:
     """The sample: passed, failed and flaky, flaky but met, error, unknown and not-run
     cells, and a scenario whose name, label and errors are hostile to every format."""
-    data: dict[str, Any] = json.loads(_cells_report())
+    data: Report = json.loads(_cells_report())
     return data
 
 
-def rejudged(report: Mapping[str, Any], keep: Sequence[str]) -> dict[str, Any]:
+def rejudged(report: Report, keep: Sequence[str]) -> Report:
     """`report` with only the cells whose ids are in `keep`, judged again."""
     cells = [c for c in report["cells"] if c["id"] in keep]
     keys = {key for cell in cells for key in cell["keys"]}
     runs = [copy.deepcopy(r) for r in report["runs"] if r["key"] in keys]
     metas = [m for m, c in zip(cells_meta_of(report), report["cells"], strict=True) if c in cells]
     new_cells, verdict = judge(runs, metas)
-    return {**copy.deepcopy(dict(report)), "cells": new_cells, "verdict": verdict, "runs": runs}
+    return {**copy.deepcopy(report), "cells": new_cells, "verdict": verdict, "runs": runs}
 
 
 def make_report(
-    outcomes: Sequence[Sequence[str]],
+    outcomes: Sequence[Sequence[OutcomeName]],
     *,
-    expect: Mapping[str, Any] | None = None,
+    expect: ExpectRule | None = None,
     error: str | None = "Cekura: the run ended timeout",
     duration: float | None = 60.0,
-) -> dict[str, Any]:
+) -> Report:
     """A report with one cell per item of `outcomes` (scenario `scenario-NNNN`, cell
     `n=N`), each with runs of those outcomes; runs that error carry `error`."""
-    runs: list[dict[str, Any]] = []
-    metas: list[dict[str, Any]] = []
+    runs: list[ReportRun] = []
+    metas: list[CellMeta] = []
     for index, cell_outcomes in enumerate(outcomes):
         scenario = f"scenario-{index // 10:04d}"
-        cell = {"n": index % 10}
+        cell: dict[str, Any] = {"n": index % 10}
         metas.append(
             {
                 "scenario": scenario,
@@ -67,7 +68,7 @@ def make_report(
                 "cell": cell,
                 "label": cell_label(cell),
                 "tags": [],
-                "expect": dict(expect or {"pass_rate": 1.0}),
+                "expect": (expect or {"pass_rate": 1.0}).copy(),
             }
         )
         for repeat, outcome in enumerate(cell_outcomes, start=1):

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from specrunner.report.build import cells_meta_of, judge
+from specrunner.report.build import CellMeta, cells_meta_of, judge
+from specrunner.report.records import ExpectRule, OutcomeName, Report, ReportRun
 from specrunner.suite.matrix import cell_label
 
 SAMPLE = Path(__file__).parent / "data" / "sample-report.json"
@@ -28,19 +29,19 @@ LOCALES = ("en-US", "es-ES", "fr-FR", "de-DE", "it-IT")
 PERSONAS = ("polite", "impatient")
 
 
-def sample() -> dict[str, Any]:
-    report: dict[str, Any] = json.loads(SAMPLE.read_text(encoding="utf-8"))
+def sample() -> Report:
+    report: Report = json.loads(SAMPLE.read_text(encoding="utf-8"))
     return report
 
 
-def rejudged(report: Mapping[str, Any], cells_meta: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def rejudged(report: Report, cells_meta: Sequence[CellMeta]) -> Report:
     """`report` with its cells and verdict judged again from its runs."""
-    out = dict(report)
+    out = report.copy()
     out["cells"], out["verdict"] = judge(report["runs"], cells_meta)
     return out
 
 
-def hostile() -> dict[str, Any]:
+def hostile() -> Report:
     """The sample with markup and script in every place a suite or Cekura can put text.
 
     The first cell's scenario is renamed; its first run has the hostile transcript, error
@@ -66,17 +67,17 @@ def hostile() -> dict[str, Any]:
     return rejudged(report, meta)
 
 
-def synthetic(runs: int, *, per_cell: int = 10, seed: int = 7) -> dict[str, Any]:
+def synthetic(runs: int, *, per_cell: int = 10, seed: int = 7) -> Report:
     """A report of `runs` runs, `per_cell` to a cell (the last cell may have fewer), ten
     cells to a scenario, with mostly passes and some failures, errors and unknowns."""
     rng = random.Random(seed)
-    cells_meta: list[dict[str, Any]] = []
-    run_list: list[dict[str, Any]] = []
+    cells_meta: list[CellMeta] = []
+    run_list: list[ReportRun] = []
     for c in range((runs + per_cell - 1) // per_cell):
         scenario = f"scenario-{c // 10:03d}"
         scenario_id = 1000 + c // 10
         cell = {"locale": LOCALES[c % 5], "persona": PERSONAS[(c // 5) % 2]}
-        expect = {"pass_rate": 0.8} if c % 3 else {"min_passes": max(1, per_cell // 2)}
+        expect: ExpectRule = {"pass_rate": 0.8} if c % 3 else {"min_passes": max(1, per_cell // 2)}
         cells_meta.append(
             {
                 "scenario": scenario,
@@ -91,7 +92,7 @@ def synthetic(runs: int, *, per_cell: int = 10, seed: int = 7) -> dict[str, Any]
         for repeat in range(1, min(per_cell, runs - len(run_list)) + 1):
             n = len(run_list)
             draw = rng.random()
-            outcome = (
+            outcome: OutcomeName = (
                 "error"
                 if draw < 0.01
                 else "unknown"
@@ -101,7 +102,8 @@ def synthetic(runs: int, *, per_cell: int = 10, seed: int = 7) -> dict[str, Any]
                 else "failed"
             )
             run_list.append(_run(n, scenario, scenario_id, cell, repeat, outcome, rng))
-    report = {
+    # Not yet a `Report`: `rejudged` adds its cells and verdict.
+    report: Any = {
         "report_version": 1,
         "specrunner": "0.1.0",
         "suite": {
@@ -133,9 +135,9 @@ def _run(
     scenario_id: int,
     cell: Mapping[str, Any],
     repeat: int,
-    outcome: str,
+    outcome: OutcomeName,
     rng: random.Random,
-) -> dict[str, Any]:
+) -> ReportRun:
     finished = outcome in ("passed", "failed")
     latency = rng.randint(400, 1800)
     lines = [

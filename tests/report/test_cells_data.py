@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 from report_factory import SCHEMA, cells_report, make_report, rejudged
 
 from specrunner.report.build import cells_meta_of, judge
+from specrunner.report.records import Report
 
 
-def schema_errors(report: dict[str, Any]) -> list[str]:
+def schema_errors(report: Report) -> list[str]:
     validator = Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
     return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(report)]
 
@@ -54,5 +54,5 @@ def test_the_sample_has_every_kind_of_cell() -> None:
     ],
     ids=["made", "empty", "rejudged"],
 )
-def test_made_reports_are_valid(report: dict[str, Any]) -> None:
+def test_made_reports_are_valid(report: Report) -> None:
     assert schema_errors(report) == []

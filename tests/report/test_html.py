@@ -33,6 +33,7 @@ from reportkit import (
 )
 
 from specrunner.report.html import interval, percent, render_html, rule_text, seconds, timestamp
+from specrunner.report.records import Report
 from specrunner.schemas import load_schema
 
 DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.DOTALL)
@@ -165,7 +166,7 @@ def test_ten_thousand_runs_are_data_not_markup() -> None:
 def test_a_not_run_column_only_when_a_cell_has_runs_not_run() -> None:
     report = sample()
     assert 'data-sort="not_run"' not in render_html(report)
-    meta = [
+    meta: list[Any] = [
         {k: c[k] for k in ("scenario", "scenario_id", "cell", "label", "tags", "expect")}
         for c in report["cells"]
     ]
@@ -225,7 +226,7 @@ def chromium() -> Path:
     pytest.skip(reason)
 
 
-def opened(report: dict[str, Any], steps: str, tmp_path: Path, **options: Any) -> PageRun:
+def opened(report: Report, steps: str, tmp_path: Path, **options: Any) -> PageRun:
     """`steps` run in the loaded page; the page must have loaded cleanly."""
     run = run_page(render_html(report), steps, tmp_path, **options)
     assert run.errors == []
@@ -387,7 +388,7 @@ def test_expanding_a_cell_shows_its_runs(chromium: Path, tmp_path: Path) -> None
     )
     cell = report["cells"][2]
     runs = {r["key"]: r for r in report["runs"]}
-    failed = runs[run.result["failed"]]
+    failed: Any = runs[run.result["failed"]]
     assert failed["outcome"] == "failed"
     assert run.result["open"] is True
     assert run.result["expanded"] == "true"

@@ -10,6 +10,7 @@ from junitparser import Failure, JUnitXml, TestSuite
 from report_factory import cells_report, make_report
 
 from specrunner.report.junit import render_junit
+from specrunner.report.records import OutcomeName
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -161,7 +162,7 @@ def test_an_empty_report() -> None:
 
 
 @pytest.mark.parametrize("cells", [[["passed"]], [["failed", "failed"]]])
-def test_the_output_is_an_xml_document(cells: list[list[str]]) -> None:
+def test_the_output_is_an_xml_document(cells: list[list[OutcomeName]]) -> None:
     text = render_junit(make_report(cells))
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ')
     assert text.endswith("</testsuites>\n")

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 import specrunner
+from specrunner.app.running import RunResult
 from specrunner.cli import main
 from specrunner.emulator import Behaviour, Emulator, EmulatorConfig
-from specrunner.execute.runner import RunResult
 from specrunner.schemas import load_schema
 
 SUITE = {

@@ -12,11 +12,11 @@ from roomkit import FakeTime, room_config
 
 from conftest import compile_text
 from specrunner.errors import UsageError
-from specrunner.http_common import is_loopback
+from specrunner.http_common import is_loopback, shown_url
 from specrunner.models import RoomConfig
 from specrunner.rooms.base import RoomSource
 from specrunner.rooms.build import build_room_source
-from specrunner.rooms.calls import Redactor, header_secrets, shown_url
+from specrunner.rooms.calls import Redactor, header_secrets
 from specrunner.rooms.command import CommandRoomSource
 from specrunner.rooms.daily import DailyRoomSource
 from specrunner.rooms.http_source import HttpRoomSource

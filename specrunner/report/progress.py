@@ -1,16 +1,12 @@
-"""Live progress while a suite runs (one updating line on a terminal, plain lines
-otherwise), and the summary printed at the end."""
+"""Live progress while a suite runs: one updating line on a terminal, plain lines
+otherwise. It shows the executor's `Snapshot`s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Mapping
+from typing import TextIO
 
-from specrunner.models import Outcome
-
-if TYPE_CHECKING:
-    from specrunner.execute.executor import Snapshot
-    from specrunner.execute.runner import RunResult
+from specrunner.models import Outcome, Snapshot
 
 ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.UNKNOWN, Outcome.NOT_RUN)
 
@@ -67,13 +63,3 @@ class ProgressView:
             self._stream.write("\n")
             self._stream.flush()
             self._width = 0
-
-    def summary(self, result: RunResult, written: Sequence[str] = ()) -> Iterator[str]:
-        """The cells' table, then where the reports went."""
-        from specrunner.report.console import console_summary
-
-        yield from console_summary(result.report)
-        for path in written:
-            yield f"report: {path}"
-        if result.run_dir is not None:
-            yield f"run directory: {result.run_dir}"

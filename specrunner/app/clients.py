@@ -1,0 +1,59 @@
+"""What a run talks to: the environment (pointed at an in-process emulator with
+`--emulator`), one HTTP client, the Cekura client and the plan's room sources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from specrunner.cekura import CekuraClient
+from specrunner.models import RoomConfig
+from specrunner.retry import RetryPolicy
+from specrunner.rooms.base import RoomSource
+from specrunner.rooms.build import build_room_source
+
+# Generous for one request; a run's own timeout bounds the whole call.
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    cekura: CekuraClient
+    sources: Mapping[str, RoomSource]
+
+
+@contextmanager
+def run_environment(environ: Mapping[str, str], *, emulator: bool) -> Iterator[Mapping[str, str]]:
+    """The environment the clients use: `environ`, pointed at an in-process emulator (with
+    its own API key and URLs) when `emulator` is set."""
+    if not emulator:
+        yield environ
+        return
+    from specrunner.emulator import Emulator, EmulatorConfig  # aiohttp: only for --emulator
+
+    with Emulator(EmulatorConfig()) as served:
+        yield {**environ, **served.environment()}
+
+
+@asynccontextmanager
+async def open_clients(
+    rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], *, concurrency: int
+) -> AsyncIterator[Clients]:
+    """The Cekura client and a room source per rendered room configuration, sharing one
+    HTTP client; the sources are closed (and the client) on the way out."""
+    limits = httpx.Limits(max_connections=max(20, concurrency * 2))
+    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as http:
+        retry = RetryPolicy()
+        cekura = CekuraClient.from_environ(http, environ, retry)
+        sources = {
+            name: build_room_source(config, http=http, environ=environ, retry=retry)
+            for name, config in rooms.items()
+        }
+        try:
+            yield Clients(cekura, sources)
+        finally:
+            for source in sources.values():
+                await source.close()

@@ -1,0 +1,69 @@
+"""`specrunner plan`: a suite and a selection, compiled into the plan of its runs.
+
+`PlanRequest` is the one record of what a user selected (suite, environment, `--set`,
+`--tag`, `--scenario`, `--shard`): the CLI fills it from its options, `specrunner.run`
+from its keywords, `RunRequest` holds it, and a run's journal stores it and reads it back
+on `--resume`. A new selection option is a new field here, its CLI option and its docs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from specrunner.app.checking import load_valid
+from specrunner.models import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    suite: str
+    environment: str | None = None
+    sets: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    shard: str | None = None
+
+    @classmethod
+    def selection_fields(cls) -> tuple[str, ...]:
+        """Every field but the suite: what `--resume` takes from the journal."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "suite")
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as JSON (for the journal's start record)."""
+        return {
+            f.name: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlanRequest:
+        """The record `as_json` wrote; KeyError or TypeError when it is not one."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            value = data[f.name]
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)
+
+
+def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan:
+    """The plan of `request`, reading `env` from `environ` (default: `os.environ`)."""
+    # Imported here: a command imports only the stages it uses (start-up time).
+    from specrunner.suite.compile import CompileOptions, compile_plan
+    from specrunner.suite.selection import parse_set, parse_shard
+
+    overrides = tuple(parse_set(text) for text in request.sets)
+    shard = parse_shard(request.shard) if request.shard is not None else None
+    doc = load_valid(request.suite)
+    options = CompileOptions(
+        environment=request.environment,
+        overrides=overrides,
+        tags=request.tags,
+        scenarios=request.scenarios,
+        shard=shard,
+        environ=dict(os.environ) if environ is None else environ,
+    )
+    return compile_plan(doc, options)

@@ -1,0 +1,142 @@
+"""The JSON report as typed records: these TypedDicts mirror schemas/report.v1.json.
+
+One TypedDict per object of the schema, with the schema's property names as keys; a key
+the schema does not require is `NotRequired`, a value it allows to be null is `X | None`.
+tests/report/test_records.py walks the schema and these records side by side, so a change
+to one that is not made to the other fails the tests.
+
+Free-form JSON (a cell's matrix values, the payload a run sent) stays `dict[str, Any]` or
+`Any`: the schema gives it no shape either.
+"""
+
+# No `from __future__ import annotations` here: on Python 3.11 it makes TypedDict treat
+# `NotRequired[...]` keys as required (`__required_keys__` is computed from the strings),
+# and the test that keeps these records in step with the schema relies on those keys.
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+OutcomeName = Literal["passed", "failed", "error", "unknown", "not_run"]
+"""A run's outcome as the report spells it (`$defs/outcome`; `models.Outcome`'s values)."""
+
+
+class ReportSuite(TypedDict):
+    name: str
+    file: str
+    version: int
+    description: str | None
+
+
+class ReportSelection(TypedDict):
+    environment: str | None
+    tags: list[str]
+    scenarios: list[str]
+    shard: str | None
+    set: list[str]
+
+
+class ReportGit(TypedDict):
+    commit: str | None
+
+
+class OutcomeCounts(TypedDict):
+    """How many runs had each outcome (`$defs/outcome_counts`)."""
+
+    passed: int
+    failed: int
+    error: int
+    unknown: int
+    not_run: int
+
+
+class DurationStats(TypedDict):
+    median: float | None
+    p95: float | None
+
+
+class Verdict(TypedDict):
+    passed: bool
+    cells: int
+    cells_passed: int
+    cells_failed: int
+    flaky_cells: int
+    runs: int
+    outcomes: OutcomeCounts
+    pass_rate: float | None
+    duration_seconds: DurationStats
+    metrics: dict[str, float]
+
+
+class ExpectRule(TypedDict):
+    """A cell's rule: exactly one of the two keys (the schema's min/maxProperties)."""
+
+    pass_rate: NotRequired[float]
+    min_passes: NotRequired[int]
+
+
+class ReportCell(TypedDict):
+    id: str
+    scenario: str
+    scenario_id: int | str
+    cell: dict[str, Any]
+    label: str
+    tags: list[str]
+    expect: ExpectRule
+    runs: int
+    outcomes: OutcomeCounts
+    pass_rate: float | None
+    wilson: list[float] | None
+    flaky: bool
+    met: bool
+    keys: list[str]
+
+
+class ReportMetric(TypedDict):
+    """One Cekura metric of a run (`$defs/metric`)."""
+
+    name: str
+    type: str
+    score: NotRequired[float | None]
+    value: NotRequired[str | None]
+    explanation: NotRequired[list[str]]
+
+
+class ExpectedOutcome(TypedDict):
+    score: float | None
+    explanation: list[str]
+
+
+class ReportRun(TypedDict):
+    key: str
+    scenario_id: int | str
+    scenario: str
+    cell: dict[str, Any]
+    repeat: int
+    room: str
+    outcome: OutcomeName
+    status: str | None
+    run_id: int | None
+    result_id: int | None
+    error: str | None
+    duration_seconds: float | None
+    transcript: str | None
+    recording_url: str | None
+    metrics: list[ReportMetric]
+    expected_outcome: ExpectedOutcome | None
+    publish_data_message: Any
+
+
+class Report(TypedDict):
+    """The whole report: the canonical record of a run (or of merged shards)."""
+
+    report_version: Literal[1]
+    specrunner: str
+    suite: ReportSuite
+    environment: str | None
+    selection: ReportSelection
+    git: ReportGit
+    started_at: str | None
+    finished_at: str
+    run_dir: str | None
+    verdict: Verdict
+    cells: list[ReportCell]
+    runs: list[ReportRun]
