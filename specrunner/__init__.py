@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,7 @@ def run(
     `resume=`). Invalid input raises `specrunner.errors.SuiteError` or `UsageError`; a
     remote refusal raises `RemoteError`; an unknown option is a TypeError.
     """
-    import os
-
-    from specrunner.app.running import RunRequest, execute  # only when a suite is run
+    from specrunner.app.running import RunRequest, execute  # `import specrunner` stays light
 
     environ = dict(os.environ) if environ is None else environ
     return execute(RunRequest.of(suite, environ=environ, **options))

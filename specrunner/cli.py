@@ -33,7 +33,7 @@ def _err(text: str) -> None:
 
 
 def _finish(action: Callable[[], int | None]) -> None:
-    from specrunner.app.funnel import guard
+    from specrunner.app.funnel import guard  # loaded by a command, not by --version/--help
 
     sys.exit(guard(action, _err))
 
@@ -41,6 +41,7 @@ def _finish(action: Callable[[], int | None]) -> None:
 def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
+    # The option's check runs only when the option is given.
     from specrunner.errors import UsageError
     from specrunner.suite.selection import parse_shard
 
@@ -54,6 +55,7 @@ def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
 def _check_sets(
     ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
+    # The option's check runs only when the option is given.
     from specrunner.errors import UsageError
     from specrunner.suite.selection import parse_set
 
@@ -131,7 +133,7 @@ def validate(suites: tuple[str, ...]) -> None:
     per valid suite, and every problem as FILE:LINE:COL: message. Exits 2 when any suite
     is invalid.
     """
-    from specrunner.app.checking import validate_all
+    from specrunner.app.checking import validate_all  # each command loads its own use case
 
     sys.exit(validate_all(suites, _out, _err))
 
@@ -154,10 +156,10 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
     scenario, cell, repeat, room, rendered publish_data_message) and a `summary`.
     Secrets are shown as ***.
     """
-    from specrunner.app import planning
+    from specrunner.app import planning  # each command loads its own use case
 
     def action() -> None:
-        from specrunner.plan_view import plan_json_text, plan_text
+        from specrunner.plan_view import plan_json_text, plan_text  # only to print a plan
 
         result = planning.plan(planning.PlanRequest(suite, **selection))
 
@@ -231,7 +233,7 @@ def run(
     rule, 1 when one does not, 2 for an invalid suite or option, 3 when Cekura or a room
     source stopped the run, 130 when interrupted.
     """
-    from specrunner.app import running
+    from specrunner.app import running  # each command loads its own use case
 
     if (suite is None) == (resume is None):
         raise click.UsageError("give either SUITE or --resume RUN_DIR")
@@ -275,7 +277,7 @@ def report(results: str, outputs: tuple[str, ...]) -> None:
     Exit code 0 when the report's verdict passed, 1 when it did not, 2 for a file that is
     not a specrunner report.
     """
-    from specrunner.app import reports
+    from specrunner.app import reports  # each command loads its own use case
 
     _finish(lambda: reports.render_saved(results, outputs))
 
@@ -297,7 +299,7 @@ def merge(reports: tuple[str, ...], outputs: tuple[str, ...]) -> None:
     The reports must come from one suite, environment and selection (but the shard), and
     share no run. Exit code 0 when the merged verdict passed, 1 when it did not.
     """
-    from specrunner.app.reports import merge as merge_reports
+    from specrunner.app.reports import merge as merge_reports  # the command's own use case
 
     def action() -> int:
         merged = merge_reports(reports, outputs)
@@ -321,7 +323,7 @@ def merge(reports: tuple[str, ...], outputs: tuple[str, ...]) -> None:
 )
 def schema(kind: str) -> None:
     """Print the JSON Schema of a suite file or of the JSON report."""
-    from specrunner.app import starter
+    from specrunner.app import starter  # each command loads its own use case
 
     _finish(lambda: click.echo(starter.schema_text(kind), nl=False))
 
@@ -331,7 +333,7 @@ def schema(kind: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: str, force: bool) -> None:
     """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR."""
-    from specrunner.app import starter
+    from specrunner.app import starter  # each command loads its own use case
 
     def action() -> None:
         for path in starter.init(directory, force=force):
@@ -373,7 +375,7 @@ def emulator(host: str, port: int, api_key: str | None, config_path: str | None)
     Prints the base URL and the environment variables that point specrunner (and
     Cekura's and Pipecat Cloud's own clients) at it.
     """
-    from specrunner.app import serve
+    from specrunner.app import serve  # each command loads its own use case
 
     def action() -> int:
         return serve.run_emulator(host, port, api_key, config_path, _out, _err)

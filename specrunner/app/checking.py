@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from specrunner.app.funnel import guard
 from specrunner.errors import Diagnostic, ExitCode, SuiteError
+from specrunner.suite.compile import CompileOptions, compile_plan, environment_names
+from specrunner.suite.load import Document, load_suite
+from specrunner.suite.validate import check_version, schema_diagnostics
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +21,8 @@ class Validated:
     runs: Mapping[str | None, int]
 
 
-def load_valid(path: str) -> Any:
+def load_valid(path: str) -> Document:
     """Load a suite and check it against the schema; raise SuiteError with every problem."""
-    # Imported here, as in every use case: `specrunner --version` imports none of the stages.
-    from specrunner.suite.load import load_suite
-    from specrunner.suite.validate import check_version, schema_diagnostics
-
     doc = load_suite(path)
     version_problem = check_version(doc)
     if version_problem is not None:
@@ -37,8 +35,6 @@ def load_valid(path: str) -> Any:
 
 def validate(path: str, environ: Mapping[str, str] | None = None) -> Validated:
     """Everything `plan` checks, for every environment, without needing any secret."""
-    from specrunner.suite.compile import CompileOptions, compile_plan, environment_names
-
     doc = load_valid(path)
     environ = dict(os.environ) if environ is None else environ
     names: list[str | None] = list(environment_names(doc)) or [None]

@@ -32,7 +32,7 @@ def run_environment(environ: Mapping[str, str], *, emulator: bool) -> Iterator[M
     if not emulator:
         yield environ
         return
-    from specrunner.emulator import Emulator, EmulatorConfig  # aiohttp: only for --emulator
+    from specrunner.emulator import Emulator, EmulatorConfig  # aiohttp: only with --emulator
 
     with Emulator(EmulatorConfig()) as served:
         yield {**environ, **served.environment()}

@@ -16,6 +16,8 @@ from typing import Any
 
 from specrunner.app.checking import load_valid
 from specrunner.models import Plan
+from specrunner.suite.compile import CompileOptions, compile_plan
+from specrunner.suite.selection import parse_set, parse_shard
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +53,6 @@ class PlanRequest:
 
 def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan:
     """The plan of `request`, reading `env` from `environ` (default: `os.environ`)."""
-    # Imported here: a command imports only the stages it uses (start-up time).
-    from specrunner.suite.compile import CompileOptions, compile_plan
-    from specrunner.suite.selection import parse_set, parse_shard
-
     overrides = tuple(parse_set(text) for text in request.sets)
     shard = parse_shard(request.shard) if request.shard is not None else None
     doc = load_valid(request.suite)

@@ -8,25 +8,19 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
-
-if TYPE_CHECKING:
-    from specrunner.report.records import Report
+from specrunner.report.build import build_report
+from specrunner.report.markdown import append_step_summary
+from specrunner.report.records import Report
+from specrunner.report.saved import merge_reports, read_report
+from specrunner.report.write import check_outputs, write_reports
 
 
 def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def check_outputs(outputs: Sequence[str]) -> None:
-    """Refuse, before anything runs, a report path whose format cannot be written."""
-    from specrunner.report.write import check_outputs as check  # the renderers: on use only
-
-    check(outputs)
 
 
 def write_run_report(
@@ -40,9 +34,6 @@ def write_run_report(
     workdir: Path,
 ) -> Report:
     """The run's JSON report, written to each of `outputs` in the format it names."""
-    from specrunner.report.build import build_report
-    from specrunner.report.write import write_reports
-
     report = build_report(
         plan,
         records,
@@ -75,17 +66,12 @@ def git_commit(folder: Path) -> str | None:
 
 def step_summary(report: Report, environ: Mapping[str, str]) -> list[str]:
     """Append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set; its path."""
-    from specrunner.report.markdown import append_step_summary
-
     path = append_step_summary(report, environ)
     return [str(path)] if path is not None else []
 
 
 def render_saved(path: str, outputs: Sequence[str]) -> int:
     """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's."""
-    from specrunner.report.saved import read_report
-    from specrunner.report.write import write_reports
-
     check_outputs(outputs)
     report = read_report(path)
     write_reports(report, [Path(o) for o in outputs])
@@ -95,9 +81,6 @@ def render_saved(path: str, outputs: Sequence[str]) -> int:
 
 def merge(paths: Sequence[str], outputs: Sequence[str]) -> Report:
     """`specrunner merge`: join the reports of a plan's shards and judge the cells again."""
-    from specrunner.report.saved import merge_reports, read_report
-    from specrunner.report.write import write_reports
-
     check_outputs(outputs)
     merged = merge_reports([read_report(p) for p in paths], list(paths))
     write_reports(merged, [Path(o) for o in outputs])

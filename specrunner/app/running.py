@@ -10,16 +10,21 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from specrunner.app import run_dir as run_dirs
+from specrunner.app.clients import open_clients, run_environment
 from specrunner.app.planning import PlanRequest, plan
-from specrunner.app.reports import check_outputs, now_iso, step_summary, write_run_report
+from specrunner.app.reports import now_iso, step_summary, write_run_report
+from specrunner.cekura import api_key
 from specrunner.errors import ExitCode, UsageError
+from specrunner.execute.executor import Executor, Settings
+from specrunner.execute.journal import JOURNAL, Journal, replay
 from specrunner.models import Outcome, Plan, RunRecord, Snapshot
-
-if TYPE_CHECKING:
-    from specrunner.report.records import Report
+from specrunner.report.console import console_summary
+from specrunner.report.progress import ProgressView
+from specrunner.report.records import Report
+from specrunner.report.write import check_outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +81,6 @@ def run_suite(
     request: RunRequest, out: Callable[[str], None], progress: TextIO, *, interactive: bool = False
 ) -> int:
     """`specrunner run`: execute, show progress on `progress`, and a summary on `out`."""
-    from specrunner.report.console import console_summary
-    from specrunner.report.progress import ProgressView
-
     view = ProgressView(progress, interactive=interactive)
     try:
         result = execute(request, view.update)
@@ -124,9 +126,6 @@ def execute(request: RunRequest, progress: Callable[[Snapshot], None] | None = N
         )
         return RunResult(the_plan, records, None, ExitCode.OK, report)
 
-    from specrunner.app.clients import run_environment  # httpx: only for a real run
-    from specrunner.cekura import api_key
-
     with run_environment(request.environ, emulator=request.emulator) as environ:
         api_key(environ)
         started_at = (resumed.started_at if resumed else None) or now_iso()
@@ -153,10 +152,6 @@ async def _execute(
     *,
     resumed: run_dirs.Resumed | None,
 ) -> tuple[tuple[RunRecord, ...], Report]:
-    from specrunner.app.clients import open_clients
-    from specrunner.execute.executor import Executor, Settings
-    from specrunner.execute.journal import JOURNAL, Journal, replay
-
     # Room templates are rendered now, with the run's environment; the secrets they read
     # join the plan's, for every message and report of this run.
     rooms = {name: the_plan.rooms[name].render(environ) for name in sorted(_rooms_used(the_plan))}

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 
+from specrunner.emulator import Emulator, EmulatorConfig, load_config
 from specrunner.errors import ExitCode, UsageError
 
 
@@ -20,12 +21,6 @@ def run_emulator(
     wait: Callable[[], None] | None = None,
 ) -> int:
     """Serve the emulator in the foreground until interrupted (or until `wait` returns)."""
-    from specrunner.emulator import (  # aiohttp and the emulator: only this command needs them
-        Emulator,
-        EmulatorConfig,
-        load_config,
-    )
-
     config = load_config(config_path) if config_path else EmulatorConfig()
     if api_key:
         config = dataclasses.replace(config, api_key=api_key)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from specrunner import schemas
 from specrunner.errors import UsageError
 
 
 def schema_text(kind: str) -> str:
     """The JSON Schema of a suite (`suite`), a report (`report`) or the emulator's
     configuration (`emulator`)."""
-    from specrunner.schemas import schema_text as text  # only `schema` and `init` need it
-
-    return text(kind)
+    return schemas.schema_text(kind)
 
 
 def init(directory: str, *, force: bool = False) -> list[Path]:

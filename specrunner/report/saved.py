@@ -7,17 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+from jsonschema import Draft202012Validator
+
 from specrunner.errors import UsageError
 from specrunner.report.build import CellMeta, cells_meta_of, judge
 from specrunner.report.records import Report, ReportRun
+from specrunner.schemas import load_schema
 
 
 def read_report(path: str) -> Report:
     """A report file, checked against schemas/report.v1.json."""
-    from jsonschema import Draft202012Validator
-
-    from specrunner.schemas import load_schema
-
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -7,6 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from specrunner.errors import UsageError
+from specrunner.report.html import render_html
+from specrunner.report.junit import render_junit
+from specrunner.report.markdown import render_markdown
 from specrunner.report.records import Report
 
 Renderer = Callable[[Report], str]
@@ -17,12 +20,7 @@ def render_json(report: Report) -> str:
 
 
 def renderers() -> dict[str, Renderer]:
-    """Extension -> renderer, for the formats this build can write (each imported only
-    when a report is written)."""
-    from specrunner.report.html import render_html
-    from specrunner.report.junit import render_junit
-    from specrunner.report.markdown import render_markdown
-
+    """Extension -> renderer, for the formats this build can write."""
     return {
         ".json": render_json,
         ".html": render_html,
