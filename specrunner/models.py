@@ -185,3 +185,30 @@ class RunRecord:
     error: str | None = None
     cekura: Mapping[str, Any] | None = None
     """The last Run object Cekura returned for it."""
+
+    @classmethod
+    def of(
+        cls,
+        run: PlannedRun,
+        outcome: Outcome,
+        *,
+        status: str | None = None,
+        run_id: int | None = None,
+        result_id: int | None = None,
+        error: str | None = None,
+        cekura: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """The record of planned `run`, with its outcome and what Cekura said of it."""
+        return cls(
+            run.key,
+            run.scenario_id,
+            run.scenario,
+            run.cell,
+            run.repeat,
+            outcome,
+            status,
+            run_id,
+            result_id,
+            error,
+            cekura,
+        )

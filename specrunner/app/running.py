@@ -200,14 +200,6 @@ def _rooms_used(the_plan: Plan) -> set[str]:
 
 def _not_run(the_plan: Plan) -> list[RunRecord]:
     return [
-        RunRecord(
-            key=run.key,
-            scenario_id=run.scenario_id,
-            scenario=run.scenario,
-            cell=run.cell,
-            repeat=run.repeat,
-            outcome=Outcome.NOT_RUN,
-            error="dry run: nothing was sent",
-        )
+        RunRecord.of(run, Outcome.NOT_RUN, error="dry run: nothing was sent")
         for run in the_plan.runs
     ]

@@ -152,15 +152,10 @@ class Executor:
     def records(self) -> list[RunRecord]:
         out = []
         for run in self.runs.values():
-            planned = run.planned
             out.append(
-                RunRecord(
-                    key=planned.key,
-                    scenario_id=planned.scenario_id,
-                    scenario=planned.scenario,
-                    cell=planned.cell,
-                    repeat=planned.repeat,
-                    outcome=run.outcome or (Outcome.UNKNOWN if run.run_id else Outcome.NOT_RUN),
+                RunRecord.of(
+                    run.planned,
+                    run.outcome or (Outcome.UNKNOWN if run.run_id else Outcome.NOT_RUN),
                     status=run.status,
                     run_id=run.run_id,
                     result_id=run.result_id,
