@@ -10,13 +10,13 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
 from specrunner.errors import UsageError
-from specrunner.http_common import describe_status, retry_after
+from specrunner.http_common import check_url, describe_status, retry_after
 from specrunner.masking import MASK, MIN_TEXT_SECRET
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
@@ -149,6 +149,44 @@ class Request:
     connections, 5xx). False for requests that must not happen twice."""
     accept: frozenset[int] = frozenset()
     """Statuses besides 2xx that count as done (404 for deleting what is gone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredRequest:
+    """A request the suite spells out: an http source's start request, a Daily source's
+    `start_bot`. Its URL and headers may carry credentials: they are never shown."""
+
+    url: str = field(repr=False)
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    body: Any = field(default=None, repr=False)
+    timeout: float | None = None
+
+    @classmethod
+    def from_values(
+        cls, values: Mapping[str, Any], *, source: str, prefix: str = ""
+    ) -> ConfiguredRequest:
+        """The request the keys `url`, `method`, `headers`, `body` and `timeout` of
+        `values` describe; messages name them as `prefix` + key."""
+        headers = read_mapping(values.get("headers"), source=source, what=f"{prefix}headers")
+        return cls(
+            url=check_url(values.get("url"), f"room source {source!r}: {prefix}url"),
+            method=str(values.get("method") or "POST").upper(),
+            headers={str(k): str(v) for k, v in headers.items()},
+            body=values.get("body"),
+            timeout=read_timeout(values.get("timeout"), source=source, what=f"{prefix}timeout"),
+        )
+
+    def request(self, what: str, json: Any, *, retry_unsure: bool = True) -> Request:
+        return Request(
+            method=self.method,
+            url=self.url,
+            what=what,
+            headers=self.headers,
+            json=json,
+            timeout=self.timeout,
+            retry_unsure=retry_unsure,
+        )
 
 
 async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) -> httpx.Response:

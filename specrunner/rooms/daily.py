@@ -19,6 +19,7 @@ from specrunner.models import PlannedRun, RoomConfig
 from specrunner.retry import Now, RetryPolicy, Sleep
 from specrunner.rooms.base import RoomLease, RoomUnavailable
 from specrunner.rooms.calls import (
+    ConfiguredRequest,
     Redactor,
     Request,
     answer_object,
@@ -26,7 +27,6 @@ from specrunner.rooms.calls import (
     log_release_failure,
     read_mapping,
     read_text,
-    read_timeout,
     send,
     with_retries,
 )
@@ -61,34 +61,13 @@ class Pacer:
             await self._sleep(slot - now)
 
 
-@dataclass(frozen=True, slots=True)
-class StartBot:
-    """A request that starts the user's bot in a new room."""
-
-    url: str
-    method: str = "POST"
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    body: Any = field(default=None, repr=False)
-    timeout: float | None = None
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any], source: str) -> StartBot:
-        headers = read_mapping(values.get("headers"), source=source, what="start_bot.headers")
-        return cls(
-            url=check_url(values.get("url"), f"room source {source!r}: start_bot.url"),
-            method=str(values.get("method") or "POST").upper(),
-            headers={str(k): str(v) for k, v in headers.items()},
-            body=values.get("body"),
-            timeout=read_timeout(values.get("timeout"), source=source, what="start_bot.timeout"),
-        )
-
-    def body_for(self, room_url: str, token: str) -> Any:
-        """The body with `room_url` and `token` added, unless it sets them itself."""
-        if self.body is None:
-            return {"room_url": room_url, "token": token}
-        if isinstance(self.body, Mapping):
-            return {"room_url": room_url, "token": token, **self.body}
-        return self.body
+def start_bot_body(start_bot: ConfiguredRequest, room_url: str, token: str) -> Any:
+    """`start_bot`'s body with `room_url` and `token` added, unless it sets them itself."""
+    if start_bot.body is None:
+        return {"room_url": room_url, "token": token}
+    if isinstance(start_bot.body, Mapping):
+        return {"room_url": room_url, "token": token, **start_bot.body}
+    return start_bot.body
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +76,8 @@ class DailySettings:
     api_url: str = DEFAULT_API_URL
     room_properties: Mapping[str, Any] = field(default_factory=dict)
     token_properties: Mapping[str, Any] = field(default_factory=dict)
-    start_bot: StartBot | None = None
+    start_bot: ConfiguredRequest | None = None
+    """The request that starts the user's bot in each new room."""
 
     @classmethod
     def from_config(cls, config: RoomConfig, environ: Mapping[str, str]) -> DailySettings:
@@ -114,7 +94,11 @@ class DailySettings:
             token_properties=read_mapping(
                 values.get("token_properties"), source=name, what="token_properties"
             ),
-            start_bot=StartBot.from_values(start_bot, name) if start_bot else None,
+            start_bot=(
+                ConfiguredRequest.from_values(start_bot, source=name, prefix="start_bot.")
+                if start_bot
+                else None
+            ),
         )
 
 
@@ -218,17 +202,11 @@ class DailyRoomSource:
 
         return await with_retries(self._retry, once, source=self.name)
 
-    async def _start_bot(self, start_bot: StartBot, room_url: str, token: str) -> None:
+    async def _start_bot(self, start_bot: ConfiguredRequest, room_url: str, token: str) -> None:
         # A second bot in the same room would spoil the run, so only failures that
         # provably did nothing (refused connection, 429, 503 with Retry-After) are retried.
-        request = Request(
-            method=start_bot.method,
-            url=start_bot.url,
-            what="start_bot request",
-            headers=start_bot.headers,
-            json=start_bot.body_for(room_url, token),
-            timeout=start_bot.timeout,
-            retry_unsure=False,
+        request = start_bot.request(
+            "start_bot request", start_bot_body(start_bot, room_url, token), retry_unsure=False
         )
         redactor = self._redactor.plus(token)
 

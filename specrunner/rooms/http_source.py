@@ -4,23 +4,21 @@ answers with the room URL and token in its JSON."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from specrunner.http_common import check_url, shown_url
+from specrunner.http_common import shown_url
 from specrunner.models import PlannedRun, RoomConfig
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomUnavailable
 from specrunner.rooms.calls import (
+    ConfiguredRequest,
     Redactor,
-    Request,
     answer_object,
     header_secrets,
-    read_mapping,
     read_text,
-    read_timeout,
     send,
     with_retries,
 )
@@ -30,30 +28,22 @@ _MISSING = object()
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
-    url: str = field(repr=False)
-    method: str = "POST"
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    body: Any = field(default=None, repr=False)
+    start: ConfiguredRequest
+    """The request that starts a bot and answers with its room."""
     url_field: str = "dailyRoom"
     token_field: str = "dailyToken"
-    timeout: float | None = None
 
     @classmethod
     def from_config(cls, config: RoomConfig) -> HttpSettings:
         values, name = config.values, config.name
-        headers = read_mapping(values.get("headers"), source=name, what="headers")
         return cls(
-            url=check_url(values.get("url"), f"room source {name!r}: url"),
-            method=str(values.get("method") or "POST").upper(),
-            headers={str(k): str(v) for k, v in headers.items()},
-            body=values.get("body"),
+            start=ConfiguredRequest.from_values(values, source=name),
             url_field=read_text(
                 values.get("url_field", "dailyRoom"), source=name, what="url_field"
             ),
             token_field=read_text(
                 values.get("token_field", "dailyToken"), source=name, what="token_field"
             ),
-            timeout=read_timeout(values.get("timeout"), source=name, what="timeout"),
         )
 
 
@@ -88,7 +78,7 @@ class HttpRoomSource:
         self._settings = settings
         self._http = http
         self._retry = retry
-        self._redactor = (redactor or Redactor()).plus(*header_secrets(settings.headers))
+        self._redactor = (redactor or Redactor()).plus(*header_secrets(settings.start.headers))
 
     @classmethod
     def from_config(
@@ -110,15 +100,8 @@ class HttpRoomSource:
 
     async def lease(self, run: PlannedRun) -> RoomLease:
         settings = self._settings
-        what = f"start request to {shown_url(settings.url)}"
-        request = Request(
-            method=settings.method,
-            url=settings.url,
-            what=what,
-            headers=settings.headers,
-            json=settings.body,
-            timeout=settings.timeout,
-        )
+        what = f"start request to {shown_url(settings.start.url)}"
+        request = settings.start.request(what, settings.start.body)
 
         async def once() -> RoomLease:
             answer = answer_object(await send(self._http, request, self._redactor), what)
@@ -149,4 +132,4 @@ class HttpRoomSource:
         return None
 
     def __repr__(self) -> str:
-        return f"HttpRoomSource(name={self.name!r}, url={shown_url(self._settings.url)!r})"
+        return f"HttpRoomSource(name={self.name!r}, url={shown_url(self._settings.start.url)!r})"

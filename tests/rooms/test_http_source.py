@@ -13,6 +13,7 @@ from specrunner.emulator import Emulator, EmulatorConfig, Fault, ManualClock
 from specrunner.models import RoomConfig
 from specrunner.rooms.base import RoomLease, RoomUnavailable
 from specrunner.rooms.build import build_room_source
+from specrunner.rooms.calls import ConfiguredRequest
 from specrunner.rooms.http_source import HttpRoomSource, HttpSettings, field_of
 
 KEY = "pk_http_source_key"
@@ -122,10 +123,12 @@ def test_a_timeout_is_retried() -> None:
     fault = Fault(endpoint="pipecat.start", latency=0.5, nth=frozenset({1}))
     with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
         settings = HttpSettings(
-            url=f"{emu.base_url}/v1/public/bot/start",
-            headers=AUTH,
-            body={"createDailyRoom": True},
-            timeout=0.1,
+            ConfiguredRequest(
+                url=f"{emu.base_url}/v1/public/bot/start",
+                headers=AUTH,
+                body={"createDailyRoom": True},
+                timeout=0.1,
+            )
         )
 
         async def main(client: httpx.AsyncClient) -> RoomLease:
