@@ -154,7 +154,8 @@ async def _execute(
 ) -> tuple[tuple[RunRecord, ...], Report]:
     # Room templates are rendered now, with the run's environment; the secrets they read
     # join the plan's, for every message and report of this run.
-    rooms = {name: the_plan.rooms[name].render(environ) for name in sorted(_rooms_used(the_plan))}
+    used = sorted({run.room for run in the_plan.runs})
+    rooms = {name: the_plan.rooms[name].render(environ) for name in used}
     secrets = the_plan.secrets.plus(*(config.secrets for config in rooms.values()))
     journal = Journal(run_dir / JOURNAL)
     executor: Executor | None = None
@@ -192,10 +193,6 @@ async def _execute(
             )
     assert report is not None  # the executor ran, or the exception went on above
     return records, report
-
-
-def _rooms_used(the_plan: Plan) -> set[str]:
-    return {run.room for run in the_plan.runs}
 
 
 def _not_run(the_plan: Plan) -> list[RunRecord]:
