@@ -1,23 +1,28 @@
 """The Cekura API client: the only code that knows Cekura's paths.
 
 A run submission is sent once. Its failures are sorted by what they tell about the runs:
-`refused` (the request provably did nothing: no connection, or a 429 / 503 with
-Retry-After), `rejected` (400: the body was refused), `unknown` (it may have reached
-Cekura: a timeout after sending, a dropped connection, a 5xx), `auth`. Only `refused` may
-be sent again. Polls and end-calls are safe to repeat and go through the retry policy.
+`unreachable` (no connection could be made: nothing was sent), `refused` (Cekura refused
+before doing anything: a 429, or a 503 with Retry-After), `rejected` (400: the body was
+refused), `unknown` (it may have reached Cekura: a timeout after sending, a dropped
+connection, a 5xx), `auth`. Only `unreachable` and `refused` may be sent again. The
+answer's runs are matched to the entries by scenario id, whatever order Cekura lists them
+in (a batch never names a scenario twice); an entry without a run of its own is reported,
+not guessed. Polls and end-calls are safe to repeat and go through the retry policy; a
+poll the v2 bulk endpoint refuses (400, 403, 404) is asked of the v1 one.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 import httpx
 
 from specrunner.errors import RemoteError, UsageError
-from specrunner.http_common import check_url, describe_status, retry_after
+from specrunner.http_common import check_url, describe_status, retry_after, shown_url
 from specrunner.models import Outcome
 from specrunner.retry import RetryLater, RetryPolicy
 
@@ -29,6 +34,8 @@ FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
 
 
 class Failure(StrEnum):
+    UNREACHABLE = "unreachable"
+    """No connection could be made: nothing was sent (retried within the run's budget)."""
     REFUSED = "refused"
     REJECTED = "rejected"
     UNKNOWN = "unknown"
@@ -45,9 +52,19 @@ class SubmitError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
+    """What Cekura's answer to a submission says, matched to the entries by scenario id.
+
+    `run_ids` has one item per entry, in the order of the entries: the run Cekura made for
+    it, or None when the answer has no run that is certainly that entry's (none for its
+    scenario, its scenario twice, or a run id given to two scenarios). `unmatched` holds
+    the one-line reason for every None, by entry index. `extra` holds the ids of the runs
+    whose scenario is in no entry, in the answer's order: Cekura made them, for no entry.
+    """
+
     result_id: int
-    run_ids: tuple[int, ...]
-    """One per entry, in the order of the entries."""
+    run_ids: tuple[int | None, ...]
+    unmatched: Mapping[int, str] = field(default_factory=dict)
+    extra: tuple[int, ...] = ()
 
 
 def api_key(environ: Mapping[str, str]) -> str:
@@ -71,7 +88,8 @@ class CekuraApi(Protocol):
     """What the executor needs of Cekura (CekuraClient, or a fake in tests)."""
 
     async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
-        """POST one batch, once; raises SubmitError, whose kind says what may have happened."""
+        """POST one batch, once; raises SubmitError, whose kind says what may have happened,
+        and ValueError (a programming error) when two entries name the same scenario."""
         ...
 
     async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -113,7 +131,10 @@ class CekuraClient:
         )
 
     async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
-        """POST one batch, once. Raises SubmitError, whose kind says what may have happened."""
+        """POST one batch, once. Raises SubmitError, whose kind says what may have happened,
+        and ValueError, before sending anything, when two entries name the same scenario (the
+        answer is matched to the entries by scenario id)."""
+        scenarios = _distinct_scenarios(entries)
         body: dict[str, Any] = {"scenarios": list(entries)}
         if agent is not None:
             body["agent"] = agent
@@ -121,8 +142,13 @@ class CekuraClient:
             response = await self._http.post(
                 self._base + self._submit_path, json=body, headers=self._headers
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise SubmitError(Failure.REFUSED, f"could not connect to Cekura: {exc}") from None
+        except httpx.PoolTimeout:  # no connection free here: nothing was sent
+            raise SubmitError(Failure.REFUSED, "no connection to Cekura was free in time") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise SubmitError(
+                Failure.UNREACHABLE,
+                f"Cekura is unreachable at {shown_url(self._base)} ({type(exc).__name__}: {exc})",
+            ) from None
         except httpx.TransportError as exc:  # sent, or partly: Cekura may have the runs
             raise SubmitError(
                 Failure.UNKNOWN, f"the connection failed after sending ({type(exc).__name__})"
@@ -143,26 +169,7 @@ class CekuraClient:
             raise SubmitError(
                 Failure.REJECTED, f"Cekura refused the runs: {describe_status(response)}"
             )
-        return self._submitted(response, entries)
-
-    def _submitted(
-        self, response: httpx.Response, entries: Sequence[Mapping[str, Any]]
-    ) -> Submitted:
-        try:
-            data = response.json()
-            runs = data["runs"]
-            result_id = int(data["id"])
-            ids = tuple(int(run["id"]) for run in runs)
-            scenarios = [int(run["scenario"]) for run in runs]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SubmitError(
-                Failure.UNKNOWN, f"Cekura's answer could not be read ({type(exc).__name__})"
-            ) from None
-        if len(ids) != len(entries) or scenarios != [int(e["scenario"]) for e in entries]:
-            raise SubmitError(
-                Failure.UNKNOWN, "Cekura's answer does not list one run per entry, in order"
-            )
-        return Submitted(result_id, ids)
+        return _submitted(response, scenarios)
 
     async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
         """The Run objects of `run_ids`, in chunks of at most 100, retried as needed."""
@@ -180,8 +187,8 @@ class CekuraClient:
         params = {"run_ids": ",".join(str(i) for i in chunk)}
         while True:
             response = await self._get(self._bulk_paths[0], params)
-            if response.status_code == 404 and len(self._bulk_paths) > 1:
-                self._bulk_paths.pop(0)  # an older deployment: the v1 path
+            if response.status_code in (400, 403, 404) and len(self._bulk_paths) > 1:
+                self._bulk_paths.pop(0)  # an older deployment (or a refused v2): the v1 path
                 continue
             data = self._json(response)
             if not isinstance(data, list):
@@ -209,7 +216,9 @@ class CekuraClient:
                 method, self._base + path, params=params, headers=self._headers
             )
         except httpx.TransportError as exc:
-            raise RetryLater(f"{type(exc).__name__} talking to Cekura") from None
+            raise RetryLater(
+                f"{type(exc).__name__} talking to Cekura at {shown_url(self._base)}"
+            ) from None
 
     def _json(self, response: httpx.Response, *, empty_ok: bool = False) -> Any:
         status = response.status_code
@@ -220,13 +229,112 @@ class CekuraClient:
         if status == 429 or status >= 500:
             raise RetryLater(f"Cekura answered {describe_status(response)}", retry_after(response))
         if status >= 400:
-            raise RemoteError(f"Cekura answered {describe_status(response)}")
+            raise RemoteError(
+                f"Cekura answered {describe_status(response)} to "
+                f"{response.request.method} {response.request.url.path}"
+            )
         if empty_ok and not response.content:
             return None
         try:
             return response.json()
         except ValueError:
             raise RetryLater("Cekura's answer is not JSON") from None
+
+
+def _distinct_scenarios(entries: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The entries' scenario ids; ValueError when one is named twice."""
+    scenarios = [int(entry["scenario"]) for entry in entries]
+    repeated = sorted(s for s, n in Counter(scenarios).items() if n > 1)
+    if repeated:
+        raise ValueError(
+            f"a submission names scenario {repeated[0]} in more than one entry: "
+            "a batch must hold distinct scenarios"
+        )
+    return scenarios
+
+
+def _submitted(response: httpx.Response, scenarios: Sequence[int]) -> Submitted:
+    """Cekura's answer matched to the entries (`scenarios`, one per entry) by scenario id;
+    SubmitError(UNKNOWN) when it cannot be read at all."""
+    result_id, runs = _read_answer(response)
+    by_scenario: dict[int, list[int]] = {}
+    owners: dict[int, list[int]] = {}  # run id -> the scenarios it is given to
+    for run_id, scenario in runs:
+        by_scenario.setdefault(scenario, []).append(run_id)
+        owners.setdefault(run_id, []).append(scenario)
+    run_ids: list[int | None] = []
+    unmatched: dict[int, str] = {}
+    for index, scenario in enumerate(scenarios):
+        found = by_scenario.get(scenario, [])
+        reason = None
+        if not found:
+            reason = f"Cekura's answer lists no run for scenario {scenario}"
+        elif len(found) > 1:
+            reason = f"Cekura's answer lists scenario {scenario} {_times(len(found))}"
+        elif len(owners[found[0]]) > 1:
+            others = [s for s in owners[found[0]] if s != scenario]
+            reason = (
+                f"Cekura's answer gives run {found[0]} to scenario {scenario} "
+                f"and also to {_scenarios(others)}"
+            )
+        if reason is None:
+            run_ids.append(found[0])
+        else:
+            run_ids.append(None)
+            unmatched[index] = reason
+    wanted = set(scenarios)
+    extra = tuple(dict.fromkeys(run_id for run_id, scenario in runs if scenario not in wanted))
+    return Submitted(result_id, tuple(run_ids), unmatched, extra)
+
+
+def _read_answer(response: httpx.Response) -> tuple[int, list[tuple[int, int]]]:
+    """The result id and the (run id, scenario id) pairs of Cekura's answer, in its order."""
+
+    def unreadable(what: str) -> SubmitError:
+        return SubmitError(Failure.UNKNOWN, f"Cekura's answer could not be read ({what})")
+
+    try:
+        data = response.json()
+    except ValueError:
+        raise unreadable("it is not JSON") from None
+    if not isinstance(data, dict):
+        raise unreadable("it is not a JSON object")
+    result_id = _integer(data.get("id"))
+    if result_id is None:
+        raise unreadable("it has no integer result id")
+    runs = data.get("runs")
+    if not isinstance(runs, list):
+        raise unreadable("it has no list of runs")
+    pairs: list[tuple[int, int]] = []
+    for position, run in enumerate(runs, 1):
+        run_id = _integer(run.get("id")) if isinstance(run, dict) else None
+        scenario = _integer(run.get("scenario")) if isinstance(run, dict) else None
+        if run_id is None or scenario is None:
+            raise unreadable(f"its run number {position} has no integer id or scenario")
+        pairs.append((run_id, scenario))
+    return result_id, pairs
+
+
+def _integer(value: Any) -> int | None:
+    """An integer of a JSON answer (or a string of one, as before), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _times(count: int) -> str:
+    return "twice" if count == 2 else f"{count} times"
+
+
+def _scenarios(ids: Sequence[int]) -> str:
+    """As in: scenario 31; scenarios 31 and 32; scenarios 31, 32 and 33."""
+    names = [str(i) for i in dict.fromkeys(ids)]
+    if len(names) == 1:
+        return f"scenario {names[0]}"
+    return f"scenarios {', '.join(names[:-1])} and {names[-1]}"
 
 
 def outcome_of(run: Mapping[str, Any]) -> tuple[Outcome, str | None] | None:

@@ -206,6 +206,13 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
     metavar="RUN_DIR",
     help="Continue the run recorded in RUN_DIR (after a crash or Ctrl-C).",
 )
+@click.option(
+    "--on-interrupt",
+    type=click.Choice(["leave", "end"]),
+    default="leave",
+    show_default=True,
+    help="On Ctrl-C or SIGTERM: leave live runs running (to --resume), or end their calls.",
+)
 @click.option("--dry-run", is_flag=True, help="Plan only: lease nothing, send nothing.")
 @click.option(
     "-o",
@@ -223,15 +230,18 @@ def run(
     poll_interval: float,
     use_emulator: bool,
     resume: str | None,
+    on_interrupt: str,
     dry_run: bool,
     outputs: tuple[str, ...],
 ) -> None:
     """Run a suite: lease a room per run, submit the runs to Cekura, poll them to the end.
 
     Every run is recorded in .specrunner/runs/RUN_ID/ (journal and results.json), so that
-    `--resume RUN_DIR` can continue it. Exit code 0 when every cell meets its `expect`
-    rule, 1 when one does not, 2 for an invalid suite or option, 3 when Cekura or a room
-    source stopped the run, 130 when interrupted.
+    `--resume RUN_DIR` can continue it. The first Ctrl-C (or SIGTERM) stops sending, lets
+    a submission in flight finish and leaves live runs running (or ends them, with
+    --on-interrupt end); a second stops at once. Exit code 0 when every cell meets its
+    `expect` rule, 1 when one does not, 2 for an invalid suite or option, 3 when Cekura or
+    a room source stopped the run, 130 when interrupted.
     """
     from specrunner.app import running  # each command loads its own use case
 
@@ -252,12 +262,30 @@ def run(
             poll_interval=poll_interval,
             emulator=use_emulator,
             resume=resume,
+            on_interrupt=on_interrupt,
             dry_run=dry_run,
             outputs=outputs,
         )
         return running.run_suite(request, _out, sys.stderr, interactive=sys.stderr.isatty())
 
     _finish(action)
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN_DIR")
+def cancel(run_dir: str) -> None:
+    """End what a run left live in Cekura, and give back the rooms it held.
+
+    Ends the call of every run of RUN_DIR that is still live, waits (up to a minute) for
+    each to reach a final status, releases every room the run still held, and journals
+    it all, so that `specrunner run --resume RUN_DIR` then only sends what was never sent.
+    Running it twice is harmless.
+    """
+    import os
+
+    from specrunner.app import cancelling  # each command loads its own use case
+
+    _finish(lambda: cancelling.cancel(run_dir, _out, os.environ))
 
 
 @main.command()

@@ -185,6 +185,8 @@ class RunRecord:
     error: str | None = None
     cekura: Mapping[str, Any] | None = None
     """The last Run object Cekura returned for it."""
+    unsent: bool = False
+    """Never sent to Cekura, and not final: `--resume` sends it."""
 
     @classmethod
     def of(
@@ -197,6 +199,7 @@ class RunRecord:
         result_id: int | None = None,
         error: str | None = None,
         cekura: Mapping[str, Any] | None = None,
+        unsent: bool = False,
     ) -> RunRecord:
         """The record of planned `run`, with its outcome and what Cekura said of it."""
         return cls(
@@ -211,4 +214,5 @@ class RunRecord:
             result_id,
             error,
             cekura,
+            unsent,
         )

@@ -47,7 +47,9 @@ async def open_clients(
     limits = httpx.Limits(max_connections=max(20, concurrency * 2))
     async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as http:
         retry = RetryPolicy()
-        cekura = CekuraClient.from_environ(http, environ, retry)
+        # A poll gives up within the run's budget for an unreachable Cekura (the breaker),
+        # so that a dead Cekura ends the run in about half a minute, not five.
+        cekura = CekuraClient.from_environ(http, environ, RetryPolicy(deadline=20.0, cap=5.0))
         sources = {
             name: build_room_source(config, http=http, environ=environ, retry=retry)
             for name, config in rooms.items()

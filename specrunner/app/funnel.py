@@ -33,7 +33,8 @@ _NOT_SECRET_ENV = {
 
 
 def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
-    """Run a command; map every way it can end to an exit code, printing one message."""
+    """Run a command; map every way it can end to an exit code, printing one message (and
+    the exception's notes: where a run that got under way left its run directory)."""
     try:
         code = action()
     except SuiteError as error:
@@ -45,9 +46,11 @@ def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
         return error.exit_code
     except SpecrunnerError as error:
         err(f"specrunner: error: {error}")
+        _notes(error, err)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         err("specrunner: interrupted")
+        _notes(error, err)
         return ExitCode.INTERRUPTED
     except Exception as error:  # the last resort: never a traceback on the terminal
         where = write_crash_report(error)
@@ -55,8 +58,14 @@ def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
             f"specrunner: internal error: {type(error).__name__}; details written to {where}. "
             "Please report it with that file."
         )
+        _notes(error, err)
         return ExitCode.INTERNAL
     return ExitCode.OK if code is None else code
+
+
+def _notes(error: BaseException, err: Callable[[str], None]) -> None:
+    for note in getattr(error, "__notes__", ()):
+        err(str(note))
 
 
 def write_crash_report(error: BaseException, environ: Mapping[str, str] | None = None) -> Path:

@@ -32,6 +32,7 @@ def write_run_report(
     started_at: str | None,
     run_dir: Path | None,
     workdir: Path,
+    stopped: str | None = None,
 ) -> Report:
     """The run's JSON report, written to each of `outputs` in the format it names."""
     report = build_report(
@@ -42,6 +43,7 @@ def write_run_report(
         finished_at=now_iso(),
         run_dir=str(run_dir) if run_dir is not None else None,
         git_commit=git_commit(workdir),
+        stopped=stopped,
     )
     write_reports(report, outputs)
     return report

@@ -1,26 +1,37 @@
-"""`specrunner run` (and `specrunner.run`): plan, set up the run directory and the
-clients, execute the plan, write the reports; or continue a run with `--resume`."""
+"""`specrunner run` (and `specrunner.run`): plan, check the configuration, set up the run
+directory and the clients, execute the plan, write the reports; or continue a run with
+`--resume`.
+
+Nothing is made before the configuration is known to work: the rooms are rendered (every
+secret they need is set) and the clients built (every URL may be called) before the run
+directory exists. From then on every ending, whatever it is, writes the reports and says
+where the run directory is and what to do about runs left live or unsent.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import os
+import signal
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from specrunner.app import run_dir as run_dirs
-from specrunner.app.clients import open_clients, run_environment
+from specrunner.app.aftermath import closing_lines
+from specrunner.app.clients import Clients, open_clients, run_environment
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, write_run_report
 from specrunner.cekura import api_key
 from specrunner.errors import ExitCode, UsageError
 from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import JOURNAL, Journal, replay
-from specrunner.models import Outcome, Plan, RunRecord, Snapshot
+from specrunner.masking import Secrets
+from specrunner.models import Outcome, Plan, RoomConfig, RunRecord, Snapshot
 from specrunner.report.console import console_summary
 from specrunner.report.progress import ProgressView
 from specrunner.report.records import Report
@@ -40,6 +51,8 @@ class RunRequest:
     resume: str | None = None
     dry_run: bool = False
     outputs: tuple[str, ...] = ()
+    on_interrupt: str = "leave"
+    """On the first Ctrl-C (or SIGTERM): `leave` live runs for --resume, or `end` them."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     workdir: Path = field(default_factory=Path.cwd)
 
@@ -71,10 +84,21 @@ class RunResult:
     report: Report
     """The JSON report (schemas/report.v1.json)."""
     cells_failed: int = 0
+    stopped: str | None = None
+    """Why the run stopped before its end (an interrupt), or None."""
 
     @property
     def counts(self) -> dict[str, int]:
         return dict(Counter(record.outcome.value for record in self.records))
+
+
+@dataclass(slots=True)
+class _Ending:
+    """What a run that got as far as its run directory leaves, for its last lines."""
+
+    run_dir: Path
+    records: tuple[RunRecord, ...] = ()
+    report: Report | None = None
 
 
 def run_suite(
@@ -82,117 +106,208 @@ def run_suite(
 ) -> int:
     """`specrunner run`: execute, show progress on `progress`, and a summary on `out`."""
     view = ProgressView(progress, interactive=interactive)
+    ending: list[_Ending] = []
     try:
-        result = execute(request, view.update)
-    finally:
+        result = execute(request, view.update, ending=ending)
+    except BaseException as error:
         view.close()
+        for ended in ending:
+            written = [*request.outputs] if ended.report is not None else []
+            if ended.report is not None:
+                written += step_summary(ended.report, request.environ)
+            for line in closing_lines(ended.run_dir, ended.records, written):
+                error.add_note(line)
+        raise
+    view.close()
     for line in console_summary(result.report):
         out(line)
-    for path in [*request.outputs, *step_summary(result.report, request.environ)]:
-        out(f"report: {path}")
-    if result.run_dir is not None:
-        out(f"run directory: {result.run_dir}")
+    if result.stopped is not None:
+        out(f"stopped early ({result.stopped}): the results above are partial")
+    written = [*request.outputs, *step_summary(result.report, request.environ)]
+    for line in closing_lines(result.run_dir, result.records, written):
+        out(line)
     return result.exit_code
 
 
-def execute(request: RunRequest, progress: Callable[[Snapshot], None] | None = None) -> RunResult:
-    """Run a suite to the end (or resume one); the result knows its exit code."""
+def execute(
+    request: RunRequest,
+    progress: Callable[[Snapshot], None] | None = None,
+    *,
+    ending: list[_Ending] | None = None,
+) -> RunResult:
+    """Run a suite to the end (or resume one); the result knows its exit code.
+
+    Once the run directory exists, `ending` (when given) holds what the run leaves, also
+    when it ends with an exception, so that its caller can say so."""
     check_outputs(request.outputs)
     if request.concurrency < 1 or request.batch_size < 1 or request.poll_interval <= 0:
         raise UsageError(
             "--concurrency and --batch-size must be at least 1, and --poll-interval more than 0"
         )
+    if request.on_interrupt not in ("leave", "end"):
+        raise UsageError(f"--on-interrupt {request.on_interrupt!r}: give leave or end")
     resumed = run_dirs.resume(request.resume) if request.resume else None
     planned = resumed.request if resumed is not None else request.plan
     if planned is None:
         raise UsageError("give either a suite or a run directory to resume")
     the_plan = plan(planned, request.environ)
-    if resumed is not None and list(resumed.keys) != [run.key for run in the_plan.runs]:
-        raise UsageError(
-            f"--resume {request.resume}: the suite or its selection changed since "
-            "that run started; its plan no longer matches the journal"
-        )
-    outputs = [Path(output) for output in request.outputs]
+    if resumed is not None:
+        run_dirs.check_resume(resumed, the_plan, str(request.resume))
     if request.dry_run:
         records = tuple(_not_run(the_plan))
         report = write_run_report(
             the_plan,
             records,
             secrets=the_plan.secrets,
-            outputs=outputs,
+            outputs=[Path(output) for output in request.outputs],
             started_at=None,
             run_dir=None,
             workdir=request.workdir,
         )
         return RunResult(the_plan, records, None, ExitCode.OK, report)
-
-    with run_environment(request.environ, emulator=request.emulator) as environ:
+    emulator = request.emulator or (resumed is not None and resumed.emulator)
+    with run_environment(request.environ, emulator=emulator) as environ:
         api_key(environ)
-        started_at = (resumed.started_at if resumed else None) or now_iso()
-        if resumed is not None:
-            run_dir = resumed.run_dir
-        else:
-            assert request.plan is not None
-            run_dir = run_dirs.create(request.workdir, request.plan, the_plan, started_at)
-        records, report = asyncio.run(
-            _execute(request, the_plan, environ, run_dir, started_at, progress, resumed=resumed)
-        )
-    verdict = report["verdict"]
-    code = ExitCode.OK if verdict["passed"] else ExitCode.EXPECTATIONS_NOT_MET
-    return RunResult(the_plan, records, run_dir, code, report, verdict["cells_failed"])
+        # Room templates are rendered now, with the run's environment: a missing secret
+        # stops the run before anything is made. The secrets they read join the plan's.
+        used = sorted({run.room for run in the_plan.runs})
+        rooms = {name: the_plan.rooms[name].render(environ) for name in used}
+        secrets = the_plan.secrets.plus(*(config.secrets for config in rooms.values()))
+        holder = [] if ending is None else ending
+        try:
+            return asyncio.run(
+                _execute(
+                    request, the_plan, rooms, secrets, environ, progress, holder, resumed=resumed
+                )
+            )
+        except asyncio.CancelledError:  # a second Ctrl-C: stopped at once
+            raise KeyboardInterrupt from None
 
 
 async def _execute(
     request: RunRequest,
     the_plan: Plan,
+    rooms: Mapping[str, RoomConfig],
+    secrets: Secrets,
     environ: Mapping[str, str],
+    progress: Callable[[Snapshot], None] | None,
+    holder: list[_Ending],
+    *,
+    resumed: run_dirs.Resumed | None,
+) -> RunResult:
+    async with open_clients(rooms, environ, concurrency=request.concurrency) as clients:
+        # The configuration works: now the run directory is made (or taken).
+        if resumed is not None:
+            run_dir, started_at = resumed.run_dir, resumed.started_at or now_iso()
+        else:
+            started_at = now_iso()
+            assert request.plan is not None
+            run_dir = run_dirs.create(
+                request.workdir, request.plan, the_plan, started_at, emulator=request.emulator
+            )
+        ending = _Ending(run_dir)
+        holder.append(ending)
+        with run_dirs.lock(run_dir):
+            return await _run(
+                request,
+                the_plan,
+                secrets,
+                clients,
+                run_dir,
+                started_at,
+                progress,
+                ending,
+                resumed=resumed,
+            )
+
+
+async def _run(
+    request: RunRequest,
+    the_plan: Plan,
+    secrets: Secrets,
+    clients: Clients,
     run_dir: Path,
     started_at: str,
     progress: Callable[[Snapshot], None] | None,
+    ending: _Ending,
     *,
     resumed: run_dirs.Resumed | None,
-) -> tuple[tuple[RunRecord, ...], Report]:
-    # Room templates are rendered now, with the run's environment; the secrets they read
-    # join the plan's, for every message and report of this run.
-    used = sorted({run.room for run in the_plan.runs})
-    rooms = {name: the_plan.rooms[name].render(environ) for name in used}
-    secrets = the_plan.secrets.plus(*(config.secrets for config in rooms.values()))
+) -> RunResult:
     journal = Journal(run_dir / JOURNAL)
-    executor: Executor | None = None
+    executor = Executor(
+        the_plan,
+        cekura=clients.cekura,
+        sources=clients.sources,
+        journal=journal,
+        settings=Settings(
+            concurrency=request.concurrency,
+            batch_size=request.batch_size,
+            poll_interval=request.poll_interval,
+        ),
+        secrets=secrets,
+        progress=progress,
+    )
+    if resumed is not None:
+        lost = LOST_WITH_EMULATOR if resumed.emulator else None
+        executor.restore(replay(run_dir / JOURNAL), lost_live=lost)
     records: tuple[RunRecord, ...] = ()
-    report: Report | None = None
     try:
-        async with open_clients(rooms, environ, concurrency=request.concurrency) as clients:
-            executor = Executor(
-                the_plan,
-                cekura=clients.cekura,
-                sources=clients.sources,
-                journal=journal,
-                settings=Settings(
-                    concurrency=request.concurrency,
-                    batch_size=request.batch_size,
-                    poll_interval=request.poll_interval,
-                ),
-                secrets=secrets,
-                progress=progress,
-            )
-            if resumed is not None:
-                executor.restore(replay(run_dir / JOURNAL))
+        with _signals(executor, end_calls=request.on_interrupt == "end"):
             records = tuple(await executor.run())
     finally:
         journal.close()
-        if executor is not None:  # a run that got as far as executing always has a report
-            report = write_run_report(
-                the_plan,
-                records or tuple(executor.records()),
-                secrets=secrets,
-                outputs=[*(Path(o) for o in request.outputs), run_dir / run_dirs.RESULTS],
-                started_at=started_at,
-                run_dir=run_dir,
-                workdir=request.workdir,
-            )
-    assert report is not None  # the executor ran, or the exception went on above
-    return records, report
+        ending.records = records or tuple(executor.records())
+        ending.report = write_run_report(
+            the_plan,
+            ending.records,
+            secrets=secrets,
+            outputs=[*(Path(o) for o in request.outputs), run_dir / run_dirs.RESULTS],
+            started_at=started_at,
+            run_dir=run_dir,
+            workdir=request.workdir,
+            stopped=executor.stopped,
+        )
+    report = ending.report
+    verdict = report["verdict"]
+    if executor.stopped is not None:
+        code = ExitCode.INTERRUPTED
+    else:
+        code = ExitCode.OK if verdict["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+    return RunResult(
+        the_plan, records, run_dir, code, report, verdict["cells_failed"], executor.stopped
+    )
+
+
+LOST_WITH_EMULATOR = (
+    "it ran in the in-process emulator of the run that was interrupted, which is gone "
+    "with that process"
+)
+
+
+@contextmanager
+def _signals(executor: Executor, *, end_calls: bool) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM stops the run gracefully; a second stops it at once."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    installed: list[signal.Signals] = []
+
+    def on_signal() -> None:
+        if executor.stopped is None:
+            executor.stop(end_calls=end_calls)
+        elif main is not None:
+            main.cancel()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(number, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            continue
+        installed.append(number)
+    try:
+        yield
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
 
 
 def _not_run(the_plan: Plan) -> list[RunRecord]:

@@ -6,9 +6,10 @@ import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from random import Random
 from typing import Any
 
-from specrunner.emulator.config import EmulatorConfig
+from specrunner.emulator.config import EmulatorConfig, ReplyOrder
 from specrunner.emulator.ledger import Ledger, LedgerRun
 from specrunner.emulator.replies import Incoming, Reply, has_body, ok
 from specrunner.emulator.report import result_json, run_json
@@ -106,10 +107,21 @@ class Cekura:
                 "agent": agent,
                 "status": "pending",
                 "run_as_text": False,
-                "runs": created,
+                "runs": self._ordered(created, result.id),
                 "created_at": self.iso(now),
             }
         )
+
+    def _ordered(self, runs: list[dict[str, Any]], result_id: int) -> list[dict[str, Any]]:
+        """The runs of a POST's answer in the configured `reply_order`."""
+        order = self.config.reply_order
+        if order is ReplyOrder.REVERSED:
+            return runs[::-1]
+        if order is ReplyOrder.SHUFFLED:
+            shuffled = list(runs)
+            Random(f"reply-order:{self.config.seed}:{result_id}").shuffle(shuffled)
+            return shuffled
+        return runs
 
     def bulk(self, request: Incoming, now: float) -> Reply:
         raw = request.query.get("run_ids")

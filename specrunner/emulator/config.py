@@ -24,6 +24,16 @@ class ScriptedOutcome(StrEnum):
     TIMEOUT = "timeout"
 
 
+class ReplyOrder(StrEnum):
+    """The order of the runs in the answer to a run POST (Cekura documents none)."""
+
+    IN_ORDER = "in_order"
+    """The order of the POST's entries."""
+    REVERSED = "reversed"
+    SHUFFLED = "shuffled"
+    """Shuffled, drawn from the seed and the result id: the same every time."""
+
+
 @dataclass(frozen=True, slots=True)
 class Behaviour:
     """How the runs of one scenario behave."""
@@ -72,6 +82,8 @@ class EmulatorConfig:
     scenarios: Mapping[int, Behaviour] = field(default_factory=dict)
     unknown_scenarios: frozenset[int] = frozenset()
     unknown_scenario_message: str = "Invalid scenario IDs: {ids}"
+    reply_order: ReplyOrder = ReplyOrder.IN_ORDER
+    """The order of the runs in the answer to a run POST; a plain string is read too."""
     # Pipecat Cloud
     pipecat_keys: frozenset[str] = frozenset()
     pipecat_private_keys: frozenset[str] = frozenset()
@@ -88,6 +100,10 @@ class EmulatorConfig:
     daily_rate_limit: bool = True
     daily_rooms: tuple[StaticRoom, ...] = ()
     faults: tuple[Fault, ...] = ()
+
+    def __post_init__(self) -> None:
+        # "reversed" works as ReplyOrder.REVERSED; a misspelt order fails here, not at a POST.
+        object.__setattr__(self, "reply_order", ReplyOrder(self.reply_order))
 
     def behaviour(self, scenario: int) -> Behaviour:
         return self.scenarios.get(scenario, self.defaults)
@@ -126,6 +142,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> EmulatorConfig:
         unknown_scenario_message=str(
             cekura.get("unknown_scenario_message", "Invalid scenario IDs: {ids}")
         ),
+        reply_order=ReplyOrder(cekura.get("reply_order", ReplyOrder.IN_ORDER)),
         pipecat_keys=frozenset(pipecat.get("api_keys") or ()),
         pipecat_private_keys=frozenset(pipecat.get("private_keys") or ()),
         pipecat_agents=(

@@ -142,6 +142,9 @@ class Emulator:
             "PIPECAT_API_HOST": self.base_url,
             "DAILY_API_URL": f"{self.base_url}/v1",
             "PIPECAT_CLOUD_API_KEY": min(self.config.pipecat_keys, default="pk_emulator"),
+            "PIPECAT_CLOUD_PRIVATE_KEY": min(
+                self.config.pipecat_private_keys, default="sk_emulator"
+            ),
             "DAILY_API_KEY": min(self.config.daily_keys, default="daily_emulator"),
         }
 

@@ -1,12 +1,21 @@
-"""The scheduler: slots, leases, batched one-shot submissions, polling, timeouts.
+"""The scheduler: slots, leases, batched one-shot submissions, polling, timeouts, stops.
 
-Three tasks share the plan's runs. The feeder takes each waiting run when a slot is free
-(at most `concurrency` in flight, and at most each room source's capacity) and leases its
-room just before submission. The submitter sends the runs that became ready together in
-one POST of up to `batch_size` entries, journaling the intent first and the run ids after.
-The poller asks Cekura for every live run (one bulk request per 100) each tick, records
-final runs, ends the calls of runs past their timeout, and frees their rooms and slots.
-The executor never prints: it reports progress through a callback.
+Every task lives in one `asyncio.TaskGroup`: the feeder takes each waiting run when a slot
+is free (at most `concurrency` in flight, and at most each room source's capacity) and
+leases its room just before submission; the submitter sends runs that became ready
+together in one POST of up to `batch_size` entries, never two of one scenario (so that
+Cekura's answer matches its entries whatever order it lists them in), journaling the
+intent durably first and the run ids after; the poller asks Cekura for every live run
+each tick, records final runs and ends the calls of runs past their timeout. Releasing
+rooms and ending calls run beside it as chores (a few at once), so a slow release delays
+no poll. The executor never prints: it reports progress through a callback.
+
+Stops: `stop()` (the first Ctrl-C) stops leasing and submitting, lets a POST in flight
+finish and journals its run ids, then gives back the rooms of runs never sent; live runs
+stay live for `--resume`, unless `end_calls`. Cancelling `run()` (a second Ctrl-C) stops
+at once. A dead Cekura opens the breaker (one budget for the whole run); a refused key or
+a refused poll halts the run. Either way `run()` raises `RemoteError` once it has cleaned
+up, and every record says what became of its run.
 """
 
 from __future__ import annotations
@@ -14,22 +23,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from specrunner.cekura import CekuraApi, Failure, SubmitError, Submitted, outcome_of
 from specrunner.errors import RemoteError
+from specrunner.execute.breaker import Breaker
 from specrunner.execute.journal import Journal, Replay
+from specrunner.execute.tracked import Tracked
 from specrunner.masking import Secrets
-from specrunner.models import Outcome, Plan, PlannedRun, RunRecord, Snapshot
+from specrunner.models import Outcome, Plan, RunRecord, Snapshot
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable
 
 Progress = Callable[[Snapshot], None]
 QUIET_POLLS = 20
 SLOWEST = 8
+STEP = 0.25
+"""The longest the poll loop sleeps at once (a stop is noticed within it)."""
+CLEANUP_SECONDS = 10.0
+"""After a hard stop, how long giving back the rooms of unsent runs may take."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +55,14 @@ class Settings:
     """The shortest time between polls; they slow down (up to 8x) after 20 quiet polls."""
     batch_window: float = 0.02
     """How long the submitter waits for more runs to become ready before a POST."""
-    submit_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=120.0))
+    submit_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=120.0, cap=5.0))
+    """For submissions Cekura refused before doing anything (429, 503 with Retry-After)."""
+    unreachable_budget: float = 30.0
+    """Seconds of connection failures (with no success between) the whole run tolerates."""
+    chores: int = 8
+    """Releases and end calls at once."""
     now: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-
-@dataclass(slots=True)
-class _Run:
-    planned: PlannedRun
-    outcome: Outcome | None = None
-    status: str | None = None
-    run_id: int | None = None
-    result_id: int | None = None
-    error: str | None = None
-    lease: RoomLease | None = None
-    submitted_at: float | None = None
-    cekura: dict[str, Any] | None = None
-    holds_slot: bool = False
 
 
 class Executor:
@@ -72,39 +78,58 @@ class Executor:
         progress: Progress | None = None,
     ) -> None:
         self.plan = plan
-        self.secrets = plan.secrets if secrets is None else secrets
-        """What to hide in messages: the plan's secrets and those its rooms read."""
         self.cekura = cekura
         self.sources = sources
         self.journal = journal
         self.settings = settings
+        self.secrets = plan.secrets if secrets is None else secrets
+        """What to hide in messages: the plan's secrets and those its rooms read."""
         self.progress = progress
-        self.runs = {run.key: _Run(run) for run in plan.runs}
-        self._waiting: list[_Run] = []
-        self._ready: asyncio.Queue[_Run] = asyncio.Queue()
-        self._slots = asyncio.Condition()
+        self.runs = {run.key: Tracked(run) for run in plan.runs}
+        self.breaker = Breaker(settings.unreachable_budget, now=settings.now)
+        self.stopped: str | None = None
+        """Why the run stopped early: None when it ran to the end."""
+        self._waiting: deque[Tracked] = deque()
+        self._ready: deque[Tracked] = deque()
+        self._ready_changed = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         self._in_flight = 0
         self._by_source: Counter[str] = Counter()
         self._batches = 0
         self._started = settings.now()
+        self._leases: set[asyncio.Task[None]] = set()
         self._feeding = True
-        self._leasing = 0
+        self._sending = 0
+        self._end_calls = False
+        self._follow_live = False
+        self._fatal: RemoteError | None = None
+        self._chore_slots = asyncio.Semaphore(settings.chores)
+        self._group: asyncio.TaskGroup | None = None
+        self._run_ids: dict[int, str] = {}
 
     # -- setup
 
-    def restore(self, replay: Replay) -> None:
-        """Take up where a journal left off: final runs stay final, live runs are polled,
-        runs that may have been sent are unknown, the rest wait to be sent."""
+    def restore(self, replay: Replay, *, lost_live: str | None = None) -> None:
+        """Take up where a journal left off: final runs stay final, live runs are polled
+        (or, with `lost_live`, are unknown for that reason), runs that may have been sent
+        are unknown, the rest wait to be sent."""
         self._batches = replay.batches
         for key, state in replay.runs.items():
             run = self.runs.get(key)
             if run is None:
                 continue
+            if state.run_id is not None:
+                self._run_ids[state.run_id] = key
             if state.final is not None:
+                run.final = True
                 run.outcome = Outcome(state.final["outcome"])
                 run.status = state.final.get("status")
                 run.error = state.final.get("error")
                 run.run_id, run.result_id = state.run_id, state.result_id
+            elif state.run_id is not None and lost_live is not None:
+                run.run_id, run.result_id = state.run_id, state.result_id
+                run.outcome, run.error = Outcome.UNKNOWN, lost_live
+                self.journal.write("unknown", keys=[key], reason=lost_live)
             elif state.run_id is not None:
                 run.run_id, run.result_id = state.run_id, state.result_id
                 run.submitted_at = self.settings.now()
@@ -113,8 +138,8 @@ class Executor:
                         state.room["source"], state.room["url"], None, state.room.get("handle")
                     )
                 self._take_slot(run)
-            elif state.error is not None:
-                run.outcome, run.error = Outcome.ERROR, state.error
+            elif state.error is not None:  # Cekura rejected it: sent, and final
+                run.outcome, run.error, run.final = Outcome.ERROR, state.error, True
             elif state.unknown is not None:
                 run.outcome, run.error = Outcome.UNKNOWN, state.unknown
             elif state.batch is not None:
@@ -131,102 +156,129 @@ class Executor:
         for held in self.runs.values():  # rooms restored from the journal are taken
             if held.lease is not None:
                 await self.sources[held.lease.source].adopt(held.lease)
-        self._waiting = [r for r in self.runs.values() if r.outcome is None and r.run_id is None]
-        tasks = [
-            asyncio.create_task(self._feed(), name="feeder"),
-            asyncio.create_task(self._submit_loop(), name="submitter"),
-            asyncio.create_task(self._poll_loop(), name="poller"),
-        ]
+        self._waiting = deque(
+            r for r in self.runs.values() if r.outcome is None and r.run_id is None
+        )
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()  # raise the first failure
-            await asyncio.gather(*tasks)
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                submitter = group.create_task(self._submit_loop(), name="submitter")
+                group.create_task(self._feed(), name="feeder")
+                await self._poll_loop(submitter)
+                await submitter
+                if self._end_calls:
+                    self._end_live_calls()
+                self._give_back_unsent()
+        except BaseExceptionGroup as group:
+            raise _first(group) from None
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self._release_unsent()
+            self._group = None
+            await self._last_cleanup()
+        await self.journal.durable()
+        if self._fatal is not None:
+            raise self._fatal
         return self.records()
 
+    def stop(self, *, end_calls: bool = False, reason: str = "interrupted") -> None:
+        """Stop leasing and submitting; a POST in flight finishes and its runs are journaled.
+        Live runs stay live (for --resume), unless `end_calls`: then their calls are ended
+        and their rooms released."""
+        if self.stopped is None:
+            self.stopped = reason
+        self._end_calls = self._end_calls or end_calls
+        self._feeding = False
+        for lease in list(self._leases):
+            lease.cancel()
+        self._slot_freed.set()
+        self._ready_changed.set()
+
     def records(self) -> list[RunRecord]:
-        out = []
-        for run in self.runs.values():
-            out.append(
-                RunRecord.of(
-                    run.planned,
-                    run.outcome or (Outcome.UNKNOWN if run.run_id else Outcome.NOT_RUN),
-                    status=run.status,
-                    run_id=run.run_id,
-                    result_id=run.result_id,
-                    error=run.error
-                    or (
-                        None
-                        if run.outcome
-                        else (
-                            "still running in Cekura when specrunner stopped: resume to follow it"
-                            if run.run_id
-                            else "not submitted"
-                        )
-                    ),
-                    cekura=run.cekura,
-                )
-            )
-        return out
+        return [run.record() for run in self.runs.values()]
+
+    def _halt(self, error: RemoteError, *, follow_live: bool) -> None:
+        """Stop for good on Cekura's account; `run()` raises `error` once cleaned up."""
+        if self._fatal is None:
+            self._fatal = error
+            self._follow_live = follow_live
+        self.stop(reason=str(error))
 
     # -- slots
 
-    def _take_slot(self, run: _Run) -> None:
+    def _take_slot(self, run: Tracked) -> None:
         self._in_flight += 1
         self._by_source[run.planned.room] += 1
         run.holds_slot = True
 
-    async def _acquire(self, run: _Run) -> None:
-        source = self.sources[run.planned.room]
-        async with self._slots:
-            await self._slots.wait_for(
-                lambda: (
-                    self._in_flight < self.settings.concurrency
-                    and (
-                        source.capacity is None
-                        or self._by_source[run.planned.room] < source.capacity
-                    )
-                )
-            )
-            self._take_slot(run)
+    def _slot_free(self, run: Tracked) -> bool:
+        capacity = self.sources[run.planned.room].capacity
+        return self._in_flight < self.settings.concurrency and (
+            capacity is None or self._by_source[run.planned.room] < capacity
+        )
 
-    async def _free(self, run: _Run) -> None:
-        """The run is done with its room and its slot."""
-        lease, run.lease = run.lease, None
-        if lease is not None:
-            await self.sources[lease.source].release(lease)
-            self.journal.write("released", key=run.planned.key)
+    def _give_slot(self, run: Tracked) -> None:
         if run.holds_slot:
             run.holds_slot = False
-            async with self._slots:
-                self._in_flight -= 1
-                self._by_source[run.planned.room] -= 1
-                self._slots.notify_all()
+            self._in_flight -= 1
+            self._by_source[run.planned.room] -= 1
+            self._slot_freed.set()
+
+    # -- chores: releases and end calls, beside the poll loop
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._group is None:  # cleaning up after the group: do it now, in order
+            raise RuntimeError("chores run inside the executor's task group")
+
+        async def bounded() -> None:
+            async with self._chore_slots:
+                await work
+
+        self._group.create_task(bounded())
+
+    async def _release(self, run: Tracked, *, end_call: bool = False) -> None:
+        """End the run's call (when asked), give its room back, then its slot."""
+        lease, run.lease = run.lease, None
+        try:
+            if end_call and run.run_id is not None:
+                with contextlib.suppress(GaveUp, RemoteError):  # an error either way
+                    await self.cekura.end_call(run.run_id)
+            if lease is not None:
+                await self.sources[lease.source].release(lease)
+                self.journal.write("released", key=run.planned.key)
+        finally:
+            self._give_slot(run)
+
+    def _free(self, run: Tracked, *, end_call: bool = False) -> None:
+        if run.lease is None and not end_call:
+            self._give_slot(run)
+        else:
+            self._chore(self._release(run, end_call=end_call))
 
     # -- feeding
 
     async def _feed(self) -> None:
-        leases: set[asyncio.Task[None]] = set()
         try:
-            for run in self._waiting:
-                await self._acquire(run)
-                self._leasing += 1
-                task = asyncio.create_task(self._lease(run))
-                leases.add(task)
-                task.add_done_callback(leases.discard)
-            if leases:
-                await asyncio.gather(*leases)
+            while self._waiting and self._feeding:
+                run = self._waiting[0]
+                if not self._slot_free(run):
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                    continue
+                self._waiting.popleft()
+                self._take_slot(run)
+                assert self._group is not None
+                task = self._group.create_task(self._lease(run))
+                self._leases.add(task)
+                task.add_done_callback(self._leases.discard)
         finally:
             self._feeding = False
+            self._ready_changed.set()
 
-    async def _lease(self, run: _Run) -> None:
+    async def _lease(self, run: Tracked) -> None:
         try:
-            run.lease = await self.sources[run.planned.room].lease(run.planned)
+            lease = await self.sources[run.planned.room].lease(run.planned)
+        except asyncio.CancelledError:
+            self._give_slot(run)  # stopped before the room came: nothing to give back
+            raise
         except Exception as exc:  # a room source's own failure must not stall the others
             reason = (
                 str(exc)
@@ -234,37 +286,62 @@ class Executor:
                 else (f"room source {run.planned.room!r} failed: {type(exc).__name__}")
             )
             reason = self.secrets.redact_text(reason, min_length=1)
-            await self._finish(run, Outcome.ERROR, f"no room: {reason}", final=False)
+            self._finish(run, Outcome.ERROR, f"no room: {reason}", final=False)
             self.journal.write("not_sent", keys=[run.planned.key], reason=reason)
         else:
-            await self._ready.put(run)
-        finally:
-            self._leasing -= 1
+            run.lease = lease
+            if self.stopped is not None:
+                self._free(run)  # stopped while it leased: never sent
+                return
+            self._ready.append(run)
+            self._ready_changed.set()
 
     # -- submitting
 
-    async def _submit_loop(self) -> None:
-        while True:
-            if not self._feeding and self._leasing == 0 and self._ready.empty():
-                return
-            try:
-                first = await asyncio.wait_for(self._ready.get(), timeout=0.05)
-            except TimeoutError:
-                continue
-            batch = [first]
-            deadline = self.settings.now() + self.settings.batch_window
-            while len(batch) < self.settings.batch_size:
-                try:
-                    batch.append(self._ready.get_nowait())
-                except asyncio.QueueEmpty:
-                    if self.settings.now() >= deadline or (
-                        not self._leasing and self._ready.empty()
-                    ):
-                        break
-                    await self.settings.sleep(0.005)
-            await self._submit(batch)
+    def _leasing(self) -> bool:
+        return self._feeding or bool(self._leases)
 
-    async def _submit(self, batch: list[_Run]) -> None:
+    async def _submit_loop(self) -> None:
+        while self.stopped is None:
+            if not self._ready:
+                if not self._leasing():
+                    return
+                self._ready_changed.clear()
+                await self._ready_changed.wait()
+                continue
+            batch = self._take_batch()
+            deadline = self.settings.now() + self.settings.batch_window
+            while (
+                len(batch) < self.settings.batch_size
+                and self._leasing()
+                and self.settings.now() < deadline
+                and self.stopped is None
+            ):
+                await self.settings.sleep(0.005)
+                batch += self._take_batch(batch)
+            if self.stopped is None:
+                await self._submit(batch)
+            else:
+                self._ready.extendleft(reversed(batch))
+
+    def _take_batch(self, batch: list[Tracked] | None = None) -> list[Tracked]:
+        """Ready runs for one POST, in order: up to `batch_size`, never two of one
+        scenario (Cekura's answer is matched to its entries by scenario)."""
+        taken: list[Tracked] = []
+        have = len(batch or ())
+        scenarios = {run.planned.scenario_id for run in batch or ()}
+        kept: deque[Tracked] = deque()
+        while self._ready and have + len(taken) < self.settings.batch_size:
+            run = self._ready.popleft()
+            if run.planned.scenario_id in scenarios:
+                kept.append(run)
+                continue
+            scenarios.add(run.planned.scenario_id)
+            taken.append(run)
+        self._ready.extendleft(reversed(kept))
+        return taken
+
+    async def _submit(self, batch: list[Tracked]) -> None:
         self._batches += 1
         number = self._batches
         keys = [run.planned.key for run in batch]
@@ -278,34 +355,37 @@ class Executor:
             if run.lease is not None
         }
         self.journal.write("intent", batch=number, keys=keys, rooms=rooms)
-        entries = [self._entry(run) for run in batch]
+        await self.journal.durable()  # the intent is on disk before the POST is sent
+        for run in batch:
+            run.sending = True
+        self._sending += 1
         try:
+            entries = [self._entry(run) for run in batch]
             submitted = await self._send(entries)
         except SubmitError as failure:
-            await self._submission_failed(number, batch, failure)
+            self._submission_failed(number, batch, failure)
             return
-        now = self.settings.now()
-        self.journal.write(
-            "submitted",
-            batch=number,
-            result_id=submitted.result_id,
-            runs=dict(zip(keys, submitted.run_ids, strict=True)),
-        )
-        for run, run_id in zip(batch, submitted.run_ids, strict=True):
-            run.run_id, run.result_id, run.submitted_at = run_id, submitted.result_id, now
-            run.status = "pending"
-        self._report()
+        finally:
+            self._sending -= 1
+            for run in batch:
+                run.sending = False
+        await self._submitted(number, batch, submitted)
 
     async def _send(self, entries: list[dict[str, Any]]) -> Submitted:
-        """Submit once; send again only what provably did nothing (refused)."""
+        """Submit once; send again only what provably did nothing, within the run's budget
+        for an unreachable Cekura."""
 
         async def attempt() -> Submitted:
             try:
-                return await self.cekura.submit(entries, self.plan.agent)
+                answer = await self.cekura.submit(entries, self.plan.agent)
             except SubmitError as failure:
-                if failure.kind is not Failure.REFUSED:
+                if failure.kind is Failure.UNREACHABLE and self.breaker.failed(failure.reason):
                     raise
-                raise RetryLater(failure.reason, failure.retry_after) from None
+                if failure.kind in (Failure.REFUSED, Failure.UNREACHABLE):
+                    raise RetryLater(failure.reason, failure.retry_after) from None
+                raise
+            self.breaker.succeeded()
+            return answer
 
         try:
             return await self.settings.submit_retry.call(attempt)
@@ -314,16 +394,49 @@ class Executor:
                 Failure.REFUSED, f"{gave_up.reason} (gave up after {gave_up.attempts} attempts)"
             ) from None
 
-    async def _submission_failed(
-        self, number: int, batch: list[_Run], failure: SubmitError
-    ) -> None:
+    async def _submitted(self, number: int, batch: list[Tracked], answer: Submitted) -> None:
+        now = self.settings.now()
+        matched: dict[str, int] = {}
+        unknown: dict[str, str] = {}
+        for index, run in enumerate(batch):
+            run_id = answer.run_ids[index]
+            if run_id is None:
+                unknown[run.planned.key] = answer.unmatched.get(
+                    index, "Cekura's answer lists no run for it"
+                )
+            elif run_id in self._run_ids:
+                unknown[run.planned.key] = f"Cekura's answer gives it run {run_id}, seen before"
+            else:
+                matched[run.planned.key] = run_id
+        self.journal.write("submitted", batch=number, result_id=answer.result_id, runs=matched)
+        for key, reason in unknown.items():
+            self.journal.write("unknown", keys=[key], reason=reason)
+        await self.journal.durable()  # the run ids are on disk before they are followed
+        for run in batch:
+            key = run.planned.key
+            if key in matched:
+                run.run_id, run.result_id, run.submitted_at = matched[key], answer.result_id, now
+                run.status = "pending"
+                self._run_ids[matched[key]] = key
+            else:
+                # It may exist in Cekura, unseen: never sent again, and its room is left to
+                # Cekura (it expires or idles out), its slot freed.
+                run.outcome, run.error, run.lease = Outcome.UNKNOWN, unknown[key], None
+                self._give_slot(run)
+        if answer.extra:
+            ids = ", ".join(str(i) for i in answer.extra)
+            self._report(f"Cekura's answer to batch {number} lists runs of no entry ({ids})")
+        self._report()
+
+    def _submission_failed(self, number: int, batch: list[Tracked], failure: SubmitError) -> None:
         if failure.kind is Failure.UNKNOWN:
             self.journal.write("unknown", batch=number, reason=failure.reason)
             reason = (
                 f"the submission may have reached Cekura ({failure.reason}); it is not sent again"
             )
             for run in batch:
-                await self._finish(run, Outcome.UNKNOWN, reason)
+                run.lease = None  # Cekura may be joining its room: leave it be
+                self._finish(run, Outcome.UNKNOWN, reason)
             return
         if failure.kind is Failure.REJECTED:
             self.journal.write("rejected", batch=number, reason=failure.reason)
@@ -331,16 +444,18 @@ class Executor:
             self.journal.write("not_sent", batch=number, reason=failure.reason)
         sent_nothing = failure.kind is not Failure.REJECTED
         for run in batch:
-            await self._finish(
+            self._finish(
                 run,
-                Outcome.ERROR if failure.kind is not Failure.AUTH else Outcome.NOT_RUN,
+                Outcome.NOT_RUN if failure.kind is Failure.AUTH else Outcome.ERROR,
                 failure.reason,
                 final=not sent_nothing,  # never sent: --resume may send it
             )
         if failure.kind is Failure.AUTH:
-            raise RemoteError(failure.reason)
+            self._halt(RemoteError(failure.reason), follow_live=False)
+        elif failure.kind is Failure.UNREACHABLE:
+            self._halt(RemoteError(failure.reason), follow_live=True)
 
-    def _entry(self, run: _Run) -> dict[str, Any]:
+    def _entry(self, run: Tracked) -> dict[str, Any]:
         assert run.lease is not None
         entry: dict[str, Any] = {
             "scenario": run.planned.scenario_id,
@@ -354,28 +469,49 @@ class Executor:
 
     # -- polling
 
-    async def _poll_loop(self) -> None:
+    def _polling(self, submitter: asyncio.Task[None]) -> bool:
+        if all(run.outcome is not None for run in self.runs.values()):
+            return False
+        if self.stopped is None or not submitter.done() or self._sending:
+            return True
+        return self._follow_live and any(run.live for run in self.runs.values())
+
+    async def _poll_loop(self, submitter: asyncio.Task[None]) -> None:
         shortest = self.settings.poll_interval
         interval, quiet = shortest, 0
-        while any(r.outcome is None for r in self.runs.values()):
-            await self.settings.sleep(interval)
-            live = [r for r in self.runs.values() if r.run_id is not None and r.outcome is None]
+        while self._polling(submitter):
+            await self._pause(interval, submitter)
+            live = [r for r in self.runs.values() if r.live]
             changed = await self._poll(live) if live else False
             expired = self._past_timeout()
             for run in expired:
-                await self._time_out(run)
+                self._time_out(run)
+            await self.journal.durable()  # final and release records, once per tick
             # Poll at the shortest interval while anything moves; after QUIET_POLLS polls
             # with no change (long calls), slow down, up to SLOWEST times the shortest.
             quiet = 0 if changed or expired else quiet + 1
             interval = shortest if quiet < QUIET_POLLS else min(interval * 1.5, shortest * SLOWEST)
 
-    async def _poll(self, live: list[_Run]) -> bool:
+    async def _pause(self, seconds: float, submitter: asyncio.Task[None]) -> None:
+        """Wait for the next tick, in short steps, so that a stop is seen at once."""
+        deadline = self.settings.now() + seconds
+        while (left := deadline - self.settings.now()) > 0 and self._polling(submitter):
+            await self.settings.sleep(min(left, STEP))
+
+    async def _poll(self, live: list[Tracked]) -> bool:
         by_id = {run.run_id: run for run in live if run.run_id is not None}
         try:
             found = await self.cekura.poll(list(by_id))
         except GaveUp as exc:
-            self._report(f"polling failed for now: {exc}")
+            if self.breaker.failed(str(exc)):
+                self._halt(RemoteError(f"Cekura cannot be polled: {exc}"), follow_live=False)
+            else:
+                self._report(f"polling failed for now: {exc}")
             return False
+        except RemoteError as exc:
+            self._halt(exc, follow_live=False)
+            return False
+        self.breaker.succeeded()
         changed = False
         for data in found:
             run = by_id.get(data.get("id"))  # type: ignore[arg-type]
@@ -386,10 +522,10 @@ class Executor:
             run.status, run.cekura = data.get("status"), data
             verdict = outcome_of(data)
             if verdict is not None:
-                await self._finish(run, *verdict)
+                self._finish(run, *verdict)
         return changed
 
-    def _past_timeout(self) -> list[_Run]:
+    def _past_timeout(self) -> list[Tracked]:
         now = self.settings.now()
         return [
             r
@@ -399,22 +535,30 @@ class Executor:
             and now - r.submitted_at > r.planned.timeout
         ]
 
-    async def _time_out(self, run: _Run) -> None:
-        if run.run_id is not None:
-            with contextlib.suppress(GaveUp, RemoteError):  # an error either way
-                await self.cekura.end_call(run.run_id)
-        await self._finish(
-            run, Outcome.ERROR, f"timed out after {run.planned.timeout:g} s; its call was ended"
-        )
+    def _time_out(self, run: Tracked) -> None:
+        reason = f"timed out after {run.planned.timeout:g} s; its call was ended"
+        self._finish(run, Outcome.ERROR, reason, end_call=True)
+
+    def _end_live_calls(self) -> None:
+        for run in self.runs.values():
+            if run.live:
+                reason = "interrupted: its call was ended (--on-interrupt end)"
+                self._finish(run, Outcome.ERROR, reason, end_call=True)
 
     # -- ends
 
-    async def _finish(
-        self, run: _Run, outcome: Outcome, error: str | None, *, final: bool = True
+    def _finish(
+        self,
+        run: Tracked,
+        outcome: Outcome,
+        error: str | None,
+        *,
+        final: bool = True,
+        end_call: bool = False,
     ) -> None:
         """The run's outcome for this process; journaled as final unless it was never sent
-        (then `--resume` sends it)."""
-        run.outcome, run.error = outcome, error
+        (then `--resume` sends it). Its room and slot are given back beside the polls."""
+        run.outcome, run.error, run.final = outcome, error, final
         if final:
             self.journal.write(
                 "final",
@@ -425,20 +569,37 @@ class Executor:
                 result_id=run.result_id,
                 error=error,
             )
-        await self._free(run)
+        self._free(run, end_call=end_call)
         self._report()
 
-    async def _release_unsent(self) -> None:
-        """On the way out, free rooms leased for runs that were never sent."""
+    def _give_back_unsent(self) -> None:
+        """Rooms leased for runs that were never sent go back (as chores)."""
+        self._ready.clear()
         for run in self.runs.values():
-            if run.lease is not None and run.run_id is None and run.outcome is None:
-                await self._free(run)
+            if run.lease is not None and run.unsent:
+                self._free(run)
+
+    async def _last_cleanup(self) -> None:
+        """After a hard stop: the rooms of unsent runs go back, within a bound."""
+        unsent = [run for run in self.runs.values() if run.lease is not None and run.unsent]
+        if not unsent:
+            return
+
+        async def give_back() -> None:
+            for run in unsent:
+                lease, run.lease = run.lease, None
+                if lease is not None:
+                    await self.sources[lease.source].release(lease)
+                    self.journal.write("released", key=run.planned.key)
+
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(give_back(), CLEANUP_SECONDS)
 
     def _report(self, message: str | None = None) -> None:
         if self.progress is None:
             return
         outcomes = Counter(r.outcome.value for r in self.runs.values() if r.outcome)
-        live = sum(1 for r in self.runs.values() if r.run_id and r.outcome is None)
+        live = sum(1 for r in self.runs.values() if r.live)
         self.progress(
             Snapshot(
                 total=len(self.runs),
@@ -449,6 +610,16 @@ class Executor:
                 message=message,
             )
         )
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error of a task group's failure (the others were caused by it)."""
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first(error)
+        if not isinstance(error, asyncio.CancelledError):
+            return error
+    return group.exceptions[0]
 
 
 def _plain(handle: Any) -> Any:

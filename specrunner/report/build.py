@@ -60,6 +60,7 @@ def build_report(
     finished_at: str,
     run_dir: str | None,
     git_commit: str | None,
+    stopped: str | None = None,
 ) -> Report:
     """The report of `plan`'s `records`; `secrets` (default: the plan's) are masked in it."""
     hidden = plan.secrets if secrets is None else secrets
@@ -123,6 +124,8 @@ def build_report(
         "cells": cells,
         "runs": runs,
     }
+    if stopped is not None:
+        report["stopped"] = stopped
     # Redacting copies the report's JSON and keeps its shape (strings only are changed).
     return cast(Report, hidden.redact(report))
 

@@ -185,6 +185,9 @@ def _facts(report: Report) -> list[Fact]:
         facts.append(Fact("Shard", selection["shard"]))
     if report["run_dir"]:
         facts.append(Fact("Run directory", report["run_dir"], mono=True, wide=True))
+    stopped = report.get("stopped")
+    if stopped:
+        facts.append(Fact("Partial: stopped early", stopped, wide=True))
     return facts
 
 

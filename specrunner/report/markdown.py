@@ -33,6 +33,8 @@ _NOT_PASSED = ("error", "unknown", "not_run")
 
 def render_markdown(report: Report) -> str:
     lines = [_title(report), "", _counts(report), ""]
+    if report.get("stopped"):
+        lines += [f"**Partial results:** the run stopped early ({md(report.get('stopped'))}).", ""]
     cells = report["cells"]
     listed = [c for c in cells if not c["met"]] + [c for c in cells if c["met"] and c["flaky"]]
     if not cells:

@@ -137,6 +137,8 @@ class Report(TypedDict):
     started_at: str | None
     finished_at: str
     run_dir: str | None
+    stopped: NotRequired[str | None]
+    """Why the run stopped before its end: its results are partial (absent when whole)."""
     verdict: Verdict
     cells: list[ReportCell]
     runs: list[ReportRun]

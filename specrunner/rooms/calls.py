@@ -29,6 +29,10 @@ log = logging.getLogger("specrunner.rooms")
 
 _NO_BODY: Any = object()
 
+NOT_SENT_AGAIN = "the request may have been applied, so it is not sent again"
+"""Ends the message of a failure after which a request that must not happen twice
+(`Request.retry_unsure=False`) may still have been carried out."""
+
 
 # -- secrets ---------------------------------------------------------------------------------
 
@@ -146,7 +150,10 @@ class Request:
     timeout: float | None = None
     retry_unsure: bool = True
     """Retry failures after which the request may have been applied (timeouts, dropped
-    connections, 5xx). False for requests that must not happen twice."""
+    connections, 5xx, 408). False for requests that must not happen twice (starting a
+    session or a bot): only failures that provably did nothing are retried (refused
+    connection, 429, 503 with Retry-After), and any other failure is RoomUnavailable
+    saying so (NOT_SENT_AGAIN)."""
     accept: frozenset[int] = frozenset()
     """Statuses besides 2xx that count as done (404 for deleting what is gone)."""
 
@@ -202,18 +209,22 @@ async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) ->
         reason = f"{request.what} failed: {describe_transport(error, redactor)}"
         raise RetryLater(reason) from None
     except httpx.TransportError as error:
+        # Sent, or partly: the server may have carried it out.
         reason = f"{request.what} failed: {describe_transport(error, redactor)}"
         if request.retry_unsure:
             raise RetryLater(reason) from None
-        raise RoomUnavailable(reason) from None
+        raise RoomUnavailable(f"{reason}; {NOT_SENT_AGAIN}") from None
     status = response.status_code
     if 200 <= status < 300 or status in request.accept:
         return response
     reason = f"{request.what} failed: {redactor.text(describe_status(response))}"
     after = retry_after(response)
-    refused_first = status == 429 or (status == 503 and after is not None)
-    if refused_first or (request.retry_unsure and (status >= 500 or status == 408)):
-        raise RetryLater(reason, after)
+    if status == 429 or (status == 503 and after is not None):
+        raise RetryLater(reason, after)  # refused before anything was done
+    if status >= 500 or status == 408:
+        if request.retry_unsure:
+            raise RetryLater(reason, after)
+        raise RoomUnavailable(f"{reason}; {NOT_SENT_AGAIN}")
     raise RoomUnavailable(reason)
 
 

@@ -1,5 +1,9 @@
 """A start endpoint of the user's own (a self-hosted Pipecat runner's `/start`, say) that
-answers with the room URL and token in its JSON."""
+answers with the room URL and token in its JSON.
+
+The start request is sent at most once per lease: one whose outcome is unknown (a
+timeout, a dropped connection, a 5xx) may have started a bot, so it is not sent again.
+"""
 
 from __future__ import annotations
 
@@ -101,7 +105,9 @@ class HttpRoomSource:
     async def lease(self, run: PlannedRun) -> RoomLease:
         settings = self._settings
         what = f"start request to {shown_url(settings.start.url)}"
-        request = settings.start.request(what, settings.start.body)
+        # Only failures that provably did nothing are retried (a refused connection, 429,
+        # 503 with Retry-After): a second start would leave an extra bot running.
+        request = settings.start.request(what, settings.start.body, retry_unsure=False)
 
         async def once() -> RoomLease:
             answer = answer_object(await send(self._http, request, self._redactor), what)

@@ -1,8 +1,10 @@
 """Cekura's API as the emulator serves it over loopback HTTP: the run POST, bulk runs,
-results and end calls (validation, auth, paths, counts, cancellation)."""
+results and end calls (validation, auth, paths, counts, cancellation, the order of the
+runs in the POST's answer)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from specrunner.cekura import CekuraClient, Submitted
 from specrunner.emulator import (
     Behaviour,
     Emulator,
@@ -18,6 +21,7 @@ from specrunner.emulator import (
     ScriptedOutcome,
     StaticRoom,
 )
+from specrunner.emulator.config import ReplyOrder
 
 KEY = "specrunner-emulator-key"
 AUTH = {"X-CEKURA-API-KEY": KEY}
@@ -295,6 +299,85 @@ def test_one_run_per_entry_duplicates_included() -> None:
         ]
         assert {r.result_id for r in records} == {data["id"]}
         assert [r.pipecat_room_url for r in records] == [e["pipecat_room_url"] for e in entries]
+
+
+SIX = (11, 12, 13, 14, 15, 16)
+
+
+def post_six(cfg: EmulatorConfig) -> tuple[list[int], list[int], dict[int, int]]:
+    """POST six scenarios in one batch: the answer's scenarios in its order, its run ids,
+    and each run's entry index as the ledger recorded it."""
+    with serve(cfg) as (emu, client, _):
+        data = start(client, *(entry(s, f"lab-{i + 1}") for i, s in enumerate(SIX)))
+        runs = data["runs"]
+        assert {r.run_id for r in emu.ledger.runs} == {r["id"] for r in runs}
+        by_entry = {r.run_id: r.entry for r in emu.ledger.runs}
+        return [r["scenario"] for r in runs], [r["id"] for r in runs], by_entry
+
+
+def test_the_answer_lists_the_runs_in_the_entries_order_by_default() -> None:
+    assert config().reply_order is ReplyOrder.IN_ORDER
+    scenarios, ids, by_entry = post_six(config())
+    assert scenarios == list(SIX)
+    assert [by_entry[i] for i in ids] == [0, 1, 2, 3, 4, 5]
+    assert post_six(config(reply_order=ReplyOrder.IN_ORDER))[0] == list(SIX)
+
+
+def test_reply_order_reversed_lists_the_runs_last_entry_first() -> None:
+    scenarios, ids, by_entry = post_six(config(reply_order=ReplyOrder.REVERSED))
+    assert scenarios == list(SIX)[::-1]
+    assert [by_entry[i] for i in ids] == [5, 4, 3, 2, 1, 0]
+
+
+def test_reply_order_shuffled_is_a_permutation_drawn_from_the_seed() -> None:
+    scenarios, ids, by_entry = post_six(config(reply_order=ReplyOrder.SHUFFLED, seed=3))
+    assert sorted(scenarios) == list(SIX)
+    assert scenarios not in (list(SIX), list(SIX)[::-1])
+    # Each run is still the run of its entry: only the list's order changes.
+    assert [SIX[by_entry[i]] for i in ids] == scenarios
+    again = post_six(config(reply_order=ReplyOrder.SHUFFLED, seed=3))
+    assert again[0] == scenarios  # the same seed and requests, the same order
+    others = {tuple(post_six(config(reply_order=ReplyOrder.SHUFFLED, seed=s))[0]) for s in range(6)}
+    assert len(others) > 1  # another seed, another order
+
+
+def test_reply_order_shuffled_differs_between_posts_and_keeps_each_result_whole() -> None:
+    cfg = config(reply_order=ReplyOrder.SHUFFLED, seed=3)
+    with serve(cfg) as (_, client, _clock):
+        answers = [
+            start(client, *(entry(s, f"lab-{i + 1}") for i, s in enumerate(SIX))),
+            start(client, *(entry(s, f"lab-{i + 1}") for i, s in enumerate(SIX))),
+        ]
+        orders = [[r["scenario"] for r in a["runs"]] for a in answers]
+        assert all(sorted(order) == list(SIX) for order in orders)
+        assert orders[0] != orders[1]  # drawn per result, not once
+        for data in answers:
+            whole = result(client, data["id"])
+            assert sorted(int(k) for k in whole["runs"]) == sorted(r["id"] for r in data["runs"])
+
+
+@pytest.mark.parametrize("order", list(ReplyOrder))
+def test_specrunners_client_gives_each_entry_its_own_run_in_every_order(
+    order: ReplyOrder,
+) -> None:
+    async def submit(base_url: str) -> Submitted:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            cekura = CekuraClient(http, api_key=KEY, base_url=base_url)
+            return await cekura.submit([entry(s, f"lab-{i + 1}") for i, s in enumerate(SIX)], 3)
+
+    with serve(config(reply_order=order, seed=3)) as (emu, _client, _clock):
+        submitted = asyncio.run(submit(emu.base_url))
+        ledger = {r.entry: r.run_id for r in emu.ledger.runs}
+    assert submitted.run_ids == tuple(ledger[i] for i in range(len(SIX)))
+    assert submitted.unmatched == {}
+    assert submitted.extra == ()
+
+
+def test_reply_order_leaves_a_single_run_alone() -> None:
+    for order in ReplyOrder:
+        with serve(config(reply_order=order)) as (_, client, _clock):
+            [run] = start(client, entry(4))["runs"]
+            assert run["scenario"] == 4
 
 
 def test_the_agent_comes_from_the_body_else_the_first_scenario_else_the_default() -> None:

@@ -100,6 +100,7 @@ def test_it_prints_the_base_url_and_the_exports_and_serves_there() -> None:
         "PIPECAT_API_HOST": url,
         "DAILY_API_URL": f"{url}/v1",
         "PIPECAT_CLOUD_API_KEY": "pk_emulator",
+        "PIPECAT_CLOUD_PRIVATE_KEY": "sk_emulator",
         "DAILY_API_KEY": "daily_emulator",
     }
     assert any(line.startswith(f"Ledger: {url}/_emulator/ledger") for line in out)

@@ -20,6 +20,7 @@ from specrunner.emulator import (
     config_from_mapping,
     load_config,
 )
+from specrunner.emulator.config import ReplyOrder
 from specrunner.errors import SuiteError
 
 GOOD = """\
@@ -44,6 +45,7 @@ cekura:
       pass_probability: 1
   unknown_scenarios: [404, 405]
   unknown_scenario_message: "Nope: {ids}"
+  reply_order: reversed
 pipecat:
   api_keys: [pk_a, pk_b]
   private_keys: [sk_a]
@@ -108,6 +110,7 @@ def test_a_good_file_gives_the_expected_config(tmp_path: Path) -> None:
         },
         unknown_scenarios=frozenset({404, 405}),
         unknown_scenario_message="Nope: {ids}",
+        reply_order=ReplyOrder.REVERSED,
         pipecat_keys=frozenset({"pk_a", "pk_b"}),
         pipecat_private_keys=frozenset({"sk_a"}),
         pipecat_agents={"bot": 2, "helper": 5},
@@ -148,6 +151,7 @@ def test_an_empty_mapping_gives_the_defaults() -> None:
     assert config.daily_rate_limit is True
     assert config.faults == ()
     assert config.unknown_scenario_message == "Invalid scenario IDs: {ids}"
+    assert config.reply_order is ReplyOrder.IN_ORDER
 
 
 def test_empty_sections_give_the_defaults_too() -> None:
@@ -158,6 +162,28 @@ def test_empty_sections_give_the_defaults_too() -> None:
 def test_a_file_with_only_comments_and_an_empty_mapping_is_valid(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "{}\n")) == EmulatorConfig()
     assert load_config(write(tmp_path, "# nothing\ncekura: {}\n")) == EmulatorConfig()
+
+
+@pytest.mark.parametrize("order", list(ReplyOrder))
+def test_every_reply_order_is_read_from_the_file(tmp_path: Path, order: ReplyOrder) -> None:
+    config = load_config(write(tmp_path, f"cekura:\n  reply_order: {order.value}\n"))
+    assert config == EmulatorConfig(reply_order=order)
+    assert config.reply_order is order
+
+
+def test_the_reply_order_defaults_to_the_entries_order(tmp_path: Path) -> None:
+    assert EmulatorConfig().reply_order is ReplyOrder.IN_ORDER
+    assert config_from_mapping({"cekura": {"agent": 3}}).reply_order is ReplyOrder.IN_ORDER
+    assert load_config(write(tmp_path, "seed: 3\n")).reply_order is ReplyOrder.IN_ORDER
+    assert [o.value for o in ReplyOrder] == ["in_order", "reversed", "shuffled"]
+
+
+def test_the_reply_order_may_be_given_as_its_string_in_python() -> None:
+    config = EmulatorConfig(reply_order="shuffled")  # type: ignore[arg-type]
+    assert config.reply_order is ReplyOrder.SHUFFLED
+    assert config == EmulatorConfig(reply_order=ReplyOrder.SHUFFLED)
+    with pytest.raises(ValueError, match="shufled"):
+        EmulatorConfig(reply_order="shufled")  # type: ignore[arg-type]
 
 
 def test_agents_inherit_the_pipecat_capacity() -> None:
@@ -248,6 +274,24 @@ def test_a_loaded_file_drives_the_emulator(tmp_path: Path) -> None:
             "cekura:\n  scenarios:\n    0: {}\n",
             ["bad.yaml:3:5: cekura.scenarios: the name '0' is not allowed"],
             id="scenario-zero",
+        ),
+        pytest.param(
+            "cekura:\n  reply_order: shufled\n",
+            [
+                "bad.yaml:2:16: cekura.reply_order: expected 'in_order', 'reversed' or "
+                "'shuffled', got the string 'shufled'; did you mean 'shuffled'?"
+            ],
+            id="bad-reply-order",
+        ),
+        pytest.param(
+            "cekura:\n  reply_order: 2\n",
+            ["bad.yaml:2:16: cekura.reply_order: expected 'in_order', 'reversed' or 'shuffled'"],
+            id="reply-order-not-a-string",
+        ),
+        pytest.param(
+            "cekura:\n  reply_ordr: reversed\n",
+            ["bad.yaml:2:3: unknown key 'reply_ordr' in cekura; did you mean 'reply_order'?"],
+            id="reply-order-typo",
         ),
         pytest.param(
             "pipecat:\n  capacity: 0\n",

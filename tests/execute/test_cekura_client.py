@@ -1,17 +1,20 @@
 """The Cekura client sorts every way a submission can fail by what it says about the runs,
-and polls in chunks of at most 100 with retries. Fakes answer through httpx.MockTransport."""
+matches the runs of its answer to the entries by scenario, in whatever order Cekura lists
+them, and polls in chunks of at most 100 with retries. Fakes answer through
+httpx.MockTransport."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from specrunner.cekura import CekuraClient, Failure, SubmitError, api_base
+from specrunner.cekura import CekuraClient, Failure, SubmitError, Submitted, api_base
 from specrunner.errors import RemoteError, UsageError
 from specrunner.http_common import check_url
 from specrunner.retry import GaveUp, RetryPolicy
@@ -41,8 +44,21 @@ def created(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"id": 7, "agent": 1, "status": "pending", "runs": runs})
 
 
-def submit(handler: Callable[[httpx.Request], httpx.Response]) -> Any:
-    return asyncio.run(client(handler).submit(ENTRIES, 412))
+def submit(
+    handler: Callable[[httpx.Request], httpx.Response],
+    entries: Sequence[Mapping[str, Any]] = ENTRIES,
+) -> Submitted:
+    return asyncio.run(client(handler).submit(entries, 412))
+
+
+def answer(*runs: tuple[int, int]) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler whose answer lists these (run id, scenario) pairs, in this order."""
+    listed = [{"id": i, "scenario": s, "status": "pending"} for i, s in runs]
+    return lambda request: httpx.Response(200, json={"id": 7, "status": "pending", "runs": listed})
+
+
+def entries_for(*scenarios: int) -> list[dict[str, Any]]:
+    return [{"scenario": s, "pipecat_room_url": f"https://x.daily.co/r{s}"} for s in scenarios]
 
 
 def test_a_submission_sends_key_agent_and_entries_and_maps_run_ids() -> None:
@@ -53,8 +69,11 @@ def test_a_submission_sends_key_agent_and_entries_and_maps_run_ids() -> None:
         return created(request)
 
     submitted = submit(handler)
+    assert submitted == Submitted(7, (1000, 1001), {}, ())
     assert submitted.result_id == 7
     assert submitted.run_ids == (1000, 1001)
+    assert submitted.unmatched == {}
+    assert submitted.extra == ()
     (request,) = seen
     assert request.url.path == "/test_framework/v1/scenarios-external/run_scenarios_pipecat/"
     assert request.headers["X-CEKURA-API-KEY"] == "key-123"
@@ -75,7 +94,6 @@ def test_a_submission_sends_key_agent_and_entries_and_maps_run_ids() -> None:
         ),
         (httpx.Response(401, json={"detail": "Invalid API key."}), Failure.AUTH),
         (httpx.Response(403), Failure.AUTH),
-        (httpx.Response(200, json={"id": 7, "runs": [{"id": 1, "scenario": 30}]}), Failure.UNKNOWN),
         (httpx.Response(200, text="not json"), Failure.UNKNOWN),
     ],
 )
@@ -88,6 +106,205 @@ def test_submission_failures_are_sorted_by_what_they_say(
     assert "key-123" not in caught.value.reason
 
 
+def test_an_answer_missing_an_entrys_run_leaves_that_entry_unmatched() -> None:
+    # Refused as UNKNOWN when runs were matched by position; now the run that is there is
+    # kept, and the entry without one says why.
+    submitted = submit(answer((1, 30)))
+    assert submitted.result_id == 7
+    assert submitted.run_ids == (1, None)
+    assert submitted.unmatched == {1: "Cekura's answer lists no run for scenario 31"}
+    assert submitted.extra == ()
+
+
+SCENARIOS = (30, 31, 32, 33, 34, 35, 36, 37)
+
+
+def _shuffled(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    shuffled = list(pairs)
+    random.Random(4).shuffle(shuffled)
+    assert shuffled != pairs and shuffled != pairs[::-1]
+    return shuffled
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param(lambda pairs: pairs, id="in-order"),
+        pytest.param(lambda pairs: pairs[::-1], id="reversed"),
+        pytest.param(_shuffled, id="shuffled"),
+    ],
+)
+def test_each_run_is_matched_to_its_entry_whatever_the_answers_order(
+    order: Callable[[list[tuple[int, int]]], list[tuple[int, int]]],
+) -> None:
+    pairs = [(5000 + s, s) for s in SCENARIOS]  # run 5030 is scenario 30's, and so on
+    submitted = submit(answer(*order(pairs)), entries_for(*SCENARIOS))
+    assert submitted == Submitted(7, tuple(5000 + s for s in SCENARIOS), {}, ())
+
+
+def test_entries_in_any_order_get_their_own_runs() -> None:
+    submitted = submit(answer((1, 30), (2, 31), (3, 32)), entries_for(32, 30, 31))
+    assert submitted.run_ids == (3, 1, 2)
+    assert submitted.unmatched == {}
+
+
+def test_a_scenario_missing_from_the_answer_is_unmatched() -> None:
+    submitted = submit(answer((3, 32), (1, 30)), entries_for(30, 31, 32))
+    assert submitted.run_ids == (1, None, 3)
+    assert submitted.unmatched == {1: "Cekura's answer lists no run for scenario 31"}
+    assert submitted.extra == ()
+
+
+def test_an_empty_list_of_runs_leaves_every_entry_unmatched() -> None:
+    submitted = submit(answer(), entries_for(30, 31))
+    assert submitted.result_id == 7
+    assert submitted.run_ids == (None, None)
+    assert submitted.unmatched == {
+        0: "Cekura's answer lists no run for scenario 30",
+        1: "Cekura's answer lists no run for scenario 31",
+    }
+
+
+def test_a_scenario_listed_twice_leaves_its_entry_unmatched() -> None:
+    submitted = submit(answer((1, 30), (2, 31), (3, 31)), entries_for(30, 31))
+    assert submitted.run_ids == (1, None)
+    assert submitted.unmatched == {1: "Cekura's answer lists scenario 31 twice"}
+    assert submitted.extra == ()
+    thrice = submit(answer((1, 30), (2, 31), (3, 31), (4, 31)), entries_for(30, 31))
+    assert thrice.unmatched == {1: "Cekura's answer lists scenario 31 3 times"}
+
+
+def test_a_run_id_given_to_two_entries_leaves_both_unmatched() -> None:
+    submitted = submit(answer((1, 30), (9, 31), (9, 32)), entries_for(30, 31, 32))
+    assert submitted.run_ids == (1, None, None)
+    assert submitted.unmatched == {
+        1: "Cekura's answer gives run 9 to scenario 31 and also to scenario 32",
+        2: "Cekura's answer gives run 9 to scenario 32 and also to scenario 31",
+    }
+    assert submitted.extra == ()
+
+
+def test_a_run_id_shared_with_a_run_of_no_entry_leaves_the_entry_unmatched() -> None:
+    submitted = submit(answer((9, 30), (2, 31), (9, 99)), entries_for(30, 31))
+    assert submitted.run_ids == (None, 2)
+    assert submitted.unmatched == {
+        0: "Cekura's answer gives run 9 to scenario 30 and also to scenario 99"
+    }
+    assert submitted.extra == (9,)
+
+
+def test_a_run_id_given_to_three_scenarios_names_them_all() -> None:
+    submitted = submit(answer((9, 30), (9, 31), (9, 32)), entries_for(30, 31, 32))
+    assert submitted.run_ids == (None, None, None)
+    assert submitted.unmatched[0] == (
+        "Cekura's answer gives run 9 to scenario 30 and also to scenarios 31 and 32"
+    )
+    assert submitted.unmatched[2] == (
+        "Cekura's answer gives run 9 to scenario 32 and also to scenarios 30 and 31"
+    )
+
+
+def test_a_run_of_no_entry_is_extra_and_unmatches_nothing() -> None:
+    submitted = submit(answer((77, 99), (2, 31), (1, 30), (78, 98)), entries_for(30, 31))
+    assert submitted.run_ids == (1, 2)
+    assert submitted.unmatched == {}
+    assert submitted.extra == (77, 78)
+
+
+def test_every_kind_of_mismatch_at_once() -> None:
+    submitted = submit(
+        answer((4, 33), (77, 99), (2, 31), (3, 31), (1, 30), (4, 34)),
+        entries_for(30, 31, 32, 33, 34),
+    )
+    assert submitted.run_ids == (1, None, None, None, None)
+    assert submitted.unmatched == {
+        1: "Cekura's answer lists scenario 31 twice",
+        2: "Cekura's answer lists no run for scenario 32",
+        3: "Cekura's answer gives run 4 to scenario 33 and also to scenario 34",
+        4: "Cekura's answer gives run 4 to scenario 34 and also to scenario 33",
+    }
+    assert submitted.extra == (77,)
+    assert all("scenario" in reason for reason in submitted.unmatched.values())
+
+
+@pytest.mark.parametrize("scenarios", [(30, 30), (30, 31, 30), (31, 30, 31, 31)])
+def test_entries_naming_a_scenario_twice_are_a_programming_error_and_send_nothing(
+    scenarios: tuple[int, ...],
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return created(request)
+
+    with pytest.raises(ValueError, match=f"scenario {scenarios[0]} in more than one entry"):
+        submit(handler, entries_for(*scenarios))
+    assert seen == []
+
+
+def test_a_scenario_as_a_digit_string_counts_as_that_scenario() -> None:
+    entries = [*entries_for(30), {"scenario": "30", "pipecat_room_url": "https://x.daily.co/b"}]
+    with pytest.raises(ValueError, match="scenario 30"):
+        submit(created, entries)
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        pytest.param("not json", "it is not JSON", id="not-json"),
+        pytest.param([{"id": 1, "scenario": 30}], "it is not a JSON object", id="a-list"),
+        pytest.param({"runs": [{"id": 1, "scenario": 30}]}, "no integer result id", id="no-id"),
+        pytest.param({"id": "x", "runs": []}, "no integer result id", id="id-not-int"),
+        pytest.param({"id": None, "runs": []}, "no integer result id", id="id-null"),
+        pytest.param({"id": 7}, "no list of runs", id="no-runs"),
+        pytest.param({"id": 7, "runs": {"1": 30}}, "no list of runs", id="runs-a-dict"),
+        pytest.param({"id": 7, "runs": {}}, "no list of runs", id="runs-empty-dict"),
+        pytest.param({"id": 7, "runs": None}, "no list of runs", id="runs-null"),
+        pytest.param(
+            {"id": 7, "runs": [{"id": 1, "scenario": 30}, {"scenario": 31}]},
+            "run number 2 has no integer id or scenario",
+            id="run-without-id",
+        ),
+        pytest.param(
+            {"id": 7, "runs": [{"id": 1}]},
+            "run number 1 has no integer id or scenario",
+            id="run-without-scenario",
+        ),
+        pytest.param(
+            {"id": 7, "runs": [{"id": 1.5, "scenario": 30}]},
+            "run number 1 has no integer id or scenario",
+            id="run-id-float",
+        ),
+        pytest.param(
+            {"id": 7, "runs": [{"id": True, "scenario": 30}]},
+            "run number 1 has no integer id or scenario",
+            id="run-id-bool",
+        ),
+        pytest.param(
+            {"id": 7, "runs": [{"id": 1, "scenario": "thirty"}]},
+            "run number 1 has no integer id or scenario",
+            id="scenario-not-int",
+        ),
+        pytest.param(
+            {"id": 7, "runs": [{"id": 1, "scenario": 30}, 31]},
+            "run number 2 has no integer id or scenario",
+            id="run-not-an-object",
+        ),
+    ],
+)
+def test_an_unreadable_answer_stays_unknown(body: Any, what: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, str):
+            return httpx.Response(200, text=body)
+        return httpx.Response(200, json=body)
+
+    with pytest.raises(SubmitError) as caught:
+        submit(handler)
+    assert caught.value.kind is Failure.UNKNOWN
+    assert caught.value.reason.startswith("Cekura's answer could not be read (")
+    assert what in caught.value.reason
+
+
 def test_retry_after_is_carried_with_a_refusal() -> None:
     with pytest.raises(SubmitError) as caught:
         submit(lambda request: httpx.Response(429, headers={"Retry-After": "3"}))
@@ -97,8 +314,9 @@ def test_retry_after_is_carried_with_a_refusal() -> None:
 @pytest.mark.parametrize(
     ("error", "kind"),
     [
-        (httpx.ConnectError("refused"), Failure.REFUSED),
-        (httpx.ConnectTimeout("slow"), Failure.REFUSED),
+        (httpx.ConnectError("refused"), Failure.UNREACHABLE),
+        (httpx.ConnectTimeout("slow"), Failure.UNREACHABLE),
+        (httpx.PoolTimeout("busy here"), Failure.REFUSED),
         (httpx.ReadTimeout("no answer"), Failure.UNKNOWN),
         (httpx.RemoteProtocolError("dropped"), Failure.UNKNOWN),
         (httpx.ReadError("reset"), Failure.UNKNOWN),

@@ -29,14 +29,16 @@ from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease
 
 
-def plan(runs: int, rooms: dict[str, int | None], timeout: float = 600.0) -> Plan:
+def plan(
+    runs: int, rooms: dict[str, int | None], timeout: float = 600.0, scenarios: int = 3
+) -> Plan:
     names = list(rooms)
     planned = tuple(
         PlannedRun(
             key=f"k{i:03d}",
             index=i,
-            scenario_id=30 + i % 3,
-            scenario=f"s{i % 3}",
+            scenario_id=30 + i % scenarios,
+            scenario=f"s{i % scenarios}",
             cell={},
             repeat=i // 3 + 1,
             room=names[i % len(names)],
@@ -211,7 +213,7 @@ def test_each_tick_polls_once_and_only_live_runs(tmp_path: Path) -> None:
     cekura = FakeCekura(polls_to_finish=2)
     records, _ = execute(
         tmp_path,
-        plan(30, {"a": None}),
+        plan(30, {"a": None}, scenarios=30),  # a batch holds each scenario once
         cekura,
         {"a": FakeSource("a", None)},
         concurrency=30,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -74,14 +75,29 @@ class FakeTime:
         return RetryPolicy(sleep=self.sleep, now=self.now, rng=random.Random(0), **options)
 
 
-def run_with_client(body: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
-    """asyncio.run `body(client)` with a fresh httpx client (loopback only in these tests)."""
+def run_with_client(
+    body: Callable[[httpx.AsyncClient], Awaitable[T]], *, timeout: float = 5.0
+) -> T:
+    """asyncio.run `body(client)` with a fresh httpx client (loopback only in these tests)
+    whose requests give up after `timeout` seconds."""
 
     async def main() -> T:
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        async with httpx.AsyncClient(timeout=timeout) as client:
             return await body(client)
 
     return asyncio.run(main())
+
+
+def recorded(ledger_of: Callable[[], Any], endpoint: str, count: int) -> list[Any]:
+    """The requests to `endpoint` in the emulator's ledger once there are `count` of them
+    (a request the client stopped waiting for is recorded when the emulator answers it),
+    or after 5 s; `ledger_of` is `lambda: emulator.ledger`."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        found = requests_to(ledger_of(), endpoint)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def requests_to(ledger: Any, endpoint: str) -> list[Any]:

@@ -3,11 +3,12 @@ with dailyRoom and dailyToken) and at endpoints that lack those fields."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import httpx
 import pytest
-from roomkit import FakeTime, planned_run, requests_to, room_config, run_with_client
+from roomkit import FakeTime, planned_run, recorded, requests_to, room_config, run_with_client
 
 from specrunner.emulator import Emulator, EmulatorConfig, Fault, ManualClock
 from specrunner.models import RoomConfig
@@ -18,6 +19,7 @@ from specrunner.rooms.http_source import HttpRoomSource, HttpSettings, field_of
 
 KEY = "pk_http_source_key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+ONCE = frozenset({1})
 
 
 def start(emu: Emulator, **values: Any) -> RoomConfig:
@@ -100,46 +102,83 @@ def test_an_answer_that_is_not_an_object_is_unavailable() -> None:
 @pytest.mark.parametrize(
     "fault",
     [
-        Fault(endpoint="pipecat.start", status=503, nth=frozenset({1})),
-        Fault(endpoint="pipecat.start", status=429, retry_after=3, nth=frozenset({1})),
-        Fault(endpoint="pipecat.start", drop=True, nth=frozenset({1})),
+        Fault(endpoint="pipecat.start", status=429, retry_after=3, nth=ONCE),
+        Fault(endpoint="pipecat.start", status=429, nth=ONCE),
+        Fault(endpoint="pipecat.start", status=503, retry_after=2, nth=ONCE),
     ],
-    ids=["503", "429", "dropped"],
+    ids=["429-retry-after", "429", "503-retry-after"],
 )
-def test_server_errors_rate_limits_and_dropped_connections_are_retried(fault: Fault) -> None:
+def test_refusals_that_started_nothing_are_retried(fault: Fault) -> None:
     time = FakeTime()
     with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
         lease = lease_with(start(emu), time)
         starts = requests_to(emu.ledger, "pipecat.start")
-    assert len(starts) == 2 and starts[-1].status == 200
+        assert len(emu.ledger.sessions) == 1
+    assert [r.status for r in starts] == [fault.status, 200]
     assert lease.token
     assert len(time.waits) == 1
-    if fault.retry_after:
-        assert time.waits[0] >= fault.retry_after
+    assert time.waits[0] >= (fault.retry_after or 0)
 
 
-def test_a_timeout_is_retried() -> None:
+def test_a_refused_connection_is_retried() -> None:
+    with socket.socket() as probe:  # a loopback port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     time = FakeTime()
-    fault = Fault(endpoint="pipecat.start", latency=0.5, nth=frozenset({1}))
-    with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
-        settings = HttpSettings(
-            ConfiguredRequest(
-                url=f"{emu.base_url}/v1/public/bot/start",
-                headers=AUTH,
-                body={"createDailyRoom": True},
-                timeout=0.1,
-            )
-        )
+    config = room_config("http", url=f"http://127.0.0.1:{port}/start", headers=AUTH)
+    message = refusal(config, time, max_attempts=2)
+    assert "failed: could not connect" in message
+    assert message.endswith("(after 2 attempts)")
+    assert len(time.waits) == 1
+    assert KEY not in message
 
-        async def main(client: httpx.AsyncClient) -> RoomLease:
+
+@pytest.mark.parametrize(
+    ("fault", "sessions", "expected"),
+    [
+        (Fault(endpoint="pipecat.start", status=500, nth=ONCE), 0, "HTTP 500: Service unavailable"),
+        (
+            Fault(endpoint="pipecat.start", applied_then_status=502, nth=ONCE),
+            1,
+            "HTTP 502: Service unavailable",
+        ),
+        (Fault(endpoint="pipecat.start", status=503, nth=ONCE), 0, "HTTP 503: Service unavailable"),
+        (Fault(endpoint="pipecat.start", drop=True, nth=ONCE), 0, "the connection failed"),
+        (
+            Fault(endpoint="pipecat.start", latency=1.5, nth=ONCE),
+            1,
+            "no answer within the timeout",
+        ),
+    ],
+    ids=["500", "applied-then-502", "503-without-retry-after", "dropped", "timeout-after-sending"],
+)
+def test_a_start_that_may_have_started_a_bot_is_sent_once(
+    fault: Fault, sessions: int, expected: str
+) -> None:
+    time = FakeTime()
+    with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
+        url = f"{emu.base_url}/v1/public/bot/start"
+        body = {"createDailyRoom": True}
+        settings = HttpSettings(ConfiguredRequest(url=url, headers=AUTH, body=body, timeout=0.5))
+
+        async def main(client: httpx.AsyncClient) -> str:
             source = HttpRoomSource(
                 "lab", settings, http=client, retry=time.policy(), capacity=None
             )
-            return await source.lease(planned_run())
+            with pytest.raises(RoomUnavailable) as caught:
+                await source.lease(planned_run())
+            return str(caught.value)
 
-        lease = run_with_client(main)
-    assert lease.token
-    assert len(time.waits) == 1
+        message = run_with_client(main)
+        # a request answered after the client gave up is recorded when answered
+        starts = recorded(lambda: emu.ledger, "pipecat.start", 1)
+        made = len(emu.ledger.sessions)
+    assert len(starts) == 1  # one start request, never a second
+    assert made == sessions  # what that one request made, if anything
+    assert message.startswith(f"room source 'lab': start request to {url} failed: {expected}")
+    assert message.endswith("; the request may have been applied, so it is not sent again")
+    assert KEY not in message
+    assert time.waits == []
 
 
 def test_a_refusal_is_unavailable_at_once_without_the_header() -> None:
@@ -155,7 +194,10 @@ def test_a_refusal_is_unavailable_at_once_without_the_header() -> None:
 
 def test_gives_up_after_the_policy_s_attempts() -> None:
     time = FakeTime()
-    fault = Fault(endpoint="pipecat.start", status=502)
+    fault = Fault(endpoint="pipecat.start", status=429)
     with Emulator(EmulatorConfig(faults=(fault,)), clock=ManualClock()) as emu:
         message = refusal(start(emu), time, max_attempts=2)
-    assert message.endswith("HTTP 502: Service unavailable (after 2 attempts)")
+        assert len(requests_to(emu.ledger, "pipecat.start")) == 2
+    assert message.endswith(
+        "failed: HTTP 429: Rate limit exceeded. Please try again later (after 2 attempts)"
+    )
