@@ -34,15 +34,19 @@ def closing_lines(
         return lines
     lines.append(f"run directory: {run_dir}")
     left = Leftovers.of(records)
-    if left.live or left.unsent:
-        parts = []
-        if left.live:
-            parts.append(f"{left.live} run{'s' if left.live != 1 else ''} still live in Cekura")
-        if left.unsent:
-            parts.append(f"{left.unsent} never sent")
-        where = shlex.quote(str(run_dir))
-        lines.append(f"left: {' and '.join(parts)}. To follow them up and send the rest:")
+    where = shlex.quote(str(run_dir))
+    if left.live:
+        unsent = f" and {left.unsent} never sent" if left.unsent else ""
+        lines.append(
+            f"left: {left.live} run{'s' if left.live != 1 else ''} still live in Cekura"
+            f"{unsent}. To follow them to the end (and send the rest):"
+        )
         lines.append(f"  specrunner run --resume {where}")
         lines.append("or to end them and give their rooms back:")
         lines.append(f"  specrunner cancel {where}")
+    elif left.unsent:
+        lines.append(
+            f"left: {left.unsent} run{'s' if left.unsent != 1 else ''} never sent. To send them:"
+        )
+        lines.append(f"  specrunner run --resume {where}")
     return lines
