@@ -41,6 +41,8 @@ from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable
 Progress = Callable[[Snapshot], None]
 QUIET_POLLS = 20
 SLOWEST = 8
+LEASE_GRACE = 2.0
+"""After a stop, how long leases in progress may take to finish (then they are cancelled)."""
 STEP = 0.25
 """The longest the poll loop sleeps at once (a stop is noticed within it)."""
 CLEANUP_SECONDS = 10.0
@@ -118,7 +120,9 @@ class Executor:
             run = self.runs.get(key)
             if run is None:
                 continue
-            if state.run_id is not None:
+            if state.run_id is not None and lost_live is None:
+                # (Ids of a Cekura that is gone, such as an in-process emulator, say nothing
+                # about the runs the next one makes.)
                 self._run_ids[state.run_id] = key
             if state.final is not None:
                 run.final = True
@@ -166,6 +170,7 @@ class Executor:
                 group.create_task(self._feed(), name="feeder")
                 await self._poll_loop(submitter)
                 await submitter
+                await self._settle_leases()
                 if self._end_calls:
                     self._end_live_calls()
                 self._give_back_unsent()
@@ -187,8 +192,6 @@ class Executor:
             self.stopped = reason
         self._end_calls = self._end_calls or end_calls
         self._feeding = False
-        for lease in list(self._leases):
-            lease.cancel()
         self._slot_freed.set()
         self._ready_changed.set()
 
@@ -296,6 +299,15 @@ class Executor:
             self._ready.append(run)
             self._ready_changed.set()
 
+    async def _settle_leases(self) -> None:
+        """Leases still in progress when the run stopped get a moment to finish, so that
+        what they made is given back (cancelling a request in flight could leave a room
+        or session made and unknown); then the rest are cancelled."""
+        if self._leases:
+            _, late = await asyncio.wait(set(self._leases), timeout=LEASE_GRACE)
+            for task in late:
+                task.cancel()
+
     # -- submitting
 
     def _leasing(self) -> bool:
@@ -360,16 +372,24 @@ class Executor:
             run.sending = True
         self._sending += 1
         try:
-            entries = [self._entry(run) for run in batch]
-            submitted = await self._send(entries)
+            submitted = await self._send([self._entry(run) for run in batch])
         except SubmitError as failure:
+            self._sent(batch)
             self._submission_failed(number, batch, failure)
             return
-        finally:
+        except BaseException:
+            # Cut off (a hard stop): the runs stay `sending`, so they are reported unknown
+            # and their rooms are left to whatever Cekura made of the request.
             self._sending -= 1
-            for run in batch:
-                run.sending = False
+            raise
+        self._sent(batch)
         await self._submitted(number, batch, submitted)
+
+    def _sent(self, batch: list[Tracked]) -> None:
+        """The batch's POST has its answer (or its failure)."""
+        self._sending -= 1
+        for run in batch:
+            run.sending = False
 
     async def _send(self, entries: list[dict[str, Any]]) -> Submitted:
         """Submit once; send again only what provably did nothing, within the run's budget
