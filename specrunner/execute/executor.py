@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,7 +160,7 @@ class Executor:
         for held in self.runs.values():  # rooms restored from the journal are taken
             if held.lease is not None:
                 await self.sources[held.lease.source].adopt(held.lease)
-        self._waiting = deque(
+        self._waiting = _interleaved(
             r for r in self.runs.values() if r.outcome is None and r.run_id is None
         )
         try:
@@ -630,6 +630,21 @@ class Executor:
                 message=message,
             )
         )
+
+
+def _interleaved(runs: Iterable[Tracked]) -> deque[Tracked]:
+    """The runs in plan order within each scenario, taking the scenarios in turn: a batch
+    holds each scenario once, so runs become ready in an order that lets batches fill."""
+    queues: dict[int, deque[Tracked]] = {}
+    for run in runs:
+        queues.setdefault(run.planned.scenario_id, deque()).append(run)
+    order: deque[Tracked] = deque()
+    while queues:
+        for scenario in list(queues):
+            order.append(queues[scenario].popleft())
+            if not queues[scenario]:
+                del queues[scenario]
+    return order
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
