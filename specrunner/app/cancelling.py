@@ -20,7 +20,9 @@ from specrunner.app.planning import plan
 from specrunner.app.running import LOST_WITH_EMULATOR
 from specrunner.cekura import api_key, outcome_of
 from specrunner.errors import ExitCode, RemoteError
-from specrunner.execute.journal import JOURNAL, Journal, Replay, RunState, replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import JOURNAL
+from specrunner.execute.replay import Replay, RunState, replay
 from specrunner.models import Outcome
 from specrunner.retry import GaveUp
 from specrunner.rooms.base import RoomLease

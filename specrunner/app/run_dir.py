@@ -24,7 +24,9 @@ from typing import Any
 
 from specrunner.app.planning import PlanRequest
 from specrunner.errors import UsageError
-from specrunner.execute.journal import JOURNAL, Journal, JournalError, replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import JOURNAL, JournalError
+from specrunner.execute.replay import replay
 from specrunner.masking import MASK, Secrets
 from specrunner.models import Plan
 from specrunner.version import __version__

@@ -29,7 +29,9 @@ from specrunner.app.reports import now_iso, step_summary, write_run_report
 from specrunner.cekura import api_key
 from specrunner.errors import ExitCode, UsageError
 from specrunner.execute.executor import Executor, Settings
-from specrunner.execute.journal import JOURNAL, Journal, replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import JOURNAL
+from specrunner.execute.replay import replay
 from specrunner.masking import Secrets
 from specrunner.models import Outcome, Plan, RoomConfig, RunRecord, Snapshot
 from specrunner.report.console import console_summary

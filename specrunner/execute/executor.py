@@ -24,14 +24,16 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from specrunner.cekura import CekuraApi, Failure, SubmitError, Submitted, outcome_of
 from specrunner.errors import RemoteError
+from specrunner.execute.batches import entry_of, interleaved, match_answer, plain, take_batch
 from specrunner.execute.breaker import Breaker
-from specrunner.execute.journal import Journal, Replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.replay import Replay
 from specrunner.execute.tracked import Tracked
 from specrunner.masking import Secrets
 from specrunner.models import Outcome, Plan, RunRecord, Snapshot
@@ -160,7 +162,7 @@ class Executor:
         for held in self.runs.values():  # rooms restored from the journal are taken
             if held.lease is not None:
                 await self.sources[held.lease.source].adopt(held.lease)
-        self._waiting = _interleaved(
+        self._waiting = interleaved(
             r for r in self.runs.values() if r.outcome is None and r.run_id is None
         )
         try:
@@ -321,7 +323,7 @@ class Executor:
                 self._ready_changed.clear()
                 await self._ready_changed.wait()
                 continue
-            batch = self._take_batch()
+            batch = take_batch(self._ready, self.settings.batch_size)
             deadline = self.settings.now() + self.settings.batch_window
             while (
                 len(batch) < self.settings.batch_size
@@ -330,28 +332,11 @@ class Executor:
                 and self.stopped is None
             ):
                 await self.settings.sleep(0.005)
-                batch += self._take_batch(batch)
+                batch += take_batch(self._ready, self.settings.batch_size, batch)
             if self.stopped is None:
                 await self._submit(batch)
             else:
                 self._ready.extendleft(reversed(batch))
-
-    def _take_batch(self, batch: list[Tracked] | None = None) -> list[Tracked]:
-        """Ready runs for one POST, in order: up to `batch_size`, never two of one
-        scenario (Cekura's answer is matched to its entries by scenario)."""
-        taken: list[Tracked] = []
-        have = len(batch or ())
-        scenarios = {run.planned.scenario_id for run in batch or ()}
-        kept: deque[Tracked] = deque()
-        while self._ready and have + len(taken) < self.settings.batch_size:
-            run = self._ready.popleft()
-            if run.planned.scenario_id in scenarios:
-                kept.append(run)
-                continue
-            scenarios.add(run.planned.scenario_id)
-            taken.append(run)
-        self._ready.extendleft(reversed(kept))
-        return taken
 
     async def _submit(self, batch: list[Tracked]) -> None:
         self._batches += 1
@@ -361,7 +346,7 @@ class Executor:
             run.planned.key: {
                 "source": run.lease.source,
                 "url": run.lease.url,
-                "handle": _plain(run.lease.handle),
+                "handle": plain(run.lease.handle),
             }
             for run in batch
             if run.lease is not None
@@ -372,7 +357,7 @@ class Executor:
             run.sending = True
         self._sending += 1
         try:
-            submitted = await self._send([self._entry(run) for run in batch])
+            submitted = await self._send([entry_of(run) for run in batch])
         except SubmitError as failure:
             self._sent(batch)
             self._submission_failed(number, batch, failure)
@@ -416,18 +401,7 @@ class Executor:
 
     async def _submitted(self, number: int, batch: list[Tracked], answer: Submitted) -> None:
         now = self.settings.now()
-        matched: dict[str, int] = {}
-        unknown: dict[str, str] = {}
-        for index, run in enumerate(batch):
-            run_id = answer.run_ids[index]
-            if run_id is None:
-                unknown[run.planned.key] = answer.unmatched.get(
-                    index, "Cekura's answer lists no run for it"
-                )
-            elif run_id in self._run_ids:
-                unknown[run.planned.key] = f"Cekura's answer gives it run {run_id}, seen before"
-            else:
-                matched[run.planned.key] = run_id
+        matched, unknown = match_answer(batch, answer, self._run_ids)
         self.journal.write("submitted", batch=number, result_id=answer.result_id, runs=matched)
         for key, reason in unknown.items():
             self.journal.write("unknown", keys=[key], reason=reason)
@@ -474,18 +448,6 @@ class Executor:
             self._halt(RemoteError(failure.reason), follow_live=False)
         elif failure.kind is Failure.UNREACHABLE:
             self._halt(RemoteError(failure.reason), follow_live=True)
-
-    def _entry(self, run: Tracked) -> dict[str, Any]:
-        assert run.lease is not None
-        entry: dict[str, Any] = {
-            "scenario": run.planned.scenario_id,
-            "pipecat_room_url": run.lease.url,
-        }
-        if run.lease.token:
-            entry["pipecat_token"] = run.lease.token
-        if run.planned.publish_data_message is not None:
-            entry["publish_data_message"] = run.planned.publish_data_message
-        return entry
 
     # -- polling
 
@@ -632,21 +594,6 @@ class Executor:
         )
 
 
-def _interleaved(runs: Iterable[Tracked]) -> deque[Tracked]:
-    """The runs in plan order within each scenario, taking the scenarios in turn: a batch
-    holds each scenario once, so runs become ready in an order that lets batches fill."""
-    queues: dict[int, deque[Tracked]] = {}
-    for run in runs:
-        queues.setdefault(run.planned.scenario_id, deque()).append(run)
-    order: deque[Tracked] = deque()
-    while queues:
-        for scenario in list(queues):
-            order.append(queues[scenario].popleft())
-            if not queues[scenario]:
-                del queues[scenario]
-    return order
-
-
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first error of a task group's failure (the others were caused by it)."""
     for error in group.exceptions:
@@ -655,7 +602,3 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
         if not isinstance(error, asyncio.CancelledError):
             return error
     return group.exceptions[0]
-
-
-def _plain(handle: Any) -> Any:
-    return handle if isinstance(handle, str | int | float | bool) or handle is None else str(handle)

@@ -15,7 +15,7 @@ from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.running import RunRequest
 from specrunner.cli import main
 from specrunner.errors import UsageError
-from specrunner.execute.journal import JOURNAL
+from specrunner.execute.journal_records import JOURNAL
 
 
 def _option_names(command: str) -> set[str]:

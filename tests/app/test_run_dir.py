@@ -16,7 +16,8 @@ from conftest import compile_dict, write_suite
 from specrunner.app import run_dir
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.errors import UsageError
-from specrunner.execute.journal import JOURNAL, JournalError, read_records
+from specrunner.execute.journal_records import JOURNAL, JournalError
+from specrunner.execute.replay import read_records
 from specrunner.models import Plan
 
 SECRET = "s3cret-token-value"

@@ -14,7 +14,9 @@ import pytest
 from specrunner.cekura import Failure, SubmitError, Submitted
 from specrunner.errors import RemoteError
 from specrunner.execute.executor import Executor, Settings
-from specrunner.execute.journal import JOURNAL, Journal, replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import JOURNAL
+from specrunner.execute.replay import replay
 from specrunner.masking import Secrets
 from specrunner.models import (
     Outcome,

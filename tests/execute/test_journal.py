@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 from specrunner.errors import ExitCode, UsageError
-from specrunner.execute.journal import RECORDS, Journal, JournalError, read_records, replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import RECORDS, JournalError
+from specrunner.execute.replay import read_records, replay
 
 JOURNALS = Path(__file__).parent / "journals"
 WAIT = 10.0  # seconds: the longest any test waits for the writer thread

@@ -18,7 +18,9 @@ from specrunner.cekura import CekuraApi, Submitted
 from specrunner.errors import RemoteError
 from specrunner.execute.breaker import Breaker
 from specrunner.execute.executor import Executor, Settings
-from specrunner.execute.journal import JOURNAL, Journal, replay
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import JOURNAL
+from specrunner.execute.replay import replay
 from specrunner.models import Outcome, Plan, PlannedRun, RunRecord
 from specrunner.retry import GaveUp, RetryPolicy
 from specrunner.rooms.base import RoomLease
