@@ -251,6 +251,7 @@ class Executor:
                 self.journal.write("released", key=run.planned.key)
         finally:
             self._give_slot(run)
+            self._report()  # its slot is free: "in flight" drops
 
     def _free(self, run: Tracked, *, end_call: bool = False) -> None:
         if run.lease is None and not end_call:
