@@ -534,3 +534,41 @@ def test_guard_exit_codes_for_known_outcomes() -> None:
         "specrunner: error: --shard '0/2': bad",
         "specrunner: interrupted",
     ]
+
+
+# ---- command-line values beyond the limits -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--shard", "1/" + "9" * 5_000), "Invalid value for '--shard': I and N take at most 9"),
+        (
+            ("--set", "x=" + "[" * 5_000 + "]" * 5_000),
+            "Invalid value for '--set': the value nests lists and objects more than 64 levels",
+        ),
+        (
+            ("--set", "x=" + "a" * 1_000_001),
+            "Invalid value for '--set': the value is longer than 1,000,000 characters",
+        ),
+    ],
+)
+def test_oversized_selection_values_are_usage_errors(
+    suite_file: str, args: tuple[str, ...], message: str
+) -> None:
+    result = run("plan", suite_file, *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert message in result.output
+    assert len(result.output) < 1_000
+
+
+def test_a_suite_bomb_is_a_located_error_through_the_cli(
+    tmp_path: Path, clean_environ: pytest.MonkeyPatch
+) -> None:
+    clean_environ.chdir(tmp_path)
+    (tmp_path / "bomb.yaml").write_text("vars: &a {x: *a}\n", encoding="utf-8")
+    result = run("validate", "bomb.yaml")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "bomb.yaml:1:14: the alias *a is inside the value it names" in result.output

@@ -410,3 +410,136 @@ def test_dedent_helper_keeps_text_the_loader_reads() -> None:
           b: 1
     """)
     ).data == {"a": {"b": 1}}
+
+
+# ---- limits: nesting, recursive aliases, expansion, numbers ------------------------------
+
+
+def _load_error(text: str) -> str:
+    """The one diagnostic that loading `text` (not dedented) raises."""
+    with pytest.raises(SuiteError) as caught:
+        load_text(text, "suite.yaml")
+    (diagnostic,) = caught.value.diagnostics
+    return str(diagnostic)
+
+
+def test_a_recursive_alias_is_a_located_error() -> None:
+    assert _load_error("vars: &a {x: *a}\n") == (
+        "suite.yaml:1:14: the alias *a is inside the value it names (a recursive alias)"
+    )
+
+
+def test_a_recursive_merge_key_is_a_located_error() -> None:
+    assert _load_error("a: &a\n  <<: *a\n").startswith("suite.yaml:2:7: the alias *a is inside")
+
+
+def test_nesting_64_levels_loads() -> None:
+    data = load_text("x: " + "[" * 63 + "1" + "]" * 63 + "\n").data
+    for _ in range(63):
+        data = data[0] if isinstance(data, list) else data["x"]
+    assert data == [1]
+
+
+@pytest.mark.parametrize("depth", [65, 600])
+def test_flow_nesting_deeper_than_64_is_located_where_the_limit_is_passed(depth: int) -> None:
+    error = _load_error("x: " + "[" * depth + "]" * depth + "\n")
+    assert error == "suite.yaml:1:67: lists and mappings nested more than 64 levels deep"
+
+
+@pytest.mark.parametrize("depth", [5_000, 1_000_000])
+def test_very_deep_flow_nesting_is_the_same_error(depth: int) -> None:
+    # libyaml reads ahead and meets its own limit (1,000) first: the same message, there.
+    error = _load_error("x: " + "[" * depth + "]" * depth + "\n")
+    assert error.startswith("suite.yaml:1:")
+    assert error.endswith(": lists and mappings nested more than 64 levels deep")
+
+
+def test_block_nesting_deeper_than_64_is_an_error() -> None:
+    text = "".join("  " * i + "k:\n" for i in range(70))
+    error = _load_error(text)
+    assert error == "suite.yaml:65:129: lists and mappings nested more than 64 levels deep"
+
+
+def test_an_alias_that_nests_too_deep_is_located_at_the_alias() -> None:
+    text = "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n"
+    error = _load_error(text)
+    assert (
+        error == "suite.yaml:2:34: the alias *a nests lists and mappings more than 64 levels deep"
+    )
+
+
+def test_chained_aliases_cannot_nest_past_the_limit() -> None:
+    lines = ["a0: &a0 " + "[" * 10 + "x" + "]" * 10]
+    lines += [f"a{i}: &a{i} " + "[" * 10 + f"*a{i - 1}" + "]" * 10 for i in range(1, 20)]
+    error = _load_error("\n".join(lines) + "\n")
+    assert "the alias *a5 nests lists and mappings more than 64 levels deep" in error
+
+
+def test_aliases_of_a_long_string_are_bounded_by_expanded_text() -> None:
+    text = "s: &s " + "a" * 1_000_000 + "\nl:\n" + "  - *s\n" * 3_000
+    error = _load_error(text)
+    assert error.startswith(
+        "suite.yaml:11:5: the document expands to more than 10,000,000 characters at the alias *s"
+    )
+
+
+def test_merge_keys_count_as_expansion() -> None:
+    text = (
+        "b: &b {s: " + "a" * 1_000_000 + "}\n" + "".join(f"m{i}: {{<<: *b}}\n" for i in range(20))
+    )
+    assert "more than 10,000,000 characters at the alias *b" in _load_error(text)
+
+
+def test_many_values_without_aliases_are_bounded_too() -> None:
+    error = _load_error("x: [" + ",".join(["1"] * 600_000) + "]\n")
+    assert error.startswith("suite.yaml:1:")
+    assert error.endswith(
+        ": the document holds more than 500,000 values (the limit is passed here)"
+    )
+
+
+def test_a_few_aliases_of_a_long_string_load() -> None:
+    data = load_text("s: &s " + "a" * 1_000_000 + "\nl: [*s, *s, *s]\n").data
+    assert len(data["l"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("!!float abc", "'abc' is not a valid !!float"),
+        ("!!int abc", "'abc' is not a valid !!int"),
+        ("!!bool abc", "'abc' is not a valid !!bool"),
+    ],
+)
+def test_a_tagged_scalar_that_does_not_convert_is_located(text: str, message: str) -> None:
+    assert load_errors(f"version: 1\nvalue: {text}\n") == [f"suite.yaml:2:8: {message}"]
+
+
+def test_a_bad_tagged_key_is_reported_once() -> None:
+    assert load_errors("!!float abc: 1\n") == ["suite.yaml:1:1: 'abc' is not a valid !!float"]
+
+
+def test_a_5000_digit_integer_is_out_of_range() -> None:
+    error = _load_error("x: " + "9" * 5_000 + "\n")
+    assert error.startswith("suite.yaml:1:4: the integer 999")
+    assert error.endswith("... is out of range; a suite's integers lie between -2**63 and 2**63")
+    assert len(error) < 200
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63), 2**63 - 1, 0x7FFF])
+def test_integers_up_to_2_63_load(value: int) -> None:
+    assert load_text(f"x: {value}\n").data == {"x": value}
+
+
+@pytest.mark.parametrize(
+    "text", [str(2**63 + 1), str(-(2**63) - 1), "0x" + "f" * 17, "0" + "7" * 22]
+)
+def test_integers_beyond_2_63_are_located_errors(text: str) -> None:
+    assert load_errors(f"x: {text}\n") == [
+        f"suite.yaml:1:4: the integer {text} is out of range; "
+        "a suite's integers lie between -2**63 and 2**63"
+    ]
+
+
+def test_a_huge_float_is_not_finite() -> None:
+    assert load_errors("x: 1.0e+99999\n") == ["suite.yaml:1:4: '1.0e+99999' is not a finite number"]

@@ -177,3 +177,51 @@ def test_run_key_parts_cannot_be_confused() -> None:
     first = run_key(run_key_prefix("a", "b,c", {}), 1)
     second = run_key(run_key_prefix("a,b", "c", {}), 1)
     assert first != second
+
+
+# ---- limits on --set and --shard ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("shard", ["1/" + "9" * 5_000, "1/1000000000", "0000000001/2"])
+def test_shard_numbers_take_at_most_nine_digits(shard: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_shard(shard)
+    message = str(caught.value)
+    assert message.endswith(": I and N take at most 9 digits")
+    assert len(message) < 150
+
+
+def test_a_nine_digit_shard_is_fine() -> None:
+    assert parse_shard("999999999/999999999") == (999_999_999, 999_999_999)
+
+
+@pytest.mark.parametrize("depth", [65, 5_000, 400_000])
+def test_set_values_nested_deeper_than_64_are_refused(depth: int) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_set("x=" + "[" * depth + "]" * depth)
+    message = str(caught.value)
+    assert message.endswith(": the value nests lists and objects more than 64 levels deep")
+    assert len(message) < 200
+
+
+def test_set_nesting_counts_brackets_outside_strings_only() -> None:
+    assert parse_set('x=["[[[[", {"a": "]]]\\"[["}]') == (("x",), ["[[[[", {"a": ']]]"[['}])
+    assert parse_set("x=" + "[" * 64 + "]" * 64)[0] == ("x",)
+
+
+def test_deep_text_that_is_not_json_is_refused_too() -> None:
+    with pytest.raises(UsageError, match="more than 64 levels deep"):
+        parse_set("x=" + "{" * 100)
+
+
+def test_set_values_longer_than_a_million_characters_are_refused() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_set("x=" + "a" * 1_000_001)
+    assert str(caught.value).endswith(": the value is longer than 1,000,000 characters")
+    assert parse_set("x=" + "a" * 1_000_000)[1] == "a" * 1_000_000
+
+
+def test_a_huge_integer_in_set_stays_text() -> None:
+    # Python refuses to convert more than 4,300 digits: the value is then plain text.
+    digits = "9" * 5_000
+    assert parse_set(f"x={digits}") == (("x",), digits)

@@ -1,4 +1,8 @@
-"""The one funnel from every way a command can end to an exit code and one message."""
+"""The one funnel from every way a command can end to an exit code and one message.
+
+A message may quote a server (Cekura's `detail`, a room source's answer) or a suite: every
+line it prints goes through `specrunner.text.visible`, so control characters (escape
+sequences) and bidi controls are shown as escapes, never obeyed by the terminal."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 
 from specrunner.errors import ExitCode, SpecrunnerError, SuiteError
 from specrunner.masking import MASK
+from specrunner.text import visible
 
 _NOT_SECRET_ENV = {
     "PATH",
@@ -35,30 +40,34 @@ _NOT_SECRET_ENV = {
 def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
     """Run a command; map every way it can end to an exit code, printing one message (and
     the exception's notes: where a run that got under way left its run directory)."""
+
+    def say(line: str) -> None:
+        err(visible(line))
+
     try:
         code = action()
     except SuiteError as error:
         for diagnostic in error.diagnostics:
-            err(str(diagnostic))
+            say(str(diagnostic))
         files = sorted({d.file for d in error.diagnostics})
         count = len(error.diagnostics)
-        err(f"{count} error{'s' if count != 1 else ''} in {', '.join(files)}")
+        say(f"{count} error{'s' if count != 1 else ''} in {', '.join(files)}")
         return error.exit_code
     except SpecrunnerError as error:
-        err(f"specrunner: error: {error}")
-        _notes(error, err)
+        say(f"specrunner: error: {error}")
+        _notes(error, say)
         return error.exit_code
     except KeyboardInterrupt as error:
-        err("specrunner: interrupted")
-        _notes(error, err)
+        say("specrunner: interrupted")
+        _notes(error, say)
         return ExitCode.INTERRUPTED
     except Exception as error:  # the last resort: never a traceback on the terminal
         where = write_crash_report(error)
-        err(
+        say(
             f"specrunner: internal error: {type(error).__name__}; details written to {where}. "
             "Please report it with that file."
         )
-        _notes(error, err)
+        _notes(error, say)
         return ExitCode.INTERNAL
     return ExitCode.OK if code is None else code
 

@@ -1,8 +1,9 @@
 """The end-of-run summary for the terminal: the verdict, one row per cell, failing runs.
 
 Plain text without colour. Text from the suite or from Cekura is made one line, with
-control characters shown as escapes, so an error message cannot move the cursor, clear
-the screen or break the table's columns. The wording helpers here (`expect_text`,
+control characters and bidi controls shown as escapes (`specrunner.text.visible`), so an
+error message cannot move the cursor, clear the screen, set the window title, reorder
+what is read or break the table's columns. The wording helpers here (`expect_text`,
 `percent`, `run_reason`, `one_line`) are shared by the JUnit and Markdown views, so that
 every view says the same thing the same way.
 """
@@ -19,8 +20,6 @@ MAX_CELL_ROWS = 200
 MAX_ERROR_LINES = 20
 MAX_COLUMN = 48
 MAX_ERROR = 160
-
-# Control characters other than the whitespace that `one_line` folds into spaces.
 
 
 def console_summary(report: Report) -> list[str]:

@@ -7,6 +7,7 @@ is expanded, so a report of 10,000 runs stays a light page.
 Everything from the suite or from Cekura is untrusted: Jinja escapes it in the markup, the
 JSON block escapes `<`, `>` and `&`, the script only ever makes text nodes, and a Content
 Security Policy allows just the page's own script and style (by hash) and no network at all.
+Bidi controls in the JSON block are shown as escapes (`\\u202e`); the markup keeps them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from markupsafe import Markup
 
 from specrunner.judge import OUTCOMES
 from specrunner.report.records import ExpectRule, Report
+from specrunner.text import visible_in_json
 from specrunner.version import __version__
 
 
@@ -82,7 +84,7 @@ def render_html(report: Report) -> str:
 
 def script_json(value: Any) -> str:
     """JSON that is safe inside a <script> element: no `<`, `>` or `&` can end it early."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = visible_in_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 

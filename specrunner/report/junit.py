@@ -6,7 +6,9 @@ Cekura's ids are properties, so a CI page links a red cell back to its runs.
 
 ElementTree escapes text and attributes. It does not refuse characters that XML 1.0
 cannot hold at all (most control characters), which an error message from Cekura may
-contain; those are replaced, so one odd byte cannot make the whole file unreadable.
+contain; those are replaced, so one odd byte cannot make the whole file unreadable. The
+other control characters XML allows (carriage return, DEL, C1) and the bidi controls are
+shown as escapes (`specrunner.text.visible`), so a CI log or page shows them, not obeys them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from specrunner.report.records import Report, ReportCell, ReportRun
 from specrunner.report.wording import expect_text, one_line, run_reason
+from specrunner.text import visible
 
 MAX_REASON = 1000
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -117,7 +120,7 @@ def _attrs(**values: Any) -> dict[str, str]:
 
 
 def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    return visible(_NOT_XML.sub("\ufffd", text))
 
 
 def _seconds(durations: Iterable[float | None]) -> str | None:

@@ -4,7 +4,8 @@ Actions job summary.
 It shows what needs a look (failing cells, then flaky ones, then runs that errored) and
 leaves the rest to the HTML report. Lengths are capped so that a huge suite still fits in
 a comment. Everything that comes from the suite or from Cekura is escaped: it cannot break
-the table, start a code span, inject HTML or mention someone.
+the table, start a code span, inject HTML or mention someone, and its control and bidi
+characters are shown as escapes (`one_line`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Live progress while a suite runs: one updating line on a terminal, plain lines
-otherwise. It shows the executor's `Snapshot`s."""
+otherwise. It shows the executor's `Snapshot`s; a snapshot's message (which may quote a
+server) is shown with its control and bidi characters escaped."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from specrunner.models import Outcome, Snapshot
+from specrunner.text import visible
 
 ORDER = (Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.UNKNOWN, Outcome.NOT_RUN)
 
@@ -29,7 +31,7 @@ class ProgressView:
 
     def update(self, snapshot: Snapshot) -> None:
         if snapshot.message:
-            self._print(snapshot.message)
+            self._print(visible(snapshot.message))
         done = sum(snapshot.outcomes.values())
         counts = _counts(snapshot.outcomes)
         line = (

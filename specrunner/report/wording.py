@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from specrunner.judge import OUTCOMES
 from specrunner.models import Expectation
 from specrunner.report.records import ExpectRule, OutcomeCounts, ReportRun
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+from specrunner.text import visible
 
 
 def expect_text(expect: ExpectRule) -> str:
@@ -50,10 +48,10 @@ def run_reason(run: ReportRun) -> str | None:
 
 
 def one_line(value: Any, limit: int | None = None) -> str:
-    """Text on one line (whitespace runs folded to a space, other control characters
-    escaped), cut to `limit` characters with an ellipsis."""
-    text = " ".join(str(value).split())
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Text on one line (whitespace runs folded to a space, other control characters and
+    bidi controls shown as escapes by `specrunner.text.visible`), cut to `limit`
+    characters with an ellipsis."""
+    text = visible(" ".join(str(value).split()))
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text

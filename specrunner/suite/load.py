@@ -19,8 +19,15 @@ from specrunner.errors import Diagnostic, SuiteError
 
 JsonPath = tuple[str | int, ...]
 
-# A limit on the values built from one file, so that alias bombs fail fast and clearly.
+# Limits on one file, so that alias bombs and deep nesting fail fast and clearly (each is
+# documented in docs/suite-format.md, "Limits"). The values and the characters count the
+# document once its aliases are expanded: an alias counts its anchor's whole value again.
 MAX_NODES = 500_000
+MAX_TEXT = 10_000_000  # characters of text (scalars and keys)
+MAX_DEPTH = 64
+# Integers must lie in -MAX_INT..MAX_INT; longer text is refused before it is converted.
+MAX_INT = 2**63
+_MAX_INT_TEXT = 100
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -42,6 +49,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INVALID = object()  # a scalar whose problem is already reported
 _EMPTY = "the file is empty; expected a suite mapping with version, name, rooms and scenarios"
 
 
@@ -92,6 +100,7 @@ def load_suite(path: str | Path) -> Document:
 
 def load_text(text: str, path: str = "<suite>") -> Document:
     try:
+        _check_shape(text, path)
         node = yaml.compose(text, Loader=_SuiteLoader)
     except yaml.MarkedYAMLError as exc:
         raise SuiteError([_syntax_diagnostic(path, exc)]) from None
@@ -108,9 +117,106 @@ def load_text(text: str, path: str = "<suite>") -> Document:
     return Document(path, data, builder.values, builder.keys)
 
 
+@dataclass(slots=True)
+class _Open:
+    """A mapping or list being read: its anchor, and the counts when it started."""
+
+    anchor: str | None
+    nodes: int
+    text: int
+    height: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Size:
+    """What an anchored value adds each time an alias repeats it."""
+
+    nodes: int
+    text: int
+    height: int
+
+
+def _check_shape(text: str, path: str) -> None:
+    """Refuse, before composing, deep nesting, recursive aliases and alias bombs.
+
+    One pass over the parser's events (which recurse nowhere) counts the document as if
+    its aliases were expanded: values, characters of text and nesting depth. The first
+    place a limit is passed is the one problem reported.
+    """
+    sizes: dict[str, _Size] = {}
+    stack: list[_Open] = []
+    nodes = chars = 0
+
+    def refuse(event: yaml.Event, message: str) -> SuiteError:
+        mark = event.start_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return SuiteError([Diagnostic(path, line, col, message)])
+
+    for event in yaml.parse(text, Loader=_SuiteLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                raise refuse(event, _too_deep())
+            nodes += 1
+            stack.append(_Open(event.anchor, nodes - 1, chars))
+            alias = ""
+        elif isinstance(event, yaml.CollectionEndEvent):
+            done = stack.pop()
+            if stack:
+                stack[-1].height = max(stack[-1].height, done.height + 1)
+            if done.anchor is not None:
+                sizes[done.anchor] = _Size(nodes - done.nodes, chars - done.text, done.height)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            chars += len(event.value)
+            if event.anchor is not None:
+                sizes[event.anchor] = _Size(1, len(event.value), 0)
+            alias = ""
+        elif isinstance(event, yaml.AliasEvent):
+            if any(open_.anchor == event.anchor for open_ in stack):
+                raise refuse(
+                    event,
+                    f"the alias *{event.anchor} is inside the value it names (a recursive alias)",
+                )
+            size = sizes.get(event.anchor or "")
+            if size is None:
+                continue  # an undefined alias: composing reports it
+            if len(stack) + size.height > MAX_DEPTH:
+                raise refuse(
+                    event,
+                    f"the alias *{event.anchor} nests lists and mappings more than "
+                    f"{MAX_DEPTH} levels deep",
+                )
+            if stack:
+                stack[-1].height = max(stack[-1].height, size.height + 1)
+            nodes += size.nodes
+            chars += size.text
+            alias = event.anchor or ""
+        else:
+            continue
+        if nodes > MAX_NODES or chars > MAX_TEXT:
+            raise refuse(event, _too_big(alias, nodes))
+
+
+def _too_deep() -> str:
+    return f"lists and mappings nested more than {MAX_DEPTH} levels deep"
+
+
+def _too_big(alias: str, nodes: int) -> str:
+    passed = f"{MAX_NODES:,} values" if nodes > MAX_NODES else f"{MAX_TEXT:,} characters"
+    if alias:
+        return (
+            f"the document expands to more than {passed} at the alias *{alias} "
+            "(each alias counts as a copy of its anchor's value; too many aliases?)"
+        )
+    return f"the document holds more than {passed} (the limit is passed here)"
+
+
 def _syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    if exc.problem == "exceeded maximum nesting depth":
+        # libyaml's own limit (1,000 levels), met while it reads ahead of the events.
+        return Diagnostic(path, line, col, _too_deep())
     problem = exc.problem or "invalid YAML"
     message = f"YAML syntax error: {problem}"
     if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
@@ -163,13 +269,29 @@ class _Builder:
             self.problem(node, _unsupported_tag(node.tag))
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
+        value = self.checked_scalar(node)
+        return None if value is _INVALID else value
+
+    def checked_scalar(self, node: yaml.ScalarNode) -> Any:
+        """The scalar's value, or _INVALID once its problem is reported."""
         if node.tag not in _SCALAR_TAGS:
             self.problem(node, _unsupported_tag(node.tag))
-            return None
-        value = self._constructor.construct_object(node, deep=True)
+            return _INVALID
+        kind = node.tag.removeprefix("tag:yaml.org,2002:")
+        if kind == "int" and len(node.value) > _MAX_INT_TEXT:
+            self.problem(node, _out_of_range(node.value))
+            return _INVALID
+        try:
+            value = self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError):
+            self.problem(node, f"{_shorten(node.value)!r} is not a valid !!{kind}")
+            return _INVALID
         if isinstance(value, float) and not math.isfinite(value):
-            self.problem(node, f"{node.value!r} is not a finite number")
-            return None
+            self.problem(node, f"{_shorten(node.value)!r} is not a finite number")
+            return _INVALID
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            self.problem(node, _out_of_range(node.value))
+            return _INVALID
         return value
 
     def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
@@ -232,7 +354,9 @@ class _Builder:
             return None
         if node.tag == "tag:yaml.org,2002:str":
             return str(node.value)
-        value = self.scalar(node)
+        value = self.checked_scalar(node)
+        if value is _INVALID:
+            return None
         if isinstance(value, bool) or value is None:
             self.problem(
                 node,
@@ -241,6 +365,17 @@ class _Builder:
             )
             return None
         return str(node.value)
+
+
+def _out_of_range(text: str) -> str:
+    return (
+        f"the integer {_shorten(text)} is out of range; a suite's integers lie between "
+        "-2**63 and 2**63"
+    )
+
+
+def _shorten(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def _unsupported_tag(tag: str) -> str:

@@ -13,18 +13,32 @@ from specrunner.errors import UsageError
 
 _SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+# Limits on command-line values (docs/suite-format.md, "Limits").
+MAX_SHARD_DIGITS = 9
+MAX_SET_LENGTH = 1_000_000
+MAX_SET_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
     """`key=value` or `a.b=value`; the value is JSON when it parses as JSON, else text."""
     key, sep, raw = text.partition("=")
     key = key.strip()
+    shown = _shorten(text)
     if not sep:
-        raise UsageError(f"--set {text!r}: expected KEY=VALUE, for example --set locale=en-US")
+        raise UsageError(f"--set {shown!r}: expected KEY=VALUE, for example --set locale=en-US")
     if not _SET_KEY.match(key):
         raise UsageError(
-            f"--set {text!r}: {key!r} is not a valid variable name (letters, "
+            f"--set {shown!r}: {_shorten(key)!r} is not a valid variable name (letters, "
             "digits, '_' and '-', with '.' between nested keys)"
+        )
+    if len(raw) > MAX_SET_LENGTH:
+        raise UsageError(f"--set {shown!r}: the value is longer than {MAX_SET_LENGTH:,} characters")
+    if _json_depth(raw) > MAX_SET_DEPTH:
+        raise UsageError(
+            f"--set {shown!r}: the value nests lists and objects more than "
+            f"{MAX_SET_DEPTH} levels deep"
         )
     try:
         value: Any = json.loads(raw, parse_constant=_not_json)
@@ -33,6 +47,21 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
     if not _finite(value):  # 1e999 parses as infinity, which JSON cannot carry
         value = raw
     return tuple(key.split(".")), value
+
+
+def _json_depth(raw: str) -> int:
+    """How deep the value's brackets nest, strings left out (before parsing it as JSON)."""
+    if raw.lstrip()[:1] not in ("[", "{"):
+        return 0
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", raw)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def _not_json(constant: str) -> Any:
@@ -65,11 +94,14 @@ def apply_overrides(
 
 def parse_shard(text: str) -> tuple[int, int]:
     match = _SHARD.match(text)
+    shown = _shorten(text)
     if match is None:
-        raise UsageError(f"--shard {text!r}: expected I/N, for example --shard 1/4")
+        raise UsageError(f"--shard {shown!r}: expected I/N, for example --shard 1/4")
+    if max(len(match.group(1)), len(match.group(2))) > MAX_SHARD_DIGITS:
+        raise UsageError(f"--shard {shown!r}: I and N take at most {MAX_SHARD_DIGITS} digits")
     index, count = int(match.group(1)), int(match.group(2))
     if count < 1 or not 1 <= index <= count:
-        raise UsageError(f"--shard {text!r}: I must be between 1 and N (N at least 1)")
+        raise UsageError(f"--shard {shown!r}: I must be between 1 and N (N at least 1)")
     return index, count
 
 
