@@ -8,11 +8,12 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
-from specrunner.report.build import build_report
+from specrunner.report.build import build_report, finite
 from specrunner.report.markdown import append_step_summary
 from specrunner.report.records import Report
 from specrunner.report.saved import merge_reports, read_report
@@ -75,7 +76,8 @@ def step_summary(report: Report, environ: Mapping[str, str]) -> list[str]:
 def render_saved(path: str, outputs: Sequence[str]) -> int:
     """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's."""
     check_outputs(outputs)
-    report = read_report(path)
+    # A saved report may hold a NaN (JSON files written elsewhere): it is written as null.
+    report = cast(Report, finite(read_report(path)))
     write_reports(report, [Path(o) for o in outputs])
     step_summary(report, os.environ)
     return ExitCode.OK if report["verdict"]["passed"] else ExitCode.EXPECTATIONS_NOT_MET
@@ -84,7 +86,7 @@ def render_saved(path: str, outputs: Sequence[str]) -> int:
 def merge(paths: Sequence[str], outputs: Sequence[str]) -> Report:
     """`specrunner merge`: join the reports of a plan's shards and judge the cells again."""
     check_outputs(outputs)
-    merged = merge_reports([read_report(p) for p in paths], list(paths))
+    merged = merge_reports([cast(Report, finite(read_report(p))) for p in paths], list(paths))
     write_reports(merged, [Path(o) for o in outputs])
     step_summary(merged, os.environ)
     return merged

@@ -50,13 +50,31 @@ class Resumed:
     """Whether the run started with `--emulator`."""
 
 
+def runs_folder(workdir: Path) -> Path:
+    """The folder that holds the run directories."""
+    return workdir / ".specrunner" / "runs"
+
+
+def check_parent(workdir: Path) -> None:
+    """A UsageError, before anything is sent, when no run directory can be made in
+    `runs_folder(workdir)`: a file stands where one of its folders should be, or it (or
+    the folder it would be made in) cannot be written in. Nothing is made."""
+    # Imported here: the renderers it brings are needed only by a run.
+    from specrunner.report.write import folder_problem
+
+    folder = runs_folder(workdir)
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise UsageError(f"cannot make a run directory in {folder}: {problem}")
+
+
 def create(
     workdir: Path, request: PlanRequest, plan: Plan, started_at: str, *, emulator: bool = False
 ) -> Path:
     """A new run directory, its journal started with the plan's request, keys and
     fingerprint."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = workdir / ".specrunner" / "runs" / f"{plan.suite_name}-{stamp}-{secrets.token_hex(2)}"
+    run_dir = runs_folder(workdir) / f"{plan.suite_name}-{stamp}-{secrets.token_hex(2)}"
     run_dir.mkdir(parents=True)
     planned = dataclasses.replace(
         request, suite=str(Path(plan.suite_file).resolve()), environment=plan.environment

@@ -142,6 +142,8 @@ def execute(
     Once the run directory exists, `ending` (when given) holds what the run leaves, also
     when it ends with an exception, so that its caller can say so."""
     check_outputs(request.outputs)
+    if not request.dry_run and not request.resume:
+        run_dirs.check_parent(request.workdir)
     if request.concurrency < 1 or request.batch_size < 1 or request.poll_interval <= 0:
         raise UsageError(
             "--concurrency and --batch-size must be at least 1, and --poll-interval more than 0"
@@ -253,23 +255,34 @@ async def _run(
         lost = LOST_WITH_EMULATOR if resumed.emulator else None
         executor.restore(replay(run_dir / JOURNAL), lost_live=lost)
     records: tuple[RunRecord, ...] = ()
+    failure: BaseException | None = None
     try:
         with _signals(executor, end_calls=request.on_interrupt == "end"):
             records = tuple(await executor.run())
+    except BaseException as error:
+        failure = error
+        raise
     finally:
         journal.close()
         ending.records = records or tuple(executor.records())
-        ending.report = write_run_report(
-            the_plan,
-            ending.records,
-            secrets=secrets,
-            outputs=[*(Path(o) for o in request.outputs), run_dir / run_dirs.RESULTS],
-            started_at=started_at,
-            run_dir=run_dir,
-            workdir=request.workdir,
-            stopped=executor.stopped,
-        )
+        try:
+            ending.report = write_run_report(
+                the_plan,
+                ending.records,
+                secrets=secrets,
+                outputs=[*(Path(o) for o in request.outputs), run_dir / run_dirs.RESULTS],
+                started_at=started_at,
+                run_dir=run_dir,
+                workdir=request.workdir,
+                stopped=executor.stopped,
+            )
+        except Exception as unwritten:
+            if failure is None:
+                raise
+            # The run's own ending says more; what could not be written goes with it.
+            failure.add_note(f"and the reports could not all be written: {unwritten}")
     report = ending.report
+    assert report is not None
     verdict = report["verdict"]
     if executor.stopped is not None:
         code = ExitCode.INTERRUPTED

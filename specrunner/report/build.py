@@ -7,6 +7,7 @@ report` and `specrunner merge` can judge saved reports exactly as a run judges i
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, TypedDict, cast
 
@@ -126,8 +127,9 @@ def build_report(
     }
     if stopped is not None:
         report["stopped"] = stopped
-    # Redacting copies the report's JSON and keeps its shape (strings only are changed).
-    return cast(Report, hidden.redact(report))
+    # Redacting copies the report's JSON and keeps its shape (strings only are changed);
+    # a non-finite float (a NaN in a suite's payload, say) becomes null.
+    return cast(Report, finite(hidden.redact(report)))
 
 
 def cell_id(scenario: str, cell: Mapping[str, Any]) -> str:
@@ -174,12 +176,15 @@ def judge(
             }
         )
     outcomes = _outcome_counts(count(r["outcome"] for r in runs))
-    durations = [d for r in runs if (d := r.get("duration_seconds")) is not None]
+    # Only finite numbers are judged (a saved report may hold anything JSON can).
+    durations = [
+        float(d) for r in runs if (d := finite_number(r.get("duration_seconds"))) is not None
+    ]
     scores = [
         (m["name"], float(score))
         for r in runs
         for m in r.get("metrics") or ()
-        if isinstance(score := m.get("score"), int | float)
+        if (score := finite_number(m.get("score"))) is not None
     ]
     passed_cells = sum(c["met"] for c in cells)
     verdict: Verdict = {
@@ -192,9 +197,20 @@ def judge(
         "outcomes": outcomes,
         "pass_rate": outcomes["passed"] / len(runs) if runs else None,
         "duration_seconds": {"median": percentile(durations, 50), "p95": percentile(durations, 95)},
-        "metrics": mean_scores(scores),
+        "metrics": _means(scores),
     }
     return cells, verdict
+
+
+def _means(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """`mean_scores`, with a mean that overflows (finite scores near the float's limits)
+    taken again as a sum of each score over the count, which cannot overflow."""
+    means = mean_scores(scores)
+    for name, mean in means.items():
+        if not math.isfinite(mean):
+            mine = [score for metric, score in scores if metric == name]
+            means[name] = math.fsum(score / len(mine) for score in mine)
+    return means
 
 
 def cells_meta_of(report: Report) -> list[CellMeta]:
@@ -227,34 +243,36 @@ def _key(scenario: str, cell: Mapping[str, Any]) -> str:
     return json.dumps([scenario, cell], sort_keys=True, ensure_ascii=False)
 
 
-def cekura_details(run: Mapping[str, Any] | None) -> CekuraDetails:
-    """What the report keeps of Cekura's Run object."""
-    run = run or {}
-    evaluation = run.get("evaluation") if isinstance(run.get("evaluation"), dict) else {}
+def cekura_details(run: Any) -> CekuraDetails:
+    """What the report keeps of Cekura's Run object.
+
+    Never raises, whatever the Run object holds: a value of an unexpected type or a number
+    that is not finite (NaN, infinity) becomes null, and an explanation that is not a list
+    of strings becomes one (each odd item as its JSON text)."""
+    run = run if isinstance(run, Mapping) else {}
+    evaluation = run.get("evaluation")
+    listed = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
     metrics: list[ReportMetric] = []
-    for metric in (evaluation or {}).get("metrics") or ():
-        if not isinstance(metric, dict) or "name" not in metric:
+    for metric in listed if isinstance(listed, list) else ():
+        if not isinstance(metric, Mapping) or metric.get("name") is None:
             continue
-        score = metric.get("score")
+        kind = metric.get("type")
         value = metric.get("value")
         metrics.append(
             {
-                "name": str(metric["name"]),
-                "type": str(metric.get("type", "")),
-                "score": score
-                if isinstance(score, int | float) and not isinstance(score, bool)
-                else None,
+                "name": _text(metric["name"]),
+                "type": "" if kind is None else _text(kind),
+                "score": finite_number(metric.get("score")),
                 "value": value if isinstance(value, str) else None,
-                "explanation": [str(e) for e in metric.get("explanation") or ()],
+                "explanation": _explanation(metric.get("explanation")),
             }
         )
     expected = run.get("expected_outcome")
     expected_outcome: ExpectedOutcome | None = None
-    if isinstance(expected, dict):
-        score = expected.get("score")
+    if isinstance(expected, Mapping):
         expected_outcome = {
-            "score": score if isinstance(score, int | float) else None,
-            "explanation": [str(e) for e in expected.get("explanation") or ()],
+            "score": finite_number(expected.get("score")),
+            "explanation": _explanation(expected.get("explanation")),
         }
     transcript = run.get("transcript")
     recording = run.get("voice_recording_url")
@@ -267,14 +285,58 @@ def cekura_details(run: Mapping[str, Any] | None) -> CekuraDetails:
     }
 
 
+def finite_number(value: Any) -> int | float | None:
+    """`value` when it is a finite number (not a bool, not NaN or infinite), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an int too large for a float
+        return None
+
+
+def finite(value: Any) -> Any:
+    """A copy of JSON data with every non-finite float (NaN, infinity) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> str:
+    """A string as it is; any other value as its JSON text (never raises)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return "<unreadable value>"
+
+
+def _explanation(value: Any) -> list[str]:
+    """Cekura's explanation (a list of strings, normally) as a list of strings."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return [_text(value)]
+
+
 def _seconds(duration: Any) -> float | None:
-    """Cekura's "MM:SS" (or "H:MM:SS") as seconds."""
+    """Cekura's "MM:SS" (or "H:MM:SS") as seconds; None unless that is a finite,
+    non-negative number."""
     if not isinstance(duration, str) or ":" not in duration:
         return None
     total = 0.0
-    try:
-        for part in duration.split(":"):
-            total = total * 60 + float(part)
-    except ValueError:
-        return None
-    return total
+    for part in duration.split(":"):
+        try:
+            number = float(part)
+        except ValueError:
+            return None
+        if not math.isfinite(number) or number < 0:
+            return None
+        total = total * 60 + number
+    return total if math.isfinite(total) else None

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import stat
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,8 +20,19 @@ from specrunner.report.records import Report
 Renderer = Callable[[Report], str]
 
 
+class ReportsNotWritten(UsageError):
+    """Some reports could not be written (the others were): each path and why."""
+
+    def __init__(self, failed: Sequence[tuple[Path, str]]) -> None:
+        self.failed: tuple[tuple[Path, str], ...] = tuple(failed)
+        what = "; ".join(f"{path}: {why}" for path, why in self.failed)
+        noun = "report" if len(self.failed) == 1 else "reports"
+        super().__init__(f"could not write {len(self.failed)} {noun}: {what}")
+
+
 def render_json(report: Report) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    # allow_nan=False: a NaN or an infinity is an error here, never invalid JSON written.
+    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def renderers() -> dict[str, Renderer]:
@@ -30,19 +46,118 @@ def renderers() -> dict[str, Renderer]:
 
 
 def check_outputs(paths: Sequence[str]) -> None:
-    """Refuse, before anything runs, a path whose format cannot be written."""
+    """Refuse, before anything runs, a path that cannot be written: its extension names no
+    format, it is a folder, a file stands where a folder of it should be, or its folder
+    (or the folder it would be made in) cannot be written in."""
     known = renderers()
     for path in paths:
         if Path(path).suffix.lower() not in known:
             formats = ", ".join(sorted(known))
             raise UsageError(f"-o {path}: the extension names no report format ({formats})")
+        problem = file_problem(Path(path))
+        if problem is not None:
+            raise UsageError(f"-o {path}: {problem}")
+
+
+def file_problem(path: Path) -> str | None:
+    """What stops a file from being written at `path`, or None when nothing does (as far
+    as can be told without writing it). Nothing is made or left behind."""
+    try:
+        if _kind(path) == "folder":
+            return f"{_shown(path)} is a folder, not a file"
+        return _folder_problem(path.parent)
+    except _Blocked as blocked:
+        return str(blocked)
+
+
+def folder_problem(folder: Path) -> str | None:
+    """What stops `folder` from being made (when missing) and written in, or None.
+
+    Each of its existing ancestors must be a folder, and the deepest existing one must
+    take a new file: a temporary file is made there and removed at once. No folder is
+    made."""
+    try:
+        return _folder_problem(folder)
+    except _Blocked as blocked:
+        return str(blocked)
+
+
+def _folder_problem(folder: Path) -> str | None:
+    missing: list[Path] = []
+    current = folder
+    while True:
+        kind = _kind(current)
+        if kind == "folder":
+            break
+        if kind == "other":
+            return f"{_shown(current)} is a file, not a folder"
+        missing.append(current)
+        if current.parent == current:  # a root that does not exist
+            return f"{_shown(current)} does not exist"
+        current = current.parent
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".specrunner-probe-", dir=current)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        verb = "cannot make folders in" if missing else "cannot write in"
+        return f"{verb} {_shown(current)} ({reason})"
+    os.close(descriptor)
+    with contextlib.suppress(OSError):
+        Path(probe).unlink()
+    return None
+
+
+class _Blocked(Exception):
+    """Why a path's kind cannot be told (a folder on the way that cannot be searched)."""
+
+
+def _kind(path: Path) -> str:
+    """What `path` is: "folder", "other" (a file, a device...) or "missing"; `_Blocked`
+    when that cannot be told."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "missing"
+        raise _Blocked(f"{_shown(path)} cannot be reached ({error.strerror or error})") from None
+    except ValueError:  # an embedded NUL
+        raise _Blocked(f"{_shown(path)!r} is not a usable path") from None
+    return "folder" if stat.S_ISDIR(mode) else "other"
+
+
+def _shown(path: Path) -> str:
+    return str(path) if str(path) else "."
 
 
 def write_reports(report: Report, paths: Sequence[Path]) -> None:
+    """Write `report` to each of `paths`, in the format its extension names.
+
+    Every path that can be written is written, whatever happens to the others. Then a
+    `ReportsNotWritten` names those that could not be (an OSError: a folder in the way, no
+    permission, a full disk); an unexpected error in rendering is raised again as it was,
+    after the others were written."""
     known = renderers()
+    failed: list[tuple[Path, str]] = []
+    unexpected: list[Exception] = []
     for path in paths:
-        text = known[path.suffix.lower()](report)
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        try:
+            text = known[path.suffix.lower()](report)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+        except OSError as error:
+            failed.append((path, error.strerror or str(error)))
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+        except Exception as error:  # a bug in a renderer: the other paths still get theirs
+            error.add_note(f"while writing the report {path}")
+            unexpected.append(error)
+    if unexpected:
+        for path, why in failed:
+            unexpected[0].add_note(f"could not write {path}: {why}")
+        raise unexpected[0]
+    if failed:
+        raise ReportsNotWritten(failed)
