@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,8 +26,8 @@ from specrunner.models import Outcome, Plan, PlannedRun, RunRecord
 from specrunner.retry import GaveUp, RetryPolicy
 from specrunner.rooms.base import RoomLease
 
-IDLE_TURNS = 200
-"""Event-loop turns a fake waits for the fake clock to move before it moves it itself."""
+IDLE_SECONDS = 1.0
+"""Real seconds a fake waits for the fake clock to move before it moves it itself."""
 
 
 class TimedCekura(FakeCekura):
@@ -74,14 +75,16 @@ class SlowRelease(FakeSource):
     async def release(self, lease: RoomLease) -> None:
         if lease.handle == self.slow:
             began = self.clock.t
-            last, idle = began, 0
-            for _ in range(100_000):
+            last, still_since = began, time.monotonic()
+            for _ in range(1_000_000):
                 if self.clock.t >= began + self.seconds:
                     break
                 await asyncio.sleep(0)
-                idle = idle + 1 if self.clock.t == last else 0
-                last = self.clock.t
-                if idle > IDLE_TURNS:
+                if self.clock.t != last:
+                    last, still_since = self.clock.t, time.monotonic()
+                elif time.monotonic() - still_since > IDLE_SECONDS:
+                    # Measured in real time, not in turns of the loop: a journal sync
+                    # (a thread) can hold the poll loop for many turns.
                     self.clock.t = began + self.seconds
             self.span = (began, self.clock.t)
         await super().release(lease)
