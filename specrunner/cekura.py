@@ -154,6 +154,11 @@ class CekuraClient:
                 Failure.UNKNOWN, f"the connection failed after sending ({type(exc).__name__})"
             ) from None
         status = response.status_code
+        if 300 <= status < 400:  # the POST may have been applied before the redirect
+            raise SubmitError(
+                Failure.UNKNOWN,
+                f"Cekura answered {redirect_status(response)}: specrunner follows no redirect",
+            )
         if status in (401, 403):
             raise SubmitError(
                 Failure.AUTH, f"Cekura refused the API key ({describe_status(response)})"
@@ -222,6 +227,11 @@ class CekuraClient:
 
     def _json(self, response: httpx.Response, *, empty_ok: bool = False) -> Any:
         status = response.status_code
+        if 300 <= status < 400:
+            raise RemoteError(
+                f"Cekura answered {redirect_status(response)} to {response.request.method} "
+                f"{response.request.url.path}: specrunner follows no redirect"
+            )
         if status in (401, 403):
             raise RemoteError(
                 f"Cekura refused the API key ({describe_status(response)}): check CEKURA_API_KEY"
@@ -239,6 +249,14 @@ class CekuraClient:
             return response.json()
         except ValueError:
             raise RetryLater("Cekura's answer is not JSON") from None
+
+
+def redirect_status(response: httpx.Response) -> str:
+    """`HTTP 302 (a redirect to https://...)`: a 3xx answer and where it points, as
+    `shown_url` shows it."""
+    location = response.headers.get("location")
+    where = f" (a redirect to {shown_url(location)})" if location else " (a redirect)"
+    return f"HTTP {response.status_code}{where}"
 
 
 def _distinct_scenarios(entries: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -337,14 +355,54 @@ def _scenarios(ids: Sequence[int]) -> str:
     return f"scenarios {', '.join(names[:-1])} and {names[-1]}"
 
 
+def run_problem(data: Mapping[str, Any]) -> str | None:
+    """The first wrong field of a Cekura Run object (`status is a list`), or None: `id` is
+    an integer, `status` a string, `success` a boolean or absent, `error_message` a string
+    or absent (null counts as absent)."""
+    run_id = data.get("id")
+    if isinstance(run_id, bool) or not isinstance(run_id, int):
+        return f"id is {_kind(run_id)}"
+    status = data.get("status")
+    if not isinstance(status, str):
+        return f"status is {_kind(status)}"
+    success = data.get("success")
+    if success is not None and not isinstance(success, bool):
+        return f"success is {_kind(success)}"
+    message = data.get("error_message")
+    if message is not None and not isinstance(message, str):
+        return f"error_message is {_kind(message)}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a message: `a list`, `an object`, `null`."""
+    if value is None:
+        return "missing or null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
 def outcome_of(run: Mapping[str, Any]) -> tuple[Outcome, str | None] | None:
-    """The outcome of a Cekura Run object, or None while it is not final."""
+    """The outcome of a Cekura Run object, or None while it is not final. Fields of odd
+    types never raise: a status that is not a string is not final, an error message that
+    is not a string is not shown (check `run_problem` first to report them)."""
     status = run.get("status")
-    if status not in FINAL_STATUSES:
+    if not isinstance(status, str) or status not in FINAL_STATUSES:
         return None
     if status == "completed":
         if run.get("success") is True:
             return Outcome.PASSED, None
         return Outcome.FAILED, None
-    message = run.get("error_message") or f"the run ended {status}"
+    message = run.get("error_message")
+    if not isinstance(message, str) or not message:
+        message = f"the run ended {status}"
     return Outcome.ERROR, f"Cekura: {message}"

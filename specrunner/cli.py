@@ -21,7 +21,19 @@ _SELECTION_HELP = {
     "tag": "Only scenarios with this tag. Repeatable (any of).",
     "scenario": "Only this scenario, by name or id. Repeatable (any of).",
     "shard": "Only the runs of shard I of N, split by run key (for example 2/4).",
+    "max_runs": "The most runs (cells x repeat) the suite may plan (default 100000).",
 }
+
+
+def _max_runs_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--max-runs",
+        "max_runs",
+        metavar="N",
+        type=click.IntRange(min=1),
+        default=None,
+        help=_SELECTION_HELP["max_runs"],
+    )(command)
 
 
 def _out(text: str) -> None:
@@ -91,6 +103,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--shard", metavar="I/N", callback=_check_shard, help=_SELECTION_HELP["shard"]
         ),
+        _max_runs_option,
     ]
     names: list[str] = []
 
@@ -126,7 +139,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("suites", nargs=-1, required=True, metavar="SUITE...")
-def validate(suites: tuple[str, ...]) -> None:
+@_max_runs_option
+def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
     """Check suites: YAML, schema, templates, rooms and selection of every environment.
 
     Needs no secrets: unset environment variables are not errors here. Prints one line
@@ -135,7 +149,7 @@ def validate(suites: tuple[str, ...]) -> None:
     """
     from specrunner.app.checking import validate_all  # each command loads its own use case
 
-    sys.exit(validate_all(suites, _out, _err))
+    sys.exit(validate_all(suites, _out, _err, max_runs=max_runs))
 
 
 @main.command()
@@ -250,7 +264,7 @@ def run(
     if resume is not None and any(selection.values()):
         raise click.UsageError(
             "--resume takes the selection from the journal: drop --env, "
-            "--set, --tag, --scenario and --shard"
+            "--set, --tag, --scenario, --shard and --max-runs"
         )
 
     def action() -> int:

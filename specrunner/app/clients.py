@@ -45,7 +45,7 @@ async def open_clients(
     """The Cekura client and a room source per rendered room configuration, sharing one
     HTTP client; the sources are closed (and the client) on the way out."""
     limits = httpx.Limits(max_connections=max(20, concurrency * 2))
-    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits, follow_redirects=False) as http:
         retry = RetryPolicy()
         # A poll gives up within the run's budget for an unreachable Cekura (the breaker),
         # so that a dead Cekura ends the run in about half a minute, not five.

@@ -1,7 +1,7 @@
 """`specrunner plan`: a suite and a selection, compiled into the plan of its runs.
 
 `PlanRequest` is the one record of what a user selected (suite, environment, `--set`,
-`--tag`, `--scenario`, `--shard`): the CLI fills it from its options, `specrunner.run`
+`--tag`, `--scenario`, `--shard`, `--max-runs`): the CLI fills it from its options, `specrunner.run`
 from its keywords, `RunRequest` holds it, and a run's journal stores it and reads it back
 on `--resume`. A new selection option is a new field here, its CLI option and its docs.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from specrunner.app.checking import load_valid
+from specrunner.app.checking import check_max_runs, load_valid
 from specrunner.models import Plan
 from specrunner.suite.compile import CompileOptions, compile_plan
 from specrunner.suite.selection import parse_set, parse_shard
@@ -28,6 +28,8 @@ class PlanRequest:
     tags: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
     shard: str | None = None
+    max_runs: int | None = None
+    """The cap on the runs the suite may plan; None: the default (100,000)."""
 
     @classmethod
     def selection_fields(cls) -> tuple[str, ...]:
@@ -43,18 +45,26 @@ class PlanRequest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PlanRequest:
-        """The record `as_json` wrote; KeyError or TypeError when it is not one."""
+        """The record `as_json` wrote; KeyError or TypeError when it is not one. A field
+        added after the journal was written (`_ADDED_LATER`) takes its default."""
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
+            if f.name in _ADDED_LATER and f.name not in data:
+                continue
             value = data[f.name]
             values[f.name] = tuple(value) if isinstance(value, list) else value
         return cls(**values)
+
+
+_ADDED_LATER = frozenset({"max_runs"})
+"""Fields a start record written by an older specrunner lacks; every other one is required."""
 
 
 def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan:
     """The plan of `request`, reading `env` from `environ` (default: `os.environ`)."""
     overrides = tuple(parse_set(text) for text in request.sets)
     shard = parse_shard(request.shard) if request.shard is not None else None
+    max_runs = check_max_runs(request.max_runs)
     doc = load_valid(request.suite)
     options = CompileOptions(
         environment=request.environment,
@@ -63,5 +73,6 @@ def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan
         scenarios=request.scenarios,
         shard=shard,
         environ=dict(os.environ) if environ is None else environ,
+        max_runs=max_runs,
     )
     return compile_plan(doc, options)

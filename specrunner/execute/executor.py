@@ -28,7 +28,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from specrunner.cekura import CekuraApi, Failure, SubmitError, Submitted, outcome_of
+from specrunner.cekura import (
+    CekuraApi,
+    Failure,
+    SubmitError,
+    Submitted,
+    outcome_of,
+    run_problem,
+)
 from specrunner.errors import RemoteError
 from specrunner.execute.batches import entry_of, interleaved, match_answer, plain, take_batch
 from specrunner.execute.breaker import Breaker
@@ -497,12 +504,21 @@ class Executor:
         self.breaker.succeeded()
         changed = False
         for data in found:
-            run = by_id.get(data.get("id"))  # type: ignore[arg-type]
+            run_id = data.get("id")
+            if isinstance(run_id, bool) or not isinstance(run_id, int):
+                continue  # it cannot be matched to a run
+            run = by_id.get(run_id)
             if run is None or run.outcome is not None:
                 continue
-            if data.get("status") != run.status:
+            problem = run_problem(data)
+            if problem is not None:
                 changed = True
-            run.status, run.cekura = data.get("status"), data
+                reason = f"Cekura's answer for run {run_id} has a wrong field: {problem}"
+                self._finish(run, Outcome.ERROR, reason)
+                continue
+            if data["status"] != run.status:
+                changed = True
+            run.status, run.cekura = data["status"], data
             verdict = outcome_of(data)
             if verdict is not None:
                 self._finish(run, *verdict)

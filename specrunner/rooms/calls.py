@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from specrunner.errors import UsageError
-from specrunner.http_common import check_url, describe_status, retry_after
+from specrunner.http_common import check_url, describe_status, retry_after, shown_url
 from specrunner.masking import MASK, MIN_TEXT_SECRET
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
@@ -217,6 +217,12 @@ async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) ->
     status = response.status_code
     if 200 <= status < 300 or status in request.accept:
         return response
+    if 300 <= status < 400:
+        location = response.headers.get("location")
+        where = f" (a redirect to {redactor.text(shown_url(location))})" if location else ""
+        raise RoomUnavailable(
+            f"{request.what} failed: HTTP {status}{where}; redirects are not followed"
+        )
     reason = f"{request.what} failed: {redactor.text(describe_status(response))}"
     after = retry_after(response)
     if status == 429 or (status == 503 and after is not None):

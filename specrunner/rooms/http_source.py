@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from specrunner.http_common import shown_url
+from specrunner.http_common import shown_url, url_problem
 from specrunner.models import PlannedRun, RoomConfig
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomUnavailable
@@ -115,6 +115,12 @@ class HttpRoomSource:
             if url is _MISSING or not isinstance(url, str) or not url:
                 raise RoomUnavailable(
                     f"{what}: the answer has no room URL in field {settings.url_field!r}"
+                )
+            problem = url_problem(url.strip())
+            if problem is not None:
+                raise RoomUnavailable(
+                    f"{what}: the room URL {self._redactor.text(shown_url(url.strip()))} "
+                    f"in field {settings.url_field!r} {problem}"
                 )
             token = field_of(answer, settings.token_field)
             if token is not _MISSING and token is not None and not isinstance(token, str):

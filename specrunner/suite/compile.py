@@ -23,13 +23,20 @@ from specrunner.models import (
 )
 from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import Document, JsonPath
-from specrunner.suite.matrix import cell_label
+from specrunner.suite.matrix import cell_bound, cell_label
 from specrunner.suite.merge import deep_merge, merge_nodes
 from specrunner.suite.rooms import plan_room
 from specrunner.suite.runs import ScenarioDraft, expand_runs, select_scenarios
 from specrunner.suite.sandbox import EnvProxy, as_secret
 from specrunner.suite.selection import apply_overrides, run_key_prefix
-from specrunner.suite.settings import cells_of, expectation_of, timeout_of, value_of
+from specrunner.suite.settings import (
+    DEFAULT_MAX_RUNS,
+    Setting,
+    cells_of,
+    expectation_of,
+    timeout_of,
+    value_of,
+)
 from specrunner.suite.template import (
     PAYLOAD_SCOPE,
     SUITE_SCOPE,
@@ -51,6 +58,9 @@ class CompileOptions:
     environ: Mapping[str, str] = field(default_factory=dict)
     lenient_env: bool = False
     """Unset environment variables are not errors (for `validate`, which needs no secrets)."""
+    max_runs: int = DEFAULT_MAX_RUNS
+    """The most runs (cells x repeat, every scenario, before selection) the suite may plan;
+    checked before any cell or run is made."""
 
 
 def compile_plan(doc: Document, options: CompileOptions) -> Plan:
@@ -121,6 +131,7 @@ class _Compiler:
             for name, conf in self.data["rooms"].items()
         }
         defaults = self.defaults(env_conf, env_path)
+        self.check_size(defaults)
         scenarios = [
             self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
             for index, raw in enumerate(self.data["scenarios"])
@@ -280,6 +291,48 @@ class _Compiler:
             layers.append((self.data["defaults"], ("defaults",)))
         return layers
 
+    def check_size(self, defaults: list[tuple[dict[str, Any], JsonPath]]) -> None:
+        """Stop a suite that would plan more than `max_runs` runs, before expanding any cell:
+        each scenario counts at most its matrix's product plus its includes, times its
+        repeat (exactly that product x repeat without include or exclude)."""
+        limit = self.options.max_runs
+        total = 0
+        crossed: JsonPath | None = None
+        over = False
+        for index, raw in enumerate(self.data["scenarios"]):
+            path: JsonPath = ("scenarios", index)
+            layers = [(raw, path), *defaults]
+            matrix, include, exclude, repeat = (
+                _setting(layers, key) for key in ("matrix", "include", "exclude", "repeat")
+            )
+            count = cell_bound(value_of(matrix, None), value_of(include, [])) * int(
+                value_of(repeat, 1)
+            )
+            where = _size_key(path, repeat, matrix, include)
+            if count > limit:
+                up_to = "" if include is None and exclude is None else "up to "
+                self.fail(
+                    where,
+                    f"this scenario plans {up_to}{count:,} runs (cells x repeat); a suite "
+                    f"may plan at most {limit:,} (raise it with --max-runs)",
+                    at_key=where != path,
+                )
+                over = True
+            total += count
+            if crossed is None and total > limit:
+                crossed = where
+        if not over and crossed is not None:
+            self.fail(
+                crossed,
+                f"with this scenario the suite plans up to {total:,} runs (cells x repeat, "
+                f"all scenarios); a suite may plan at most {limit:,} (raise it with "
+                "--max-runs)",
+                at_key=crossed[-1] in ("repeat", "matrix", "include"),
+            )
+            over = True
+        if over:
+            self.stop_if_failed()
+
     def plan_scenario(
         self,
         index: int,
@@ -292,11 +345,8 @@ class _Compiler:
         path: JsonPath = ("scenarios", index)
         layers = [(raw, path), *defaults]
 
-        def setting(key: str) -> tuple[Any, JsonPath] | None:
-            for layer, layer_path in layers:
-                if key in layer:
-                    return layer[key], (*layer_path, key)
-            return None
+        def setting(key: str) -> Setting:
+            return _setting(layers, key)
 
         scenario_id, secret_id = self.render_id(raw["id"], (*path, "id"), context, "scenario id")
         name = raw.get("name") or f"scenario-{scenario_id}"
@@ -313,7 +363,13 @@ class _Compiler:
         timeout = timeout_of(setting("timeout"), self.fail)
         expect = expectation_of(setting("expect"), repeat, name, self.fail)
         cells = cells_of(
-            setting("matrix"), setting("include"), setting("exclude"), path, name, self.fail
+            setting("matrix"),
+            setting("include"),
+            setting("exclude"),
+            path,
+            name,
+            self.fail,
+            limit=self.options.max_runs,
         )
         payload = self.payload_node(raw, path, defaults)
         if cells is None:
@@ -403,6 +459,22 @@ class _Compiler:
                 else:
                     continue
                 self.fail(scenario.path, message)
+
+
+def _setting(layers: list[tuple[dict[str, Any], JsonPath]], key: str) -> Setting:
+    """The value of `key` in the first layer (scenario, then defaults) that sets it."""
+    for layer, layer_path in layers:
+        if key in layer:
+            return layer[key], (*layer_path, key)
+    return None
+
+
+def _size_key(path: JsonPath, *settings: Setting) -> JsonPath:
+    """Where to point at a scenario's size: the first of its settings (repeat, matrix,
+    include) written on the scenario itself, else in the defaults, else the scenario."""
+    written = [s[1] for s in settings if s is not None]
+    own = [p for p in written if p[: len(path)] == path]
+    return (own or written or [path])[0]
 
 
 def _positive_int(value: Any) -> int | None:

@@ -10,10 +10,35 @@ from typing import Any
 Cell = dict[str, Any]
 
 
+class TooManyCells(ValueError):
+    """The cells a matrix may make are more than the expansion was allowed to make."""
+
+    def __init__(self, bound: int, limit: int) -> None:
+        super().__init__(f"the matrix makes up to {bound:,} cells, more than {limit:,}")
+        self.bound = bound
+        self.limit = limit
+
+
+def cell_bound(
+    matrix: Mapping[str, Sequence[Any]] | None, include: Sequence[Mapping[str, Any]] = ()
+) -> int:
+    """At least as many as the cells `expand_cells` makes, without making them: the
+    product of the value counts (one empty cell without a matrix) plus the includes."""
+    matrix = matrix or {}
+    if not matrix:
+        return len(include) if include else 1
+    product = 1
+    for values in matrix.values():
+        product *= len(values)
+    return product + len(include)
+
+
 def expand_cells(
     matrix: Mapping[str, Sequence[Any]] | None,
     include: Sequence[Mapping[str, Any]] = (),
     exclude: Sequence[Mapping[str, Any]] = (),
+    *,
+    limit: int | None = None,
 ) -> list[Cell]:
     """The cells of a scenario, in order.
 
@@ -22,7 +47,12 @@ def expand_cells(
     remaining product cell whose original matrix values it does not contradict (it may
     overwrite values added by earlier includes), or, where it fits no cell, added as a
     cell of its own. Without a matrix or includes there is one empty cell.
+
+    With a `limit`, raises TooManyCells before making anything when the matrix could make
+    more cells than that (see `cell_bound`).
     """
+    if limit is not None and (bound := cell_bound(matrix, include)) > limit:
+        raise TooManyCells(bound, limit)
     matrix = matrix or {}
     names = list(matrix)
     if names:

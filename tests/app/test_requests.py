@@ -54,6 +54,7 @@ def test_a_journal_written_before_this_record_still_reads() -> None:
         "shard": None,
     }
     assert PlanRequest.from_json(older) == PlanRequest("/abs/suite.yaml", tags=("a",))
+    assert PlanRequest.from_json(older).max_runs is None  # added later: its default
 
 
 def test_the_run_directory_records_the_plan_it_made_and_resume_reads_it(tmp_path: Path) -> None:

@@ -382,3 +382,47 @@ def test_plain_http_only_to_loopback() -> None:
         check_url("http://api.cekura.ai", "CEKURA_API_URL")
     with pytest.raises(UsageError, match="not an http"):
         check_url("ftp://x", "CEKURA_API_URL")
+
+
+def redirect(request: httpx.Request) -> httpx.Response:
+    target = "https://elsewhere.example.test/login?next=secret-token"
+    return httpx.Response(302, headers={"Location": target})
+
+
+def test_a_redirected_submission_is_unknown_and_not_followed() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return redirect(request)
+
+    with pytest.raises(SubmitError) as caught:
+        submit(handler)
+    assert caught.value.kind is Failure.UNKNOWN
+    assert caught.value.reason == (
+        "Cekura answered HTTP 302 (a redirect to https://elsewhere.example.test/login): "
+        "specrunner follows no redirect"
+    )
+    assert len(seen) == 1  # sent once, the redirect not followed
+
+
+def test_a_redirected_poll_or_end_call_is_a_remote_error_naming_it() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(301, headers={"Location": "https://elsewhere.example.test/x"})
+
+    with pytest.raises(RemoteError) as polled:
+        asyncio.run(client(handler).poll([1, 2]))
+    assert str(polled.value) == (
+        "Cekura answered HTTP 301 (a redirect to https://elsewhere.example.test/x) to GET "
+        "/test_framework/v2/runs/bulk/: specrunner follows no redirect"
+    )
+    with pytest.raises(RemoteError) as ended:
+        asyncio.run(client(lambda request: httpx.Response(307)).end_call(5))
+    assert str(ended.value) == (
+        "Cekura answered HTTP 307 (a redirect) to POST /test_framework/v2/runs/5/end_call/: "
+        "specrunner follows no redirect"
+    )
+    assert len(seen) == 1  # neither retried nor followed

@@ -3,6 +3,7 @@ with dailyRoom and dailyToken) and at endpoints that lack those fields."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -201,3 +202,72 @@ def test_gives_up_after_the_policy_s_attempts() -> None:
     assert message.endswith(
         "failed: HTTP 429: Rate limit exceeded. Please try again later (after 2 attempts)"
     )
+
+
+def lease_answering(room_url: str) -> RoomLease:
+    """A lease from an endpoint (a MockTransport) that answers with `room_url`."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"dailyRoom": room_url, "dailyToken": "t"})
+
+    settings = HttpSettings(ConfiguredRequest(url="https://bots.example.test/start"))
+
+    async def main() -> RoomLease:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            source = HttpRoomSource(
+                "lab", settings, http=client, retry=FakeTime().policy(), capacity=None
+            )
+            return await source.lease(planned_run())
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("room_url", "expected"),
+    [
+        ("file:///etc/passwd", "the room URL file:///etc/passwd in field 'dailyRoom' is not an"),
+        (
+            "http://example.com/x?t=secret",
+            "the room URL http://example.com/x in field 'dailyRoom' uses plain http",
+        ),
+    ],
+    ids=["file", "plain-http"],
+)
+def test_a_room_url_specrunner_may_not_send_fails_the_lease(room_url: str, expected: str) -> None:
+    with pytest.raises(RoomUnavailable) as caught:
+        lease_answering(room_url)
+    message = str(caught.value)
+    assert message.startswith(
+        f"room source 'lab': start request to https://bots.example.test/start: {expected}"
+    )
+    assert "secret" not in message
+
+
+def test_an_https_room_url_is_leased() -> None:
+    lease = lease_answering("https://x.daily.co/room")
+    assert (lease.url, lease.token) == ("https://x.daily.co/room", "t")
+
+
+def test_a_redirected_start_is_unavailable_and_not_followed() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": "https://elsewhere.example.test/s?k=1"})
+
+    settings = HttpSettings(ConfiguredRequest(url="https://bots.example.test/start"))
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            source = HttpRoomSource(
+                "lab", settings, http=client, retry=FakeTime().policy(), capacity=None
+            )
+            await source.lease(planned_run())
+
+    with pytest.raises(RoomUnavailable) as caught:
+        asyncio.run(main())
+    assert str(caught.value) == (
+        "room source 'lab': start request to https://bots.example.test/start failed: "
+        "HTTP 302 (a redirect to https://elsewhere.example.test/s); redirects are not followed"
+    )
+    assert len(seen) == 1

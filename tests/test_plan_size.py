@@ -1,0 +1,201 @@
+"""The cap on a plan's size (`--max-runs`, default 100,000 runs), checked before any cell or
+run is made, so that a huge matrix x repeat is refused at once instead of eating memory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import compile_text, suite_errors, write_suite
+from specrunner.app.checking import validate
+from specrunner.app.planning import PlanRequest, plan
+from specrunner.cli import main
+from specrunner.errors import UsageError
+from specrunner.suite.matrix import TooManyCells, cell_bound, expand_cells
+from specrunner.suite.settings import DEFAULT_MAX_RUNS
+
+HEAD = """\
+version: 1
+name: sized
+rooms:
+  lab:
+    source: static
+    url: https://acme.daily.co/lab
+scenarios:
+"""
+
+# 9 variables of 5 values: 1,953,125 cells; x 1000 repeats: 1,953,125,000 runs.
+HUGE = (
+    HEAD
+    + "  - id: 30\n    name: huge\n    repeat: 1000\n    matrix:\n"
+    + "".join(f"      {name}: [1, 2, 3, 4, 5]\n" for name in "abcdefghi")
+)
+HUGE_MESSAGE = (
+    "suite.yaml:10:5: this scenario plans 1,953,125,000 runs (cells x repeat); "
+    "a suite may plan at most 100,000 (raise it with --max-runs)"
+)
+
+
+def scenario(name: str, repeat: int, values: int, extra: str = "") -> str:
+    listed = ", ".join(str(n) for n in range(values))
+    return (
+        f"  - id: 30\n    name: {name}\n    repeat: {repeat}\n"
+        f"    matrix:\n      n: [{listed}]\n{extra}"
+    )
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), prog_name="specrunner", catch_exceptions=False)
+
+
+def test_a_nine_variable_matrix_times_1000_is_refused_at_once_at_its_repeat() -> None:
+    started = time.perf_counter()
+    errors = suite_errors(HUGE)
+    elapsed = time.perf_counter() - started
+    assert errors == [HUGE_MESSAGE]
+    assert elapsed < 5.0
+
+
+def test_validate_refuses_it_at_once_too(tmp_path: Path) -> None:
+    path = write_suite(tmp_path, HUGE)
+    started = time.perf_counter()
+    result = cli("validate", str(path))
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 2
+    assert "this scenario plans 1,953,125,000 runs (cells x repeat)" in result.output
+    assert elapsed < 5.0
+
+
+def test_the_error_points_at_the_matrix_without_a_repeat() -> None:
+    text = HEAD + scenario("wide", 1, 10).replace("    repeat: 1\n", "")
+    assert suite_errors(text, max_runs=9) == [
+        "suite.yaml:10:5: this scenario plans 10 runs (cells x repeat); "
+        "a suite may plan at most 9 (raise it with --max-runs)"
+    ]
+
+
+def test_includes_and_excludes_make_it_an_upper_bound() -> None:
+    extra = "    include:\n      - {n: 99}\n    exclude:\n      - {n: 0}\n"
+    text = HEAD + scenario("bounded", 2, 5, extra)
+    errors = suite_errors(text, max_runs=11)
+    assert errors == [
+        "suite.yaml:10:5: this scenario plans up to 12 runs (cells x repeat); "
+        "a suite may plan at most 11 (raise it with --max-runs)"
+    ]
+    assert len(compile_text(text, max_runs=12).runs) == 10  # 4 + 1 cells, x 2
+
+
+def test_the_suite_total_counts_every_scenario() -> None:
+    text = HEAD + scenario("first", 10, 6) + scenario("second", 10, 5).replace("30", "31")
+    errors = suite_errors(text, max_runs=100)
+    assert errors == [
+        "suite.yaml:15:5: with this scenario the suite plans up to 110 runs (cells x repeat, "
+        "all scenarios); a suite may plan at most 100 (raise it with --max-runs)"
+    ]
+    assert len(compile_text(text, max_runs=110).runs) == 110
+
+
+def test_a_suite_just_under_the_default_cap_plans() -> None:
+    # 100 cells x 1000 repeats: exactly 100,000 runs.
+    text = HEAD + scenario("full", 1000, 100)
+    started = time.perf_counter()
+    planned = compile_text(text)
+    assert len(planned.runs) == DEFAULT_MAX_RUNS
+    assert time.perf_counter() - started < 60
+    over = HEAD + scenario("full", 1000, 100, "    include:\n      - {n: 100}\n")
+    assert suite_errors(over)[0].endswith(
+        "this scenario plans up to 101,000 runs (cells x repeat); "
+        "a suite may plan at most 100,000 (raise it with --max-runs)"
+    )
+
+
+def test_the_expansion_itself_refuses_past_its_limit() -> None:
+    matrix = {name: list(range(10)) for name in "abcdefghi"}
+    assert cell_bound(matrix, [{"a": 1}]) == 10**9 + 1
+    assert cell_bound(None) == 1
+    assert cell_bound(None, [{"a": 1}, {"a": 2}]) == 2
+    started = time.perf_counter()
+    with pytest.raises(TooManyCells) as caught:
+        expand_cells(matrix, limit=1000)
+    assert time.perf_counter() - started < 1.0
+    assert (caught.value.bound, caught.value.limit) == (10**9, 1000)
+    assert expand_cells({"a": [1, 2]}, limit=2) == [{"a": 1}, {"a": 2}]
+
+
+def test_the_cap_is_read_from_the_plan_request_and_checked(tmp_path: Path) -> None:
+    path = str(write_suite(tmp_path, HEAD + scenario("s", 3, 4)))
+    assert len(plan(PlanRequest(path, max_runs=12), environ={}).runs) == 12
+    assert validate(path, {}, max_runs=12).runs == {None: 12}
+    for bad in (0, -1):
+        with pytest.raises(UsageError, match="--max-runs"):
+            plan(PlanRequest(path, max_runs=bad), environ={})
+        with pytest.raises(UsageError, match="--max-runs"):
+            validate(path, {}, max_runs=bad)
+
+
+def test_a_start_record_without_max_runs_still_reads() -> None:
+    request = PlanRequest("s.yaml", tags=("a",), max_runs=5)
+    written = request.as_json()
+    assert written["max_runs"] == 5
+    assert PlanRequest.from_json(written) == request
+    del written["max_runs"]
+    assert PlanRequest.from_json(written) == PlanRequest("s.yaml", tags=("a",))
+    del written["tags"]
+    with pytest.raises(KeyError):
+        PlanRequest.from_json(written)
+
+
+@pytest.fixture
+def big_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    # 200 cells x 1000 repeats: 200,000 runs, over the default cap.
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, HEAD + scenario("big", 1000, 200), "big.yaml")
+    return "big.yaml"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["validate"], ["plan", "--format", "json"], ["run", "--dry-run"]],
+    ids=["validate", "plan", "run"],
+)
+def test_max_runs_raises_the_cap_on_the_command_line(big_suite: str, args: list[str]) -> None:
+    refused = cli(args[0], big_suite, *args[1:])
+    assert refused.exit_code == 2
+    assert (
+        "big.yaml:10:5: this scenario plans 200,000 runs (cells x repeat); "
+        "a suite may plan at most 100,000 (raise it with --max-runs)"
+    ) in refused.output
+    lower = cli(args[0], big_suite, *args[1:], "--max-runs", "199999")
+    assert lower.exit_code == 2
+    assert "a suite may plan at most 199,999" in lower.output
+    if args[0] == "run":
+        return  # a dry run of 200,000 runs takes too long for a unit test
+    allowed = cli(args[0], big_suite, *args[1:], "--max-runs", "200000")
+    assert allowed.exit_code == 0, allowed.output
+    if args[0] == "validate":
+        assert allowed.output == "big.yaml: valid (200000 runs)\n"
+
+
+def test_run_dry_run_plans_with_a_raised_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, HEAD + scenario("s", 3, 4), "small.yaml")
+    refused = cli("run", "small.yaml", "--dry-run", "--max-runs", "11")
+    assert refused.exit_code == 2
+    assert "this scenario plans 12 runs (cells x repeat)" in refused.output
+    result = cli("run", "small.yaml", "--dry-run", "--max-runs", "12")
+    assert result.exit_code == 0, result.output
+    assert "12 runs: 12 not run" in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "run"])
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_a_max_runs_below_one_is_a_usage_error(tmp_path: Path, command: str, value: str) -> None:
+    path = write_suite(tmp_path, HEAD + scenario("s", 1, 1))
+    result = cli(command, str(path), "--max-runs", value)
+    assert result.exit_code == 2
+    assert "Invalid value for '--max-runs'" in result.output
