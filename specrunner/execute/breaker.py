@@ -20,7 +20,6 @@ class Breaker:
     failing_since: float | None = None
     reason: str | None = None
     """The last failure's description, once the breaker is open."""
-    _last: str | None = None
 
     @property
     def open(self) -> bool:
@@ -33,7 +32,6 @@ class Breaker:
         moment = self.now()
         if self.failing_since is None:
             self.failing_since = moment
-        self._last = reason
         if moment - self.failing_since >= self.budget:
             self.reason = reason
         return self.reason is not None
@@ -50,4 +48,3 @@ class Breaker:
         """Cekura answered: failures so far were passing (unless the breaker is open)."""
         if self.reason is None:
             self.failing_since = None
-            self._last = None
