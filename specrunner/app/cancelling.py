@@ -18,14 +18,15 @@ from specrunner.app import run_dir as run_dirs
 from specrunner.app.clients import Clients, open_clients
 from specrunner.app.planning import plan
 from specrunner.app.running import LOST_WITH_EMULATOR
-from specrunner.cekura import api_key, outcome_of
+from specrunner.cekura import api_key, outcome_of, run_problem
 from specrunner.errors import ExitCode, RemoteError
 from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import Replay, RunState, replay
+from specrunner.masking import SecretTracker
 from specrunner.models import Outcome
 from specrunner.retry import GaveUp
-from specrunner.rooms.base import RoomLease
+from specrunner.rooms.base import restored_lease
 
 WAIT_SECONDS = 60.0
 """How long `cancel` waits for ended calls to reach a final status."""
@@ -50,13 +51,14 @@ def cancel(path: str, out: Callable[[str], None], environ: Mapping[str, str]) ->
         if not live and not held:
             out(f"{resumed.run_dir}: nothing to cancel (no run is live, no room is held)")
             return ExitCode.OK
-        journal = Journal(resumed.run_dir / JOURNAL)
+        secrets = SecretTracker()
+        journal = Journal(resumed.run_dir / JOURNAL, secrets=secrets)
         try:
             if resumed.emulator:
                 done = _lost_with_emulator(live, journal)
             else:
-                api_key(environ)
-                done = asyncio.run(_cancel(resumed, state, live, held, environ, journal))
+                secrets.add(api_key(environ))
+                done = asyncio.run(_cancel(resumed, state, live, held, environ, journal, secrets))
         finally:
             journal.close()
     _say(resumed.run_dir, done, out)
@@ -79,10 +81,14 @@ async def _cancel(
     held: list[RunState],
     environ: Mapping[str, str],
     journal: Journal,
+    secrets: SecretTracker,
 ) -> Cancelled:
     the_plan = plan(resumed.request, environ)
     wanted = sorted({str(s.room["source"]) for s in held if s.room is not None})
     rooms = {name: the_plan.rooms[name].render(environ) for name in wanted}
+    for hidden in (the_plan.secrets, *(config.secrets for config in rooms.values())):
+        for value in hidden:
+            secrets.add(value)
     done = Cancelled()
     async with open_clients(rooms, environ, concurrency=10) as clients:
         for run in live:
@@ -109,9 +115,14 @@ async def _wait_final(
         except (GaveUp, RemoteError):
             break
         for data in found:
-            run = pending.get(data.get("id"))  # type: ignore[arg-type]
+            run_id = data.get("id")
+            if isinstance(run_id, bool) or not isinstance(run_id, int):
+                continue  # it cannot be matched to a run
+            run = pending.get(run_id)
+            if run is None or run_problem(data) is not None:
+                continue  # not one of ours, or odd: it stays pending
             verdict = outcome_of(data)
-            if run is None or verdict is None:
+            if verdict is None:
                 continue
             outcome, error = verdict
             journal.write(
@@ -124,7 +135,7 @@ async def _wait_final(
                 error=error or "cancelled by specrunner cancel",
             )
             done.final[run.key] = outcome.value
-            del pending[data["id"]]
+            del pending[run_id]
         if pending:
             await asyncio.sleep(POLL_SECONDS)
     for run in pending.values():  # still not final: counted as an error, and left
@@ -151,7 +162,7 @@ async def _release(
         source = clients.sources.get(str(room["source"]))
         if source is None:
             continue
-        lease = RoomLease(str(room["source"]), str(room["url"]), None, room.get("handle"))
+        lease = restored_lease(room)
         await source.adopt(lease)
         await source.release(lease)
         journal.write("released", key=run.key)

@@ -32,7 +32,7 @@ from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
-from specrunner.masking import Secrets
+from specrunner.masking import SecretTracker
 from specrunner.models import Outcome, Plan, RoomConfig, RunRecord, Snapshot
 from specrunner.report.console import console_summary
 from specrunner.report.progress import ProgressView
@@ -171,12 +171,16 @@ def execute(
         return RunResult(the_plan, records, None, ExitCode.OK, report)
     emulator = request.emulator or (resumed is not None and resumed.emulator)
     with run_environment(request.environ, emulator=emulator) as environ:
-        api_key(environ)
+        key = api_key(environ)
         # Room templates are rendered now, with the run's environment: a missing secret
-        # stops the run before anything is made. The secrets they read join the plan's.
+        # stops the run before anything is made. The secrets they read join the plan's,
+        # with the API key; each room's token and URL join them when it is leased.
         used = sorted({run.room for run in the_plan.runs})
         rooms = {name: the_plan.rooms[name].render(environ) for name in used}
-        secrets = the_plan.secrets.plus(*(config.secrets for config in rooms.values()))
+        secrets = SecretTracker(
+            the_plan.secrets.plus(*(config.secrets for config in rooms.values()))
+        )
+        secrets.add(key)
         holder = [] if ending is None else ending
         try:
             return asyncio.run(
@@ -192,7 +196,7 @@ async def _execute(
     request: RunRequest,
     the_plan: Plan,
     rooms: Mapping[str, RoomConfig],
-    secrets: Secrets,
+    secrets: SecretTracker,
     environ: Mapping[str, str],
     progress: Callable[[Snapshot], None] | None,
     holder: list[_Ending],
@@ -228,7 +232,7 @@ async def _execute(
 async def _run(
     request: RunRequest,
     the_plan: Plan,
-    secrets: Secrets,
+    secrets: SecretTracker,
     clients: Clients,
     run_dir: Path,
     started_at: str,
@@ -237,7 +241,7 @@ async def _run(
     *,
     resumed: run_dirs.Resumed | None,
 ) -> RunResult:
-    journal = Journal(run_dir / JOURNAL)
+    journal = Journal(run_dir / JOURNAL, secrets=secrets)
     executor = Executor(
         the_plan,
         cekura=clients.cekura,
@@ -269,7 +273,7 @@ async def _run(
             ending.report = write_run_report(
                 the_plan,
                 ending.records,
-                secrets=secrets,
+                secrets=secrets.secrets,
                 outputs=[*(Path(o) for o in request.outputs), run_dir / run_dirs.RESULTS],
                 started_at=started_at,
                 run_dir=run_dir,

@@ -42,10 +42,10 @@ from specrunner.execute.breaker import Breaker
 from specrunner.execute.journal import Journal
 from specrunner.execute.replay import Replay
 from specrunner.execute.tracked import Tracked
-from specrunner.masking import Secrets
+from specrunner.masking import Secrets, SecretTracker
 from specrunner.models import Outcome, Plan, RunRecord, Snapshot
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
-from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable
+from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable, restored_lease
 
 Progress = Callable[[Snapshot], None]
 QUIET_POLLS = 20
@@ -85,7 +85,7 @@ class Executor:
         sources: Mapping[str, RoomSource],
         journal: Journal,
         settings: Settings,
-        secrets: Secrets | None = None,
+        secrets: SecretTracker | Secrets | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.plan = plan
@@ -93,8 +93,11 @@ class Executor:
         self.sources = sources
         self.journal = journal
         self.settings = settings
-        self.secrets = plan.secrets if secrets is None else secrets
-        """What to hide in messages: the plan's secrets and those its rooms read."""
+        if not isinstance(secrets, SecretTracker):
+            secrets = SecretTracker(plan.secrets if secrets is None else secrets)
+        self.tracker = secrets
+        """What to hide in messages: the plan's secrets, those its rooms read, and each
+        room's token and URL from the moment it is leased."""
         self.progress = progress
         self.runs = {run.key: Tracked(run) for run in plan.runs}
         self.breaker = Breaker(settings.unreachable_budget, now=settings.now)
@@ -147,9 +150,7 @@ class Executor:
                 run.run_id, run.result_id = state.run_id, state.result_id
                 run.submitted_at = self.settings.now()
                 if state.room is not None and not state.released:
-                    run.lease = RoomLease(
-                        state.room["source"], state.room["url"], None, state.room.get("handle")
-                    )
+                    run.lease = restored_lease(state.room)
                 self._take_slot(run)
             elif state.error is not None:  # Cekura rejected it: sent, and final
                 run.outcome, run.error, run.final = Outcome.ERROR, state.error, True
@@ -210,9 +211,10 @@ class Executor:
     def _halt(self, error: RemoteError, *, follow_live: bool) -> None:
         """Stop for good on Cekura's account; `run()` raises `error` once cleaned up."""
         if self._fatal is None:
-            self._fatal = error
+            hidden = self._hide(str(error))
+            self._fatal = error if hidden == str(error) else RemoteError(hidden)
             self._follow_live = follow_live
-        self.stop(reason=str(error))
+        self.stop(reason=self._hide(str(error)))
 
     # -- slots
 
@@ -298,16 +300,29 @@ class Executor:
                 if isinstance(exc, RoomUnavailable)
                 else (f"room source {run.planned.room!r} failed: {type(exc).__name__}")
             )
-            reason = self.secrets.redact_text(reason, min_length=1)
+            reason = self.tracker.secrets.redact_text(reason, min_length=1)
             self._finish(run, Outcome.ERROR, f"no room: {reason}", final=False)
             self.journal.write("not_sent", keys=[run.planned.key], reason=reason)
         else:
+            self._register(lease)
             run.lease = lease
             if self.stopped is not None:
                 self._free(run)  # stopped while it leased: never sent
                 return
             self._ready.append(run)
             self._ready_changed.set()
+
+    def _register(self, lease: RoomLease) -> None:
+        """A leased room's token, and its URL (but for a static pool's, which the suite
+        names itself), are secrets from now on."""
+        if lease.token:
+            self.tracker.add(lease.token)
+        room = self.plan.rooms.get(lease.source)
+        if lease.url and (room is None or room.source != "static"):
+            self.tracker.add(lease.url)
+
+    def _hide(self, text: str) -> str:
+        return self.tracker.secrets.redact_text(text)
 
     async def _settle_leases(self) -> None:
         """Leases still in progress when the run stopped get a moment to finish, so that
@@ -351,11 +366,8 @@ class Executor:
         number = self._batches
         keys = [run.planned.key for run in batch]
         rooms = {
-            run.planned.key: {
-                "source": run.lease.source,
-                "url": run.lease.url,
-                "handle": plain(run.lease.handle),
-            }
+            # What a later process needs to give the room back; never its URL or token.
+            run.planned.key: {"source": run.lease.source, "handle": plain(run.lease.handle)}
             for run in batch
             if run.lease is not None
         }
@@ -431,6 +443,7 @@ class Executor:
         self._report()
 
     def _submission_failed(self, number: int, batch: list[Tracked], failure: SubmitError) -> None:
+        failure = SubmitError(failure.kind, self._hide(failure.reason), failure.retry_after)
         if failure.kind is Failure.UNKNOWN:
             self.journal.write("unknown", batch=number, reason=failure.reason)
             reason = (
@@ -557,6 +570,7 @@ class Executor:
     ) -> None:
         """The run's outcome for this process; journaled as final unless it was never sent
         (then `--resume` sends it). Its room and slot are given back beside the polls."""
+        error = None if error is None else self._hide(error)
         run.outcome, run.error, run.final = outcome, error, final
         if final:
             self.journal.write(
@@ -606,7 +620,7 @@ class Executor:
                 in_flight=self._in_flight,
                 live=live,
                 elapsed=self.settings.now() - self._started,
-                message=message,
+                message=None if message is None else self._hide(message),
             )
         )
 

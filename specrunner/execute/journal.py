@@ -4,7 +4,8 @@ Before a POST the journal holds its intent (which runs, which rooms); after it, 
 and run ids, or why it failed. So after a crash, `kill -9` or Ctrl-C the journal tells,
 for every planned run, whether it was never sent (safe to send), may have been sent
 (`unknown`: never sent again), exists (poll it), or is final. It never holds a secret:
-no token, key or payload.
+no token, key, room URL or payload. A room is kept as its source's name and the handle the
+source gives it back by; the reasons and errors it quotes pass the run's secrets first.
 
 `Journal.write` only queues a record: a writer thread appends what is queued and fsyncs
 once per batch, so the event loop never waits for the disk. Where a record must be on disk
@@ -30,11 +31,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from specrunner.execute.journal_records import parse_line, record_problem
+from specrunner.masking import SecretTracker
 
 # -- writing
 
 
 Fsync = Callable[[int], None]
+
+_FREE_TEXT = ("reason", "error")
+"""The fields of records that quote what others said (a server's answer, a room source's
+failure): the only ones that could carry a secret, so the ones redacted."""
 
 
 class Journal:
@@ -48,12 +54,19 @@ class Journal:
     """
 
     def __init__(
-        self, path: Path, *, file: IO[bytes] | None = None, fsync: Fsync = os.fsync
+        self,
+        path: Path,
+        *,
+        file: IO[bytes] | None = None,
+        fsync: Fsync = os.fsync,
+        secrets: SecretTracker | None = None,
     ) -> None:
         """Open `path` to append to (or write to `file`, for tests) and start the writer
         thread. A last line cut short by a crash (which `read_records` ignores) is cut off
-        first, so that new records do not follow it on the same line."""
+        first, so that new records do not follow it on the same line. The free text of
+        records (`reason`, `error`) is redacted with `secrets` as they stand when written."""
         self.path = path
+        self._secrets = secrets
         self._sync_dir = False
         if file is None:
             self._sync_dir = not path.exists()
@@ -84,6 +97,11 @@ class Journal:
         thread is raised here (OSError); ValueError after `close()`.
         """
         record = {"type": kind, **fields}
+        if self._secrets is not None:
+            hidden = self._secrets.secrets
+            for name in _FREE_TEXT:
+                if isinstance(record.get(name), str):
+                    record[name] = hidden.redact_text(record[name])
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         problem = record_problem(record)
         if problem is not None:

@@ -63,7 +63,7 @@ def _is_room(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and isinstance(value.get("source"), str)
-        and isinstance(value.get("url"), str)
+        and isinstance(value.get("url", ""), str)  # only in journals of older versions
         and (value.get("handle") is None or isinstance(value["handle"], str | int | float))
     )
 
@@ -90,7 +90,7 @@ RUN_IDS = FieldType(
     list,
 )
 ROOMS = FieldType(
-    'an object of run keys to rooms ({"source": string, "url": string, "handle": ...})',
+    'an object of run keys to rooms ({"source": string, "handle": ...})',
     lambda v: isinstance(v, dict) and all(_is_room(room) for room in v.values()),
     list,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,11 +16,19 @@ class RoomLease:
     source: str
     """The room source's name in the suite."""
     url: str
-    """The Daily room URL (never with a token in it)."""
+    """The Daily room URL (never with a token in it). A secret: never printed, reported or
+    journaled (empty in a lease restored from a journal)."""
     token: str | None = field(default=None, repr=False)
     """The meeting token: a secret, never printed, reported or journaled."""
     handle: Any = field(default=None, repr=False)
-    """What the source needs to release the room (a session id, a room name, ...)."""
+    """What the source needs to release the room (a session id, a room name, a place in a
+    pool): journaled, so never a secret, and never the URL."""
+
+
+def restored_lease(room: Mapping[str, Any]) -> RoomLease:
+    """The lease a journal's intent keeps of a room: its source and handle (a journal of an
+    older version also has its URL). Enough to count it as taken and to give it back."""
+    return RoomLease(str(room["source"]), str(room.get("url", "")), None, room.get("handle"))
 
 
 class RoomUnavailable(Exception):

@@ -208,7 +208,7 @@ class DailyRoomSource:
         request = start_bot.request(
             "start_bot request", start_bot_body(start_bot, room_url, token), retry_unsure=False
         )
-        redactor = self._redactor.plus(token)
+        redactor = self._redactor.plus(token, room_url)
 
         async def once() -> None:
             await send(self._http, request, redactor)

@@ -114,7 +114,9 @@ class PipecatCloudRoomSource:
         self._retry = retry
         self._redactor = (redactor or Redactor()).plus(settings.api_key, settings.private_api_key)
         self._sessions = asyncio.Semaphore(settings.max_sessions)
-        self._live: set[str] = set()
+        self._live: dict[int, RoomLease] = {}
+        """The leases holding a place in `max_sessions`, by identity (a lease restored from
+        a journal may have no session id to tell it by)."""
         self._stopped: set[str] = set()
 
     @classmethod
@@ -140,7 +142,7 @@ class PipecatCloudRoomSource:
         except BaseException:
             self._sessions.release()
             raise
-        self._live.add(lease.handle)
+        self._live[id(lease)] = lease
         return lease
 
     async def _start_once(self) -> RoomLease:
@@ -163,7 +165,7 @@ class PipecatCloudRoomSource:
             raise RoomUnavailable(f"{what}: the answer has no dailyRoom")
         if not isinstance(token, str) or not token:
             raise RoomUnavailable(f"{what}: the answer has no dailyToken")
-        handle = str(session) if session else room
+        handle = str(session) if session else None  # no session id: nothing to stop
         return RoomLease(source=self.name, url=room, token=token, handle=handle)
 
     async def release(self, lease: RoomLease) -> None:
@@ -171,14 +173,12 @@ class PipecatCloudRoomSource:
         # session id. With a private key the session is stopped (once), then its slot is
         # given back; without one, the session ends when its bot leaves with the caller.
         handle = lease.handle
-        held = handle in self._live
-        self._live.discard(handle)
+        held = self._live.pop(id(lease), None) is not None
         try:
             if (
                 self._settings.private_api_key is not None
                 and isinstance(handle, str)
                 and handle
-                and handle != lease.url  # no sessionId in the answer: nothing to stop
                 and handle not in self._stopped
             ):
                 self._stopped.add(handle)
@@ -211,10 +211,9 @@ class PipecatCloudRoomSource:
     async def adopt(self, lease: RoomLease) -> None:
         """Count a session restored from a journal (an earlier process started it) in
         `max_sessions`, while a slot is free, until it is released."""
-        handle = lease.handle
-        if isinstance(handle, str) and handle not in self._live and not self._sessions.locked():
+        if id(lease) not in self._live and not self._sessions.locked():
             await self._sessions.acquire()
-            self._live.add(handle)
+            self._live[id(lease)] = lease
 
     async def close(self) -> None:
         # Sessions still leased are left alone: their runs may go on in Cekura after an

@@ -87,8 +87,14 @@ class StaticRoomSource:
             self._leased.add(index)
 
     def _index_of(self, lease: RoomLease) -> int | None:
-        # By URL (unique in a source), so that a lease restored from a journal is found too.
-        return self._by_url.get(lease.url) if lease.source == self.name else None
+        # By the room's place in the pool (its handle), which is what the journal keeps of
+        # a lease (a room's URL may be a secret); by URL for a journal of an older version.
+        if lease.source != self.name:
+            return None
+        index = lease.handle
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(self._rooms):
+            return index
+        return self._by_url.get(lease.url)
 
     def _give_back(self, index: int) -> None:
         while self._waiters:
