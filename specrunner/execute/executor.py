@@ -56,6 +56,9 @@ STEP = 0.25
 """The longest the poll loop sleeps at once (a stop is noticed within it)."""
 CLEANUP_SECONDS = 10.0
 """After a hard stop, how long giving back the rooms of unsent runs may take."""
+POLL_MARGIN = 2.0
+"""A poll in flight is cut this long (plus the poll interval) after the first live run's
+timeout, so that no slow server holds a run past its timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,9 +506,12 @@ class Executor:
 
     async def _poll(self, live: list[Tracked]) -> bool:
         by_id = {run.run_id: run for run in live if run.run_id is not None}
+        bound = self._poll_bound(live)
         try:
-            found = await self.cekura.poll(list(by_id))
-        except GaveUp as exc:
+            async with asyncio.timeout(bound):
+                found = await self.cekura.poll(list(by_id))
+        except (GaveUp, TimeoutError) as failure:
+            exc = failure if isinstance(failure, GaveUp) else f"no answer within {bound:.0f} s"
             if self.breaker.failed(str(exc)):
                 self._halt(RemoteError(f"Cekura cannot be polled: {exc}"), follow_live=False)
             else:
@@ -536,6 +542,16 @@ class Executor:
             if verdict is not None:
                 self._finish(run, *verdict)
         return changed
+
+    def _poll_bound(self, live: list[Tracked]) -> float:
+        """How long a poll of `live` may take: until the first of them passes its timeout,
+        then the poll interval and a margin (which leaves time to end its call)."""
+        now = self.settings.now()
+        left = min(
+            (r.planned.timeout - (now - r.submitted_at) for r in live if r.submitted_at),
+            default=0.0,
+        )
+        return max(left, 0.0) + self.settings.poll_interval + POLL_MARGIN
 
     def _past_timeout(self) -> list[Tracked]:
         now = self.settings.now()
