@@ -41,7 +41,7 @@ from specrunner.execute.batches import entry_of, interleaved, match_answer, plai
 from specrunner.execute.breaker import Breaker
 from specrunner.execute.journal import Journal
 from specrunner.execute.replay import Replay
-from specrunner.execute.tracked import Tracked
+from specrunner.execute.tracked import Tally, Tracked
 from specrunner.masking import Secrets, SecretTracker
 from specrunner.models import Outcome, Plan, RunRecord, Snapshot
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
@@ -102,7 +102,8 @@ class Executor:
         """What to hide in messages: the plan's secrets, those its rooms read, and each
         room's token and URL from the moment it is leased."""
         self.progress = progress
-        self.runs = {run.key: Tracked(run) for run in plan.runs}
+        self._tally = Tally()
+        self.runs = {run.key: Tracked(run, self._tally) for run in plan.runs}
         self.breaker = Breaker(settings.unreachable_budget, now=settings.now)
         self.stopped: str | None = None
         """Why the run stopped early: None when it ran to the end."""
@@ -476,18 +477,18 @@ class Executor:
     # -- polling
 
     def _polling(self, submitter: asyncio.Task[None]) -> bool:
-        if all(run.outcome is not None for run in self.runs.values()):
+        if self._tally.decided == len(self.runs):
             return False
         if self.stopped is None or not submitter.done() or self._sending:
             return True
-        return self._follow_live and any(run.live for run in self.runs.values())
+        return self._follow_live and bool(self._tally.live)
 
     async def _poll_loop(self, submitter: asyncio.Task[None]) -> None:
         shortest = self.settings.poll_interval
         interval, quiet = shortest, 0
         while self._polling(submitter):
             await self._pause(interval, submitter)
-            live = [r for r in self.runs.values() if r.live]
+            live = list(self._tally.live.values())
             changed = await self._poll(live) if live else False
             expired = self._past_timeout()
             for run in expired:
@@ -557,10 +558,8 @@ class Executor:
         now = self.settings.now()
         return [
             r
-            for r in self.runs.values()
-            if r.outcome is None
-            and r.submitted_at is not None
-            and now - r.submitted_at > r.planned.timeout
+            for r in self._tally.live.values()
+            if r.submitted_at is not None and now - r.submitted_at > r.planned.timeout
         ]
 
     def _time_out(self, run: Tracked) -> None:
@@ -568,7 +567,7 @@ class Executor:
         self._finish(run, Outcome.ERROR, reason, end_call=True)
 
     def _end_live_calls(self) -> None:
-        for run in self.runs.values():
+        for run in list(self._tally.live.values()):
             if run.live:
                 reason = "interrupted: its call was ended (--on-interrupt end)"
                 self._finish(run, Outcome.ERROR, reason, end_call=True)
@@ -627,8 +626,8 @@ class Executor:
     def _report(self, message: str | None = None) -> None:
         if self.progress is None:
             return
-        outcomes = Counter(r.outcome.value for r in self.runs.values() if r.outcome)
-        live = sum(1 for r in self.runs.values() if r.live)
+        outcomes = self._tally.outcomes
+        live = len(self._tally.live)
         self.progress(
             Snapshot(
                 total=len(self.runs),
