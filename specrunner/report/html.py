@@ -65,7 +65,7 @@ def render_html(report: Report) -> str:
     columns = list(COUNT_COLUMNS)
     if any(cell["outcomes"].get("not_run", 0) for cell in cells):
         columns.append(("not_run", "Not run"))
-    return assets.template.render(
+    page = assets.template.render(
         csp=assets.csp,
         css=assets.css,
         js=assets.js,
@@ -78,8 +78,16 @@ def render_html(report: Report) -> str:
         cells=cells,
         count_columns=columns,
         tags=sorted({tag for cell in cells for tag in cell["tags"]}),
-        data=Markup(script_json(page_data(report))),
+        data=Markup(_DATA),
     )
+    # The data (most of the page) goes in last, by itself: through the template it would
+    # be copied several times over.
+    before, after = page.split(_DATA, 1)
+    return "".join((before, script_json(page_data(report)), after))
+
+
+_DATA = "<!--specrunner:report-data-->"
+"""Where the page's data goes: no escaped text can hold it (its `<` would be `&lt;`)."""
 
 
 def script_json(value: Any) -> str:

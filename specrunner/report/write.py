@@ -31,8 +31,23 @@ class ReportsNotWritten(UsageError):
 
 
 def render_json(report: Report) -> str:
-    # allow_nan=False: a NaN or an infinity is an error here, never invalid JSON written.
-    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The report as JSON: its fields indented, one cell or run per line (so that a diff
+    of two reports shows the runs that changed, and 10,000 runs take json's fast path).
+    A NaN or an infinity is an error here, never invalid JSON written."""
+    lines = []
+    for key, value in report.items():
+        name = _json(key)
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {_json(item)}" for item in value)
+            lines.append(f"  {name}: [\n{items}\n  ]")
+        else:
+            shown = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+            lines.append(f"  {name}: " + shown.replace("\n", "\n  "))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def renderers() -> dict[str, Renderer]:
