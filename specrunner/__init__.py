@@ -21,7 +21,7 @@ def run(
 
     `options` are those of the command, by their Python names: the selection
     (`environment`, `sets`, `tags`, `scenarios`, `shard`) and `concurrency`,
-    `batch_size`, `poll_interval`, `emulator`, `resume`, `dry_run`, `outputs`
+    `batch_size`, `submissions`, `poll_interval`, `emulator`, `resume`, `dry_run`, `outputs`
     (docs/python-api.md lists them). `environ` is the environment to read secrets from
     (default: `os.environ`).
 

@@ -202,6 +202,13 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
     help="Runs per submission at most.",
 )
 @click.option(
+    "--submissions",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Submissions (POSTs to Cekura) in flight at once, at most.",
+)
+@click.option(
     "--poll-interval",
     type=click.FloatRange(min=0.05),
     default=1.0,
@@ -241,6 +248,7 @@ def run(
     selection: dict[str, Any],
     concurrency: int,
     batch_size: int,
+    submissions: int,
     poll_interval: float,
     use_emulator: bool,
     resume: str | None,
@@ -273,6 +281,7 @@ def run(
             **selection,
             concurrency=concurrency,
             batch_size=batch_size,
+            submissions=submissions,
             poll_interval=poll_interval,
             emulator=use_emulator,
             resume=resume,

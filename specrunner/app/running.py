@@ -48,6 +48,8 @@ class RunRequest:
     """The suite and selection; None with `resume`, whose journal has them."""
     concurrency: int = 10
     batch_size: int = 10
+    submissions: int = 4
+    """Submissions (POSTs) in flight at once, at most."""
     poll_interval: float = 1.0
     emulator: bool = False
     resume: str | None = None
@@ -144,9 +146,13 @@ def execute(
     check_outputs(request.outputs)
     if not request.dry_run and not request.resume:
         run_dirs.check_parent(request.workdir)
-    if request.concurrency < 1 or request.batch_size < 1 or request.poll_interval <= 0:
+    if (
+        min(request.concurrency, request.batch_size, request.submissions) < 1
+        or request.poll_interval <= 0
+    ):
         raise UsageError(
-            "--concurrency and --batch-size must be at least 1, and --poll-interval more than 0"
+            "--concurrency, --batch-size and --submissions must be at least 1, and "
+            "--poll-interval more than 0"
         )
     if request.on_interrupt not in ("leave", "end"):
         raise UsageError(f"--on-interrupt {request.on_interrupt!r}: give leave or end")
@@ -250,6 +256,7 @@ async def _run(
         settings=Settings(
             concurrency=request.concurrency,
             batch_size=request.batch_size,
+            submissions=request.submissions,
             poll_interval=request.poll_interval,
         ),
         secrets=secrets,

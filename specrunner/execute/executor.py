@@ -65,6 +65,8 @@ timeout, so that no slow server holds a run past its timeout."""
 class Settings:
     concurrency: int = 10
     batch_size: int = 10
+    submissions: int = 4
+    """POSTs in flight at once, at most: a wave of freed rooms goes out in parallel."""
     poll_interval: float = 1.0
     """The shortest time between polls; they slow down (up to 8x) after 20 quiet polls."""
     batch_window: float = 0.02
@@ -122,6 +124,7 @@ class Executor:
         self._follow_live = False
         self._fatal: RemoteError | None = None
         self._chore_slots = asyncio.Semaphore(settings.chores)
+        self._post_slots = asyncio.Semaphore(settings.submissions)
         self._group: asyncio.TaskGroup | None = None
         self._run_ids: dict[int, str] = {}
 
@@ -287,10 +290,15 @@ class Executor:
                 assert self._group is not None
                 task = self._group.create_task(self._lease(run))
                 self._leases.add(task)
-                task.add_done_callback(self._leases.discard)
+                task.add_done_callback(self._lease_done)
         finally:
             self._feeding = False
             self._ready_changed.set()
+
+    def _lease_done(self, task: asyncio.Task[None]) -> None:
+        # The submitter may be waiting for this lease: with none left, it may be done.
+        self._leases.discard(task)
+        self._ready_changed.set()
 
     async def _lease(self, run: Tracked) -> None:
         try:
@@ -343,12 +351,19 @@ class Executor:
         return self._feeding or bool(self._leases)
 
     async def _submit_loop(self) -> None:
+        """Form a batch whenever a POST may go (at most `submissions` at once) from the
+        runs ready then, and send it beside the others; return once every POST is done."""
+        posts: set[asyncio.Task[None]] = set()
         while self.stopped is None:
             if not self._ready:
                 if not self._leasing():
-                    return
+                    break
                 self._ready_changed.clear()
                 await self._ready_changed.wait()
+                continue
+            await self._post_slots.acquire()
+            if self.stopped is not None or not self._ready:
+                self._post_slots.release()
                 continue
             batch = take_batch(self._ready, self.settings.batch_size)
             deadline = self.settings.now() + self.settings.batch_window
@@ -360,10 +375,22 @@ class Executor:
             ):
                 await self.settings.sleep(0.005)
                 batch += take_batch(self._ready, self.settings.batch_size, batch)
-            if self.stopped is None:
-                await self._submit(batch)
-            else:
+            if self.stopped is not None:
+                self._post_slots.release()
                 self._ready.extendleft(reversed(batch))
+                break
+            assert self._group is not None
+            post = self._group.create_task(self._post(batch))
+            posts.add(post)
+            post.add_done_callback(posts.discard)
+        if posts:  # after a stop too: a POST in flight finishes and its ids are journaled
+            await asyncio.wait(set(posts))
+
+    async def _post(self, batch: list[Tracked]) -> None:
+        try:
+            await self._submit(batch)
+        finally:
+            self._post_slots.release()
 
     async def _submit(self, batch: list[Tracked]) -> None:
         self._batches += 1

@@ -186,7 +186,7 @@ def test_stop_while_a_post_is_in_flight_lets_it_finish_and_sends_nothing_more(
     cekura = GatedCekura()
     source = FakeSource("a", None)
     executor, journal, _ = executor_for(
-        tmp_path, the_plan, cekura, {"a": source}, concurrency=4, batch_size=2
+        tmp_path, the_plan, cekura, {"a": source}, concurrency=4, batch_size=2, submissions=1
     )
 
     async def scenario() -> list[RunRecord]:
@@ -220,6 +220,57 @@ def test_stop_while_a_post_is_in_flight_lets_it_finish_and_sends_nothing_more(
     assert source.released, "no run was leased and left unsent: nothing was tested"
     assert not set(source.released) & sent_keys, "the room of a live run was given back"
     assert source.held == len(sent_keys), "the room of a run never sent was kept"
+
+
+class CountingGate(GatedCekura):
+    """Every POST waits for `gate`; `inside` counts those in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = self.most_inside = 0
+
+    async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        try:
+            return await super().submit(entries, agent)
+        finally:
+            self.inside -= 1
+
+
+def test_several_posts_go_at_once_and_a_stop_lets_each_of_them_finish(tmp_path: Path) -> None:
+    the_plan = plan(12, {"a": None}, scenarios=12)
+    cekura = CountingGate()
+    source = FakeSource("a", None)
+    executor, journal, _ = executor_for(
+        tmp_path, the_plan, cekura, {"a": source}, concurrency=12, batch_size=2, submissions=3
+    )
+
+    async def scenario() -> tuple[int, list[RunRecord]]:
+        task = asyncio.create_task(executor.run())
+        for _ in range(500):  # until three POSTs wait at the gate (at most 5 s)
+            if cekura.inside == 3:
+                break
+            await asyncio.sleep(0.01)  # each intent is synced to disk before its POST
+        in_flight = cekura.inside
+        executor.stop()
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert not task.done(), "run() ended with POSTs in flight"
+        cekura.gate.set()
+        return in_flight, await asyncio.wait_for(task, 5)
+
+    try:
+        in_flight, records = asyncio.run(scenario())
+    finally:
+        journal.close()
+    assert in_flight == 3 and cekura.most_inside == 3  # never more than --submissions
+    assert len(cekura.batches) == 3, "a POST in flight was lost, or one went after stop()"
+    sent = {f"k{e['publish_data_message']['i']:03d}" for b in cekura.batches for e in b}
+    assert len(sent) == 6
+    state = replay(tmp_path / JOURNAL)
+    assert {k for k, s in state.runs.items() if s.run_id is not None} == sent
+    assert all((r.run_id is not None) == (r.key in sent) for r in records)
 
 
 def test_a_hard_stop_during_a_post_leaves_its_runs_unknown_with_their_rooms(
