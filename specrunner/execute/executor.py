@@ -39,6 +39,7 @@ from specrunner.cekura import (
 from specrunner.errors import RemoteError
 from specrunner.execute.batches import entry_of, interleaved, match_answer, plain, take_batch
 from specrunner.execute.breaker import Breaker
+from specrunner.execute.cadence import Cadence
 from specrunner.execute.journal import Journal
 from specrunner.execute.replay import Replay
 from specrunner.execute.tracked import Tally, Tracked
@@ -48,8 +49,6 @@ from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable, restored_lease
 
 Progress = Callable[[Snapshot], None]
-QUIET_POLLS = 20
-SLOWEST = 8
 LEASE_GRACE = 2.0
 """After a stop, how long leases in progress may take to finish (then they are cancelled)."""
 STEP = 0.25
@@ -68,7 +67,8 @@ class Settings:
     submissions: int = 4
     """POSTs in flight at once, at most: a wave of freed rooms goes out in parallel."""
     poll_interval: float = 1.0
-    """The shortest time between polls; they slow down (up to 8x) after 20 quiet polls."""
+    """The time between polls: longer (up to 8x) after 20 quiet polls, shorter (down to a
+    quarter) while live runs are as old as runs of the suite were when they ended."""
     batch_window: float = 0.02
     """How long the submitter waits for more runs to become ready before a POST."""
     submit_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=120.0, cap=5.0))
@@ -125,6 +125,8 @@ class Executor:
         self._fatal: RemoteError | None = None
         self._chore_slots = asyncio.Semaphore(settings.chores)
         self._post_slots = asyncio.Semaphore(settings.submissions)
+        self._cadence = Cadence(settings.poll_interval)
+        self._last_poll = float("-inf")
         self._group: asyncio.TaskGroup | None = None
         self._run_ids: dict[int, str] = {}
 
@@ -511,20 +513,16 @@ class Executor:
         return self._follow_live and bool(self._tally.live)
 
     async def _poll_loop(self, submitter: asyncio.Task[None]) -> None:
-        shortest = self.settings.poll_interval
-        interval, quiet = shortest, 0
         while self._polling(submitter):
-            await self._pause(interval, submitter)
+            submitted = (r.submitted_at for r in self._tally.live.values() if r.submitted_at)
+            await self._pause(self._cadence.pause(self.settings.now(), submitted), submitter)
             live = list(self._tally.live.values())
             changed = await self._poll(live) if live else False
             expired = self._past_timeout()
             for run in expired:
                 self._time_out(run)
             await self.journal.durable()  # final and release records, once per tick
-            # Poll at the shortest interval while anything moves; after QUIET_POLLS polls
-            # with no change (long calls), slow down, up to SLOWEST times the shortest.
-            quiet = 0 if changed or expired else quiet + 1
-            interval = shortest if quiet < QUIET_POLLS else min(interval * 1.5, shortest * SLOWEST)
+            self._cadence.ticked(changed or bool(expired))
 
     async def _pause(self, seconds: float, submitter: asyncio.Task[None]) -> None:
         """Wait for the next tick, in short steps, so that a stop is seen at once."""
@@ -535,6 +533,8 @@ class Executor:
     async def _poll(self, live: list[Tracked]) -> bool:
         by_id = {run.run_id: run for run in live if run.run_id is not None}
         bound = self._poll_bound(live)
+        asked, before = self.settings.now(), self._last_poll
+        self._last_poll = asked
         try:
             async with asyncio.timeout(bound):
                 found = await self.cekura.poll(list(by_id))
@@ -568,6 +568,10 @@ class Executor:
             run.status, run.cekura = data["status"], data
             verdict = outcome_of(data)
             if verdict is not None:
+                if run.submitted_at is not None:
+                    # It ended between the last poll that saw it live and this one.
+                    since = max(run.submitted_at, before)
+                    self._cadence.ended((since + asked) / 2 - run.submitted_at)
                 self._finish(run, *verdict)
         return changed
 

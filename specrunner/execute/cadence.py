@@ -1,0 +1,64 @@
+"""When to poll next.
+
+At the poll interval, slower while nothing changes (long calls), and faster while live
+runs are as old as the runs of this suite have been when they ended: a run that ends is
+then seen soon after, and its room goes to the next run at once rather than at the next
+interval. Each poll is still one bulk request per 100 live runs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+QUIET_POLLS = 20
+"""Polls in a row that change nothing before the interval grows."""
+SLOWEST = 8
+"""The interval grows up to this many times the shortest."""
+SEEN = 256
+"""How many of the latest ended runs the expected durations come from."""
+MIN_SEEN = 3
+"""Ended runs needed before durations are expected at all."""
+FASTEST_SHARE = 4
+"""Near expected ends, poll up to this many times as often as the interval..."""
+DURATION_SHARE = 40
+"""...but not more often than once per this share of the shortest duration seen: for calls
+of minutes the interval is already a small part of a call, so it stays as it is."""
+
+
+class Cadence:
+    def __init__(self, shortest: float) -> None:
+        self.shortest = shortest
+        self.interval = shortest
+        self._quiet = 0
+        self._durations: deque[float] = deque(maxlen=SEEN)
+
+    def ended(self, seconds: float) -> None:
+        """A run ended `seconds` after it was submitted (as a poll saw it)."""
+        self._durations.append(max(seconds, 0.0))
+
+    def ticked(self, changed: bool) -> None:
+        """After a poll: back to the shortest interval when something changed; after
+        QUIET_POLLS quiet polls, slower, up to SLOWEST times the shortest."""
+        self._quiet = 0 if changed else self._quiet + 1
+        if self._quiet < QUIET_POLLS:
+            self.interval = self.shortest
+        else:
+            self.interval = min(self.interval * 1.5, self.shortest * SLOWEST)
+
+    def pause(self, now: float, submitted: Iterable[float]) -> float:
+        """Seconds until the next poll, for live runs submitted at the times `submitted`."""
+        if len(self._durations) < MIN_SEEN:
+            return self.interval
+        ordered = sorted(self._durations)
+        low = ordered[(len(ordered) - 1) // 10]  # the 10th percentile
+        high = ordered[(len(ordered) - 1) * 9 // 10]  # the 90th
+        fast = min(self.shortest, max(self.shortest / FASTEST_SHARE, low / DURATION_SHARE))
+        soonest = self.interval
+        for since in submitted:
+            age = now - since
+            if low <= age <= high + self.shortest:
+                return fast  # a run is as old as runs have been when they ended
+            if age < low:
+                soonest = min(soonest, low - age)
+        return max(fast, soonest)

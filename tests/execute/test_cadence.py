@@ -1,0 +1,114 @@
+"""The poll cadence: the interval until runs have been seen to end; then faster while live
+runs are as old as runs were when they ended (so no wave of rooms waits for the clock),
+and never faster than needed for calls of minutes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_executor import Clock, FakeCekura, FakeSource, plan
+
+from specrunner.cekura import Submitted
+from specrunner.execute.cadence import QUIET_POLLS, SLOWEST, Cadence
+from specrunner.execute.executor import Executor, Settings
+from specrunner.execute.journal import Journal
+from specrunner.execute.journal_records import JOURNAL
+
+
+def test_until_runs_have_ended_it_polls_at_the_interval() -> None:
+    cadence = Cadence(1.0)
+    cadence.ended(1.0)
+    cadence.ended(1.0)
+    assert cadence.pause(10.0, [9.0, 9.5]) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("age", "pause"),
+    [(0.2, 0.7), (0.6, 0.3), (0.9, 0.25), (1.0, 0.25), (2.5, 1.0)],
+    ids=["young", "nearly-due", "at-its-low-end", "due", "long-overdue"],
+)
+def test_near_the_durations_seen_it_polls_four_times_as_often(age: float, pause: float) -> None:
+    cadence = Cadence(1.0)
+    for seconds in (1.0, 1.0, 1.1, 0.9, 1.0):
+        cadence.ended(seconds)
+    assert cadence.pause(100.0, [100.0 - age]) == pytest.approx(pause)
+
+
+def test_for_calls_of_minutes_it_never_polls_faster_than_the_interval() -> None:
+    cadence = Cadence(1.0)
+    for seconds in (180.0, 240.0, 200.0):
+        cadence.ended(seconds)
+    assert cadence.pause(1000.0, [1000.0 - 200.0]) == 1.0
+
+
+def test_quiet_polls_slow_it_down_and_a_change_brings_it_back() -> None:
+    cadence = Cadence(1.0)
+    for _ in range(QUIET_POLLS + 30):
+        cadence.ticked(changed=False)
+    assert cadence.interval == SLOWEST
+    cadence.ticked(changed=True)
+    assert cadence.interval == 1.0
+
+
+class TimedCekura(FakeCekura):
+    """Each run ends `call` seconds of the fake clock after it was submitted."""
+
+    def __init__(self, clock: Clock, call: float) -> None:
+        super().__init__()
+        self.clock, self.call = clock, call
+        self.started: dict[int, float] = {}
+        self.seen_at_age: list[float] = []
+        """For each run, in order: how long after its submission a poll saw it ended."""
+
+    async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
+        answer = await super().submit(entries, agent)
+        for run_id in answer.run_ids:
+            assert run_id is not None
+            self.started[run_id] = self.clock.now()
+        return answer
+
+    async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        self.polls.append(list(run_ids))
+        done = {i for i in run_ids if self.clock.now() - self.started[i] >= self.call}
+        self.seen_at_age += [self.clock.now() - self.started[i] for i in sorted(done)]
+        return [
+            {"id": i, "status": "completed" if i in done else "running", "success": i in done}
+            for i in run_ids
+        ]
+
+
+def waves(tmp_path: Path, count: int) -> tuple[list[float], int]:
+    """`count` runs of 1 s one after another in one room, polled every 1 s at the
+    shortest: how long after its start each was seen to end, and the polls."""
+    clock = Clock()
+    cekura = TimedCekura(clock, 1.0)
+    the_plan = plan(count, {"a": 1})
+    journal = Journal(tmp_path / JOURNAL)
+    journal.write("start", keys=[r.key for r in the_plan.runs], request={})
+    executor = Executor(
+        the_plan,
+        cekura=cekura,
+        sources={"a": FakeSource("a", 1)},
+        journal=journal,
+        settings=Settings(poll_interval=1.0, batch_window=0.0, now=clock.now, sleep=clock.sleep),
+    )
+    try:
+        records = asyncio.run(executor.run())
+    finally:
+        journal.close()
+    assert all(r.outcome is not None and r.outcome.value == "passed" for r in records)
+    return cekura.seen_at_age, len(cekura.polls)
+
+
+def test_once_runs_were_seen_to_end_no_wave_waits_a_whole_interval(tmp_path: Path) -> None:
+    ages, polls = waves(tmp_path, 12)
+    assert len(ages) == 12
+    # The first runs are seen at the 1 s cadence (up to 1 s after they end); once three
+    # were seen, polls come four times as often near the end of a run, so each is seen
+    # within a quarter of the interval of its end (plus one 0.25 s step of the fake clock).
+    assert all(age <= 1.0 + 0.25 + 0.25 for age in ages[3:]), ages
+    assert polls <= 12 * 5, polls  # about four polls per run near its end, not a flood
