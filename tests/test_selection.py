@@ -123,6 +123,7 @@ def test_parse_shard(text: str, shard: tuple[int, int]) -> None:
         ("-1/2", "expected I/N"),
         ("1.5/2", "expected I/N"),
         ("", "expected I/N"),
+        ("\u0661/\u0662", "expected I/N"),  # Arabic-Indic digits: ASCII only
     ],
 )
 def test_parse_shard_errors(text: str, fragment: str) -> None:

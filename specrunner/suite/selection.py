@@ -12,7 +12,7 @@ from typing import Any
 from specrunner.errors import UsageError
 
 _SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
-_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_SHARD = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]+)\s*$")  # ASCII digits only
 # Limits on command-line values (docs/suite-format.md, "Limits").
 MAX_SHARD_DIGITS = 9
 MAX_SET_LENGTH = 1_000_000
