@@ -9,6 +9,12 @@ answer's runs are matched to the entries by scenario id, whatever order Cekura l
 in (a batch never names a scenario twice); an entry without a run of its own is reported,
 not guessed. Polls and end-calls are safe to repeat and go through the retry policy; a
 poll the v2 bulk endpoint refuses (400, 403, 404) is asked of the v1 one.
+
+Every request has a total deadline (`Deadlines`: connecting, sending and reading the whole
+answer) and reads at most 32 MiB of its answer. A submission past its deadline may have
+reached Cekura: `unknown`. A poll past its deadline is retried like any timeout. A poll
+answer over the cap is asked again in halves, so that one huge run object ends only its
+own run (as an error), never the others'.
 """
 
 from __future__ import annotations
@@ -21,16 +27,41 @@ from typing import Any, Protocol
 
 import httpx
 
+from specrunner.cekura_run import FINAL_STATUSES as FINAL_STATUSES
+from specrunner.cekura_run import PROBLEM
+from specrunner.cekura_run import outcome_of as outcome_of
+from specrunner.cekura_run import run_problem as run_problem
 from specrunner.errors import RemoteError, UsageError
-from specrunner.http_common import check_url, describe_status, retry_after, shown_url
-from specrunner.models import Outcome
+from specrunner.http_common import (
+    AnswerTooLarge,
+    AnswerTooSlow,
+    answer_json,
+    check_url,
+    describe_status,
+    fetch,
+    retry_after,
+    shown_url,
+    size_text,
+)
 from specrunner.retry import RetryLater, RetryPolicy
 
 DEFAULT_URL = "https://api.cekura.ai"
 SUBMIT_PATH = "/test_framework/v1/scenarios-external/run_scenarios_pipecat/"
 BULK_PATHS = ("/test_framework/v2/runs/bulk/", "/test_framework/v1/runs/bulk/")
 POLL_CHUNK = 100
-FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """Seconds one request to Cekura may take in all: connecting, sending, and reading every
+    byte of the answer (httpx's own timeouts bound each read, not the whole)."""
+
+    submit: float = 30.0
+    """Longer than a wait for a free connection (10 s) plus connecting (10 s, TLS
+    included): a submission past it had surely begun to be sent (app/clients.py)."""
+    poll: float = 15.0
+    """One GET of at most 100 runs."""
+    end_call: float = 15.0
 
 
 class Failure(StrEnum):
@@ -110,8 +141,10 @@ class CekuraClient:
         base_url: str = DEFAULT_URL,
         submit_path: str = SUBMIT_PATH,
         retry: RetryPolicy | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._http = http
+        self._deadlines = deadlines or Deadlines()
         self._headers = {"X-CEKURA-API-KEY": api_key, "Content-Type": "application/json"}
         self._base = api_base(base_url)
         self._submit_path = submit_path
@@ -120,7 +153,11 @@ class CekuraClient:
 
     @classmethod
     def from_environ(
-        cls, http: httpx.AsyncClient, environ: Mapping[str, str], retry: RetryPolicy | None = None
+        cls,
+        http: httpx.AsyncClient,
+        environ: Mapping[str, str],
+        retry: RetryPolicy | None = None,
+        deadlines: Deadlines | None = None,
     ) -> CekuraClient:
         return cls(
             http,
@@ -128,6 +165,7 @@ class CekuraClient:
             base_url=environ.get("CEKURA_API_URL") or DEFAULT_URL,
             submit_path=environ.get("SPECRUNNER_CEKURA_SUBMIT_PATH") or SUBMIT_PATH,
             retry=retry,
+            deadlines=deadlines,
         )
 
     async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
@@ -139,8 +177,13 @@ class CekuraClient:
         if agent is not None:
             body["agent"] = agent
         try:
-            response = await self._http.post(
-                self._base + self._submit_path, json=body, headers=self._headers
+            response = await fetch(
+                self._http,
+                "POST",
+                self._base + self._submit_path,
+                json=body,
+                headers=self._headers,
+                deadline=self._deadlines.submit,
             )
         except httpx.PoolTimeout:  # no connection free here: nothing was sent
             raise SubmitError(Failure.REFUSED, "no connection to Cekura was free in time") from None
@@ -149,9 +192,21 @@ class CekuraClient:
                 Failure.UNREACHABLE,
                 f"Cekura is unreachable at {shown_url(self._base)} ({type(exc).__name__}: {exc})",
             ) from None
-        except httpx.TransportError as exc:  # sent, or partly: Cekura may have the runs
+        except httpx.RequestError as exc:  # sent, or partly: Cekura may have the runs
             raise SubmitError(
                 Failure.UNKNOWN, f"the connection failed after sending ({type(exc).__name__})"
+            ) from None
+        except AnswerTooSlow as exc:  # past connecting (see Deadlines.submit): sent
+            raise SubmitError(
+                Failure.UNKNOWN,
+                f"Cekura did not answer in full within {exc.seconds:g} s, "
+                "the longest specrunner waits for a submission",
+            ) from None
+        except AnswerTooLarge as exc:
+            raise SubmitError(
+                Failure.UNKNOWN,
+                f"Cekura answered HTTP {exc.status} with over {size_text(exc.cap)}, "
+                "the most specrunner reads of one answer",
             ) from None
         status = response.status_code
         if 300 <= status < 400:  # the POST may have been applied before the redirect
@@ -180,18 +235,32 @@ class CekuraClient:
         """The Run objects of `run_ids`, in chunks of at most 100, retried as needed."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(run_ids), POLL_CHUNK):
-            chunk = run_ids[start : start + POLL_CHUNK]
-
-            async def once(chunk: Sequence[int] = chunk) -> list[dict[str, Any]]:
-                return await self._bulk(chunk)
-
-            found += await self._retry.call(once)
+            found += await self._poll_chunk(run_ids[start : start + POLL_CHUNK])
         return found
+
+    async def _poll_chunk(self, chunk: Sequence[int]) -> list[dict[str, Any]]:
+        """The Run objects of `chunk`; an answer over the cap is asked again in halves, and
+        a run whose object alone is over it gets a stand-in that `run_problem` reports."""
+
+        async def once() -> list[dict[str, Any]]:
+            return await self._bulk(chunk)
+
+        try:
+            return await self._retry.call(once)
+        except AnswerTooLarge as too_large:
+            if len(chunk) == 1:
+                problem = (
+                    f"the Run object is over {size_text(too_large.cap)}, "
+                    "the most specrunner reads of one answer"
+                )
+                return [{"id": chunk[0], PROBLEM: problem}]
+            half = (len(chunk) + 1) // 2
+            return await self._poll_chunk(chunk[:half]) + await self._poll_chunk(chunk[half:])
 
     async def _bulk(self, chunk: Sequence[int]) -> list[dict[str, Any]]:
         params = {"run_ids": ",".join(str(i) for i in chunk)}
         while True:
-            response = await self._get(self._bulk_paths[0], params)
+            response = await self._send("GET", self._bulk_paths[0], params, self._deadlines.poll)
             if response.status_code in (400, 403, 404) and len(self._bulk_paths) > 1:
                 self._bulk_paths.pop(0)  # an older deployment (or a refused v2): the v1 path
                 continue
@@ -204,25 +273,45 @@ class CekuraClient:
         path = f"/test_framework/v2/runs/{run_id}/end_call/"
 
         async def once() -> None:
-            response = await self._send("POST", path, None)
+            try:
+                response = await self._send("POST", path, None, self._deadlines.end_call)
+            except AnswerTooLarge as exc:  # answered: nothing to read, nothing to repeat
+                raise RemoteError(
+                    f"Cekura answered HTTP {exc.status} to POST {path} with over "
+                    f"{size_text(exc.cap)}, the most specrunner reads of one answer"
+                ) from None
             if response.status_code != 404:
                 self._json(response, empty_ok=True)
 
         await self._retry.call(once)
 
-    async def _get(self, path: str, params: Mapping[str, str]) -> httpx.Response:
-        return await self._send("GET", path, params)
-
     async def _send(
-        self, method: str, path: str, params: Mapping[str, str] | None
+        self, method: str, path: str, params: Mapping[str, str] | None, deadline: float
     ) -> httpx.Response:
+        """One request that is safe to repeat: a failure worth another try is RetryLater;
+        an answer over the cap is AnswerTooLarge when it is a 2xx (else RetryLater)."""
+        where = shown_url(self._base)
         try:
-            return await self._http.request(
-                method, self._base + path, params=params, headers=self._headers
+            return await fetch(
+                self._http,
+                method,
+                self._base + path,
+                params=params,
+                headers=self._headers,
+                deadline=deadline,
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
+            raise RetryLater(f"{type(exc).__name__} talking to Cekura at {where}") from None
+        except AnswerTooSlow as exc:
             raise RetryLater(
-                f"{type(exc).__name__} talking to Cekura at {shown_url(self._base)}"
+                f"Cekura at {where} did not answer {method} {path} in full within {exc.seconds:g} s"
+            ) from None
+        except AnswerTooLarge as exc:
+            if 200 <= exc.status < 300:
+                raise
+            raise RetryLater(
+                f"Cekura answered HTTP {exc.status} to {method} {path} with over "
+                f"{size_text(exc.cap)}"
             ) from None
 
     def _json(self, response: httpx.Response, *, empty_ok: bool = False) -> Any:
@@ -246,7 +335,7 @@ class CekuraClient:
         if empty_ok and not response.content:
             return None
         try:
-            return response.json()
+            return answer_json(response)
         except ValueError:
             raise RetryLater("Cekura's answer is not JSON") from None
 
@@ -312,7 +401,7 @@ def _read_answer(response: httpx.Response) -> tuple[int, list[tuple[int, int]]]:
         return SubmitError(Failure.UNKNOWN, f"Cekura's answer could not be read ({what})")
 
     try:
-        data = response.json()
+        data = answer_json(response)
     except ValueError:
         raise unreadable("it is not JSON") from None
     if not isinstance(data, dict):
@@ -353,56 +442,3 @@ def _scenarios(ids: Sequence[int]) -> str:
     if len(names) == 1:
         return f"scenario {names[0]}"
     return f"scenarios {', '.join(names[:-1])} and {names[-1]}"
-
-
-def run_problem(data: Mapping[str, Any]) -> str | None:
-    """The first wrong field of a Cekura Run object (`status is a list`), or None: `id` is
-    an integer, `status` a string, `success` a boolean or absent, `error_message` a string
-    or absent (null counts as absent)."""
-    run_id = data.get("id")
-    if isinstance(run_id, bool) or not isinstance(run_id, int):
-        return f"id is {_kind(run_id)}"
-    status = data.get("status")
-    if not isinstance(status, str):
-        return f"status is {_kind(status)}"
-    success = data.get("success")
-    if success is not None and not isinstance(success, bool):
-        return f"success is {_kind(success)}"
-    message = data.get("error_message")
-    if message is not None and not isinstance(message, str):
-        return f"error_message is {_kind(message)}"
-    return None
-
-
-def _kind(value: Any) -> str:
-    """What a JSON value is, for a message: `a list`, `an object`, `null`."""
-    if value is None:
-        return "missing or null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
-
-
-def outcome_of(run: Mapping[str, Any]) -> tuple[Outcome, str | None] | None:
-    """The outcome of a Cekura Run object, or None while it is not final. Fields of odd
-    types never raise: a status that is not a string is not final, an error message that
-    is not a string is not shown (check `run_problem` first to report them)."""
-    status = run.get("status")
-    if not isinstance(status, str) or status not in FINAL_STATUSES:
-        return None
-    if status == "completed":
-        if run.get("success") is True:
-            return Outcome.PASSED, None
-        return Outcome.FAILED, None
-    message = run.get("error_message")
-    if not isinstance(message, str) or not message:
-        message = f"the run ended {status}"
-    return Outcome.ERROR, f"Cekura: {message}"

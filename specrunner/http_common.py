@@ -1,8 +1,10 @@
 """What every HTTP client in specrunner shares: which URLs it may call, how a URL is shown,
-how a server's error answer is described, and how long a server asked us to wait."""
+how one request is made within a total deadline and a cap on its answer, how a server's
+error answer is described, and how long a server asked us to wait."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import ipaddress
 import time
@@ -15,6 +17,98 @@ from specrunner.errors import UsageError
 
 _MESSAGE_FIELDS = ("error", "message", "info", "detail")
 _MAX_MESSAGE = 200
+
+ANSWER_CAP = 32 * 1024 * 1024
+"""The most bytes of one answer specrunner reads (once decompressed): 32 MiB."""
+_REWRITTEN_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+"""Headers of the wire that no longer describe an answer read in full and decompressed."""
+
+
+class AnswerTooSlow(Exception):
+    """A request did not get its whole answer (connecting, sending, every byte of the
+    body) within its total deadline. It may have been carried out."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within the timeout (all of it must come within {seconds:g} s)")
+        self.seconds = seconds
+
+
+class AnswerTooLarge(Exception):
+    """An answer was longer than the cap; what was read of it is dropped."""
+
+    def __init__(self, cap: int, status: int) -> None:
+        super().__init__(f"the answer is over {size_text(cap)}, the most specrunner reads of one")
+        self.cap = cap
+        self.status = status
+
+
+async def fetch(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    deadline: float,
+    cap: int = ANSWER_CAP,
+    **options: Any,
+) -> httpx.Response:
+    """One request whose whole answer must come within `deadline` seconds and be at most
+    `cap` bytes: the answer, read in full (httpx's timeouts bound each read, not the whole,
+    so a server sending a byte a second would hold a plain request for ever).
+
+    `options` are `httpx.AsyncClient.build_request`'s. Raises what httpx raises (a
+    RequestError), AnswerTooSlow, and AnswerTooLarge for a 2xx answer over the cap (one
+    declaring a longer Content-Length is refused before its body is read). Any other
+    answer over the cap comes with an empty body: its status and headers say what callers
+    need, and only a server's own words are lost."""
+    request = http.build_request(method, url, **options)
+    try:
+        async with asyncio.timeout(deadline):
+            response = await http.send(request, stream=True)
+            try:
+                body = await _read_capped(response, cap)
+            except AnswerTooLarge:
+                if 200 <= response.status_code < 300:
+                    raise
+                body = b""
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        raise AnswerTooSlow(deadline) from None
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in _REWRITTEN_HEADERS
+    ]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=request)
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isascii() and declared.isdigit() and (len(declared) > 15 or int(declared) > cap):
+        raise AnswerTooLarge(cap, response.status_code)
+    body = bytearray()
+    async for chunk in response.aiter_bytes():  # decompressed: a gzip bomb is capped too
+        if len(body) + len(chunk) > cap:
+            raise AnswerTooLarge(cap, response.status_code)
+        body += chunk
+    return bytes(body)
+
+
+def size_text(count: int) -> str:
+    """`32 MiB`, `1 MiB`, `64 KiB`, `900 bytes`."""
+    for unit, name in ((1024 * 1024, "MiB"), (1024, "KiB")):
+        if count >= unit and count % unit == 0:
+            return f"{count // unit} {name}"
+    return f"{count} bytes"
+
+
+def answer_json(response: httpx.Response) -> Any:
+    """The answer's JSON; ValueError when it is not JSON or is nested too deeply to read
+    (Python's parser raises RecursionError for that)."""
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def url_problem(url: str) -> str | None:
@@ -94,7 +188,7 @@ def server_message(response: httpx.Response) -> str:
     when it says more than the status (Pipecat Cloud's `PCC-...` codes); for a body of
     field errors (Django REST framework's `{field: [messages]}`), the fields and messages."""
     try:
-        data = response.json()
+        data = answer_json(response)
     except ValueError:
         data = None
     if not isinstance(data, dict):

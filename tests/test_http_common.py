@@ -1,13 +1,32 @@
-"""What every HTTP client shares: which URLs may be called, and how an error answer reads
-(one wording for Cekura and every room source)."""
+"""What every HTTP client shares: which URLs may be called, how an error answer reads (one
+wording for Cekura and every room source), and one request within a total deadline and a
+cap on its answer (fakes through httpx.MockTransport, and one real server over loopback)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gzip
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
 import httpx
 import pytest
+from aiohttp import web
 
 from specrunner.errors import UsageError
-from specrunner.http_common import check_url, describe_status
+from specrunner.http_common import (
+    ANSWER_CAP,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    answer_json,
+    check_url,
+    describe_status,
+    fetch,
+    size_text,
+)
 
 
 def test_a_url_is_checked_and_named_by_what_it_is_for() -> None:
@@ -48,3 +67,189 @@ def test_an_error_answer_is_its_status_and_the_server_s_words(
     response: httpx.Response, described: str
 ) -> None:
     assert describe_status(response) == described
+
+
+# -- one request: a total deadline and a cap on the answer ----------------------------------
+
+
+def mock_client(handler: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def fetched(
+    handler: Callable[[httpx.Request], Awaitable[httpx.Response]], **options: Any
+) -> httpx.Response:
+    options.setdefault("deadline", 5.0)
+
+    async def main() -> httpx.Response:
+        async with mock_client(handler) as http:
+            return await fetch(http, "GET", "https://api.example.test/x", **options)
+
+    return asyncio.run(main())
+
+
+class Drip:
+    """An answer's body, `size` bytes at a time, `count` times at most, `every` seconds
+    apart; `sent` counts the pieces taken."""
+
+    def __init__(self, size: int, *, count: int, every: float = 0.0) -> None:
+        self.size, self.count, self.every = size, count, every
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.count):
+            if self.every:
+                await asyncio.sleep(self.every)
+            self.sent += 1
+            yield b" " * self.size
+
+
+def test_an_answer_is_read_in_full_and_decompressed() -> None:
+    body = json.dumps({"runs": list(range(1000))}).encode()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        return httpx.Response(201, headers=headers, content=gzip.compress(body))
+
+    response = fetched(handler, params={"a": "1"}, headers={"X-Key": "k"})
+    assert response.status_code == 201
+    assert response.json() == {"runs": list(range(1000))}
+    assert response.headers["content-type"] == "application/json"
+    assert "content-encoding" not in response.headers
+    assert response.request.url.params["a"] == "1"
+    assert response.request.headers["X-Key"] == "k"
+
+
+def test_an_answer_declaring_more_than_the_cap_is_refused_before_its_body_is_read() -> None:
+    drip = Drip(1024, count=100)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(ANSWER_CAP + 1)}, content=drip)
+
+    with pytest.raises(AnswerTooLarge) as caught:
+        fetched(handler)
+    assert (caught.value.status, caught.value.cap) == (200, ANSWER_CAP)
+    assert str(caught.value) == "the answer is over 32 MiB, the most specrunner reads of one"
+    assert drip.sent == 0
+
+
+def test_reading_stops_as_soon_as_the_answer_passes_the_cap() -> None:
+    drip = Drip(1000, count=10_000)  # 10 MB, without a Content-Length
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip)
+
+    with pytest.raises(AnswerTooLarge) as caught:
+        fetched(handler, cap=64 * 1024)
+    assert caught.value.status == 200
+    assert str(caught.value) == "the answer is over 64 KiB, the most specrunner reads of one"
+    assert drip.sent <= 66  # 65 pieces pass the cap (and one more may be in flight)
+
+
+@pytest.mark.parametrize("status", [302, 401, 404, 429, 502])
+def test_an_error_answer_over_the_cap_keeps_its_status_and_headers_not_its_body(
+    status: int,
+) -> None:
+    drip = Drip(1000, count=10_000)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"Retry-After": "7", "Location": "https://elsewhere.example.test/"}
+        return httpx.Response(status, headers=headers, content=drip)
+
+    response = fetched(handler, cap=64 * 1024)
+    assert response.status_code == status
+    assert response.headers["retry-after"] == "7"
+    assert response.headers["location"] == "https://elsewhere.example.test/"
+    assert response.content == b""
+    assert drip.sent <= 66
+
+
+def test_the_cap_counts_decompressed_bytes() -> None:
+    bomb = gzip.compress(b"\0" * (4 * 1024 * 1024))  # about 4 KB on the wire
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=bomb)
+
+    assert len(bomb) < 10_000
+    with pytest.raises(AnswerTooLarge):
+        fetched(handler, cap=1024 * 1024)
+
+
+def test_a_body_sent_a_byte_at_a_time_gives_up_at_the_deadline() -> None:
+    drip = Drip(1, count=100, every=0.1)  # 10 s in all
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip)
+
+    started = time.monotonic()
+    with pytest.raises(AnswerTooSlow) as caught:
+        fetched(handler, deadline=0.5)
+    took = time.monotonic() - started
+    assert 0.5 <= took < 3.0, took
+    assert 3 <= drip.sent <= 6
+    assert caught.value.seconds == 0.5
+    assert str(caught.value) == "no answer within the timeout (all of it must come within 0.5 s)"
+
+
+def test_a_slow_loris_over_loopback_gives_up_and_the_client_still_works() -> None:
+    # The real transport: a server that sends its headers, then a byte every 0.2 s.
+    async def slow(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(100):  # 20 s at most
+                await response.write(b" ")
+                await asyncio.sleep(0.2)
+        return response
+
+    async def quick(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def main() -> tuple[float, Any]:
+        app = web.Application()
+        app.router.add_get("/slow", slow)
+        app.router.add_get("/quick", quick)
+        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as http:  # 5 s per read: never reached
+                started = time.monotonic()
+                with pytest.raises(AnswerTooSlow):
+                    await fetch(http, "GET", f"{base}/slow", deadline=1.0)
+                took = time.monotonic() - started
+                for _ in range(3):  # the cut request left the client's pool usable
+                    answer = await fetch(http, "GET", f"{base}/quick", deadline=5.0)
+                return took, answer.json()
+        finally:
+            await runner.cleanup()
+
+    took, answer = asyncio.run(main())
+    assert 1.0 <= took < 3.0, took
+    assert answer == {"ok": True}
+
+
+def test_what_httpx_raises_is_raised_as_it_is() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(httpx.ConnectError):
+        fetched(handler)
+
+
+def test_json_nested_too_deeply_is_not_json_and_never_a_crash() -> None:
+    deep = httpx.Response(500, content=b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        answer_json(deep)
+    assert describe_status(deep) == "HTTP 500: " + "[" * 200  # as any text: its end, cut
+    assert answer_json(httpx.Response(200, json={"a": [1]})) == {"a": [1]}
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(32 * 1024 * 1024, "32 MiB"), (1024 * 1024, "1 MiB"), (65536, "64 KiB"), (1000, "1000 bytes")],
+)
+def test_sizes_read_as_a_person_says_them(count: int, text: str) -> None:
+    assert size_text(count) == text

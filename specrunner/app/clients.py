@@ -15,8 +15,12 @@ from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomSource
 from specrunner.rooms.build import build_room_source
 
-# Generous for one request; a run's own timeout bounds the whole call.
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# httpx's timeouts bound each step of a request (waiting for a free connection, connecting,
+# each read). Every request also has a total deadline and reads at most 32 MiB of its answer
+# (http_common.fetch), with the totals of cekura.Deadlines and of the room sources
+# (docs/room-sources.md). A submission's total outlasts the pool and connect steps, so that
+# one that runs out had begun to be sent.
+TIMEOUT = httpx.Timeout(30.0, connect=10.0, pool=10.0)
 
 
 @dataclass(frozen=True, slots=True)

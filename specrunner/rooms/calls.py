@@ -3,6 +3,10 @@
 One attempt of a request either returns a 2xx answer, raises `RetryLater` (the policy may
 try again) or raises `RoomUnavailable` (no point trying again). Messages name the status
 and the server's own words, never a key or token: every message passes a `Redactor`.
+
+Every attempt has a total deadline (connecting, sending and reading the whole answer:
+`Request.deadline`) and reads at most 32 MiB of its answer (`http_common.fetch`). An
+attempt past its deadline may have been carried out, like any timeout after sending.
 """
 
 from __future__ import annotations
@@ -16,7 +20,16 @@ from typing import Any, TypeVar
 import httpx
 
 from specrunner.errors import UsageError
-from specrunner.http_common import check_url, describe_status, retry_after, shown_url
+from specrunner.http_common import (
+    AnswerTooLarge,
+    AnswerTooSlow,
+    answer_json,
+    check_url,
+    describe_status,
+    fetch,
+    retry_after,
+    shown_url,
+)
 from specrunner.masking import MASK, MIN_TEXT_SECRET
 from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
@@ -28,6 +41,11 @@ T = TypeVar("T")
 log = logging.getLogger("specrunner.rooms")
 
 _NO_BODY: Any = object()
+
+DEADLINE = 30.0
+"""Seconds one request of a room source may take in all (connecting, sending, reading the
+whole answer) unless it says otherwise: Daily's API, a session stop, and a configured
+request (`start_bot`, an http source) without a `timeout`."""
 
 NOT_SENT_AGAIN = "the request may have been applied, so it is not sent again"
 """Ends the message of a failure after which a request that must not happen twice
@@ -148,6 +166,9 @@ class Request:
     headers: Mapping[str, str]
     json: Any = _NO_BODY
     timeout: float | None = None
+    """httpx's timeout of each step (connecting, each read), when not the client's."""
+    deadline: float = DEADLINE
+    """The most the whole request may take, its answer read in full."""
     retry_unsure: bool = True
     """Retry failures after which the request may have been applied (timeouts, dropped
     connections, 5xx, 408). False for requests that must not happen twice (starting a
@@ -168,6 +189,7 @@ class ConfiguredRequest:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     body: Any = field(default=None, repr=False)
     timeout: float | None = None
+    """The configured `timeout`: the most the request may take in all, its answer read."""
 
     @classmethod
     def from_values(
@@ -192,6 +214,7 @@ class ConfiguredRequest:
             headers=self.headers,
             json=json,
             timeout=self.timeout,
+            deadline=self.timeout or DEADLINE,
             retry_unsure=retry_unsure,
         )
 
@@ -204,16 +227,21 @@ async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) ->
     if request.timeout is not None:
         options["timeout"] = request.timeout
     try:
-        response = await http.request(request.method, request.url, **options)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        response = await fetch(
+            http, request.method, request.url, deadline=request.deadline, **options
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+        # No connection was made (or none was free): nothing was sent.
         reason = f"{request.what} failed: {describe_transport(error, redactor)}"
         raise RetryLater(reason) from None
-    except httpx.TransportError as error:
+    except (httpx.RequestError, AnswerTooSlow) as error:
         # Sent, or partly: the server may have carried it out.
         reason = f"{request.what} failed: {describe_transport(error, redactor)}"
         if request.retry_unsure:
             raise RetryLater(reason) from None
         raise RoomUnavailable(f"{reason}; {NOT_SENT_AGAIN}") from None
+    except AnswerTooLarge as error:  # answered: asking again would bring the same
+        raise RoomUnavailable(f"{request.what} failed: HTTP {error.status}: {error}") from None
     status = response.status_code
     if 200 <= status < 300 or status in request.accept:
         return response
@@ -249,7 +277,7 @@ async def with_retries(
 def answer_object(response: httpx.Response, what: str) -> dict[str, Any]:
     """The answer's JSON object, or RoomUnavailable."""
     try:
-        data = response.json()
+        data = answer_json(response)
     except ValueError:
         raise RoomUnavailable(f"{what}: the answer is not JSON") from None
     if not isinstance(data, dict):
@@ -257,8 +285,12 @@ def answer_object(response: httpx.Response, what: str) -> dict[str, Any]:
     return data
 
 
-def describe_transport(error: httpx.TransportError, redactor: Redactor) -> str:
-    if isinstance(error, httpx.TimeoutException):
+def describe_transport(error: httpx.RequestError | AnswerTooSlow, redactor: Redactor) -> str:
+    if isinstance(error, AnswerTooSlow):
+        return str(error)
+    if isinstance(error, httpx.PoolTimeout):
+        kind = "no connection was free in time"
+    elif isinstance(error, httpx.TimeoutException):
         kind = "no answer within the timeout"
     elif isinstance(error, httpx.ConnectError):
         kind = "could not connect"

@@ -37,6 +37,8 @@ from specrunner.rooms.calls import (
 )
 
 DEFAULT_API_URL = "https://api.pipecat.daily.co"
+START_DEADLINE = 60.0
+"""Seconds a start may take in all, its answer read: a cold start provisions an instance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ class PipecatCloudRoomSource:
             what=what,
             headers={"Authorization": f"Bearer {settings.api_key}"},
             json=settings.start_body(),
+            deadline=START_DEADLINE,
             retry_unsure=False,
         )
         answer = answer_object(await send(self._http, request, self._redactor), what)

@@ -1,20 +1,30 @@
 """The Cekura client sorts every way a submission can fail by what it says about the runs,
 matches the runs of its answer to the entries by scenario, in whatever order Cekura lists
-them, and polls in chunks of at most 100 with retries. Fakes answer through
-httpx.MockTransport."""
+them, and polls in chunks of at most 100 with retries. Every request has a total deadline
+and a cap on its answer. Fakes answer through httpx.MockTransport."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from specrunner.cekura import CekuraClient, Failure, SubmitError, Submitted, api_base
+from specrunner.app.clients import TIMEOUT
+from specrunner.cekura import (
+    CekuraClient,
+    Deadlines,
+    Failure,
+    SubmitError,
+    Submitted,
+    api_base,
+    run_problem,
+)
 from specrunner.errors import RemoteError, UsageError
 from specrunner.http_common import check_url
 from specrunner.retry import GaveUp, RetryPolicy
@@ -29,10 +39,19 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-def client(handler: Callable[[httpx.Request], httpx.Response], **retry: Any) -> CekuraClient:
+Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+
+
+def client(handler: Handler, deadlines: Deadlines | None = None, **retry: Any) -> CekuraClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     policy = RetryPolicy(sleep=_no_sleep, deadline=retry.pop("deadline", 10.0), **retry)
-    return CekuraClient(http, api_key="key-123", base_url="https://api.example.test", retry=policy)
+    return CekuraClient(
+        http,
+        api_key="key-123",
+        base_url="https://api.example.test",
+        retry=policy,
+        deadlines=deadlines,
+    )
 
 
 def created(request: httpx.Request) -> httpx.Response:
@@ -426,3 +445,146 @@ def test_a_redirected_poll_or_end_call_is_a_remote_error_naming_it() -> None:
         "specrunner follows no redirect"
     )
     assert len(seen) == 1  # neither retried nor followed
+
+
+# -- total deadlines and the cap on an answer ---------------------------------------------
+
+QUICK = Deadlines(submit=0.5, poll=0.5, end_call=0.5)
+OVER_CAP = 32 * 1024 * 1024 + 1
+
+
+async def drip(pieces: int = 100, every: float = 0.1) -> AsyncIterator[bytes]:
+    """A body sent a byte at a time (10 s in all, unless cut)."""
+    for _ in range(pieces):
+        await asyncio.sleep(every)
+        yield b" "
+
+
+def test_a_submission_answered_a_byte_at_a_time_is_unknown_at_its_deadline() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=drip())
+
+    started = time.monotonic()
+    with pytest.raises(SubmitError) as caught:
+        asyncio.run(client(handler, QUICK).submit(ENTRIES, 412))
+    assert time.monotonic() - started < 3
+    assert caught.value.kind is Failure.UNKNOWN  # it may have reached Cekura
+    assert caught.value.reason == (
+        "Cekura did not answer in full within 0.5 s, the longest specrunner waits for a submission"
+    )
+    assert len(seen) == 1
+
+
+def test_a_submission_answered_with_too_much_is_unknown_naming_the_cap() -> None:
+    big = b"[" + b" " * OVER_CAP + b"]"
+    with pytest.raises(SubmitError) as caught:
+        submit(lambda request: httpx.Response(200, content=big))
+    assert caught.value.kind is Failure.UNKNOWN
+    assert caught.value.reason == (
+        "Cekura answered HTTP 200 with over 32 MiB, the most specrunner reads of one answer"
+    )
+
+
+def test_an_answer_that_cannot_be_decoded_is_unknown_not_a_crash() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+
+    with pytest.raises(SubmitError) as caught:
+        submit(handler)
+    assert caught.value.kind is Failure.UNKNOWN
+    assert caught.value.reason == "the connection failed after sending (DecodingError)"
+    with pytest.raises(GaveUp, match="DecodingError talking to Cekura"):
+        asyncio.run(client(handler, max_attempts=2).poll([1]))
+
+
+def test_a_poll_answered_a_byte_at_a_time_is_retried_then_given_up() -> None:
+    polls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        polls.append(time.monotonic())
+        return httpx.Response(200, content=drip())
+
+    started = time.monotonic()
+    with pytest.raises(GaveUp) as caught:
+        asyncio.run(client(handler, QUICK, max_attempts=2).poll([1, 2]))
+    assert time.monotonic() - started < 4
+    assert len(polls) == 2
+    assert str(caught.value) == (
+        "Cekura at https://api.example.test did not answer GET /test_framework/v2/runs/bulk/ "
+        "in full within 0.5 s (after 2 attempts)"
+    )
+
+
+def test_an_end_call_answered_a_byte_at_a_time_is_given_up() -> None:
+    with pytest.raises(GaveUp, match=r"did not answer POST .*/end_call/ in full within 0.5 s"):
+        asyncio.run(
+            client(lambda r: httpx.Response(200, content=drip()), QUICK, max_attempts=1).end_call(5)
+        )
+
+
+def test_a_poll_answer_over_the_cap_is_asked_in_halves_and_ends_only_the_huge_run() -> None:
+    asked: list[list[int]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ids = [int(i) for i in request.url.params["run_ids"].split(",")]
+        asked.append(ids)
+        runs = [
+            {
+                "id": i,
+                "status": "completed",
+                "success": True,
+                "transcript": "x" * OVER_CAP if i == 3 else "hello",
+            }
+            for i in ids
+        ]
+        return httpx.Response(200, json=runs)
+
+    runs = asyncio.run(client(handler).poll([1, 2, 3, 4, 5]))
+    assert asked == [[1, 2, 3, 4, 5], [1, 2, 3], [1, 2], [3], [4, 5]]
+    assert [r["id"] for r in runs] == [1, 2, 3, 4, 5]
+    huge = runs[2]
+    assert run_problem(huge) == (
+        "the Run object is over 32 MiB, the most specrunner reads of one answer"
+    )
+    assert all(run_problem(r) is None for r in runs if r["id"] != 3)
+
+
+def test_an_error_answer_over_the_cap_is_its_status_without_its_words() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, content=b"x" * OVER_CAP)
+
+    with pytest.raises(GaveUp) as caught:
+        asyncio.run(client(handler, max_attempts=2).poll([1]))
+    assert caught.value.reason == "Cekura answered HTTP 502"
+    with pytest.raises(SubmitError) as refused:
+        submit(lambda request: httpx.Response(401, content=b"x" * OVER_CAP))
+    assert refused.value.kind is Failure.AUTH
+    assert refused.value.reason == "Cekura refused the API key (HTTP 401)"
+
+
+def test_an_end_call_answered_with_too_much_is_a_remote_error() -> None:
+    with pytest.raises(RemoteError) as caught:
+        asyncio.run(client(lambda r: httpx.Response(200, content=b"x" * OVER_CAP)).end_call(5))
+    assert str(caught.value) == (
+        "Cekura answered HTTP 200 to POST /test_framework/v2/runs/5/end_call/ with over "
+        "32 MiB, the most specrunner reads of one answer"
+    )
+
+
+def test_a_poll_answer_nested_too_deeply_is_not_json() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(GaveUp, match="Cekura's answer is not JSON"):
+        asyncio.run(client(lambda r: httpx.Response(200, content=deep), max_attempts=2).poll([1]))
+    with pytest.raises(SubmitError, match="it is not JSON"):
+        submit(lambda r: httpx.Response(200, content=deep))
+
+
+def test_a_submission_past_its_deadline_had_begun_to_be_sent() -> None:
+    # Waiting for a free connection and connecting have their own, shorter, timeouts
+    # (PoolTimeout: refused; ConnectTimeout: unreachable), so the deadline runs out only
+    # once the submission is on its way: unknown is then the truth, not a guess.
+    assert TIMEOUT.pool is not None and TIMEOUT.connect is not None
+    assert Deadlines().submit > TIMEOUT.pool + TIMEOUT.connect

@@ -1,18 +1,27 @@
 """Poll answers whose Run objects hold fields of odd types never crash a run: an object
 whose id is not an integer is skipped, one with a wrong field ends its own run as an error
-naming the field, and the other runs carry on."""
+naming the field, and the other runs carry on. Each Run object is checked field by field
+against schemas/cekura-run.v1.json."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from test_executor import FakeCekura, FakeSource, execute, plan
 
 from specrunner.cekura import outcome_of, run_problem
+from specrunner.cekura_run import run_schema
+from specrunner.emulator import ScriptedOutcome
+from specrunner.emulator.report import run_json
+from specrunner.emulator.runs import Run, Status
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.models import Outcome
 
@@ -83,6 +92,86 @@ def test_a_run_with_an_odd_field_is_an_error_and_the_others_pass(tmp_path: Path)
         ({"id": 1}, "status is missing or null"),
         ({"id": 1, "status": "completed", "success": 1}, "success is a number"),
         ({"id": 1, "status": "failed", "error_message": ["x"]}, "error_message is a list"),
+        ({"id": 1.0, "status": "running"}, "id is a number"),
+        ({"id": 1, "status": "completed", "duration": ["00:03"]}, "duration is a list"),
+        ({"id": 1, "status": "completed", "duration": 3}, "duration is a number"),
+        ({"id": 1, "status": "completed", "transcript": {"t": 1}}, "transcript is an object"),
+        (
+            {"id": 1, "status": "completed", "voice_recording_url": 7},
+            "voice_recording_url is a number",
+        ),
+        ({"id": 1, "status": "completed", "evaluation": "good"}, "evaluation is a string"),
+        (
+            {"id": 1, "status": "completed", "evaluation": {"metrics": {}}},
+            "evaluation.metrics is an object",
+        ),
+        (
+            {"id": 1, "status": "completed", "evaluation": {"metrics": [{"name": "a"}, "b"]}},
+            "evaluation.metrics[1] is a string",
+        ),
+        (
+            {"id": 1, "status": "completed", "evaluation": {"metrics": [{"name": ["a"]}]}},
+            "evaluation.metrics[0].name is a list",
+        ),
+        (
+            {"id": 1, "status": "completed", "evaluation": {"metrics": [{"score": "5"}]}},
+            "evaluation.metrics[0].score is a string",
+        ),
+        (
+            {"id": 1, "status": "completed", "evaluation": {"metrics": [{"value": [1]}]}},
+            "evaluation.metrics[0].value is a list",
+        ),
+        (
+            {"id": 1, "status": "completed", "evaluation": {"metrics": [{"explanation": 5}]}},
+            "evaluation.metrics[0].explanation is a number",
+        ),
+        (
+            {
+                "id": 1,
+                "status": "completed",
+                "evaluation": {"metrics": [{"explanation": ["a", 2]}]},
+            },
+            "evaluation.metrics[0].explanation[1] is a number",
+        ),
+        ({"id": 1, "status": "completed", "expected_outcome": [1]}, "expected_outcome is a list"),
+        (
+            {"id": 1, "status": "completed", "expected_outcome": {"score": "high"}},
+            "expected_outcome.score is a string",
+        ),
+        # the first wrong field, in the schema's order, whatever the object's order
+        ({"duration": [], "success": "y", "id": 1, "status": "x"}, "success is a string"),
+        # what Cekura may leave out or null, and what is not read, may be anything
+        (
+            {
+                "id": 1,
+                "status": "completed",
+                "success": True,
+                "duration": None,
+                "transcript": None,
+                "voice_recording_url": None,
+                "evaluation": None,
+                "expected_outcome": None,
+                "metadata": [[[{"deep": True}]]],
+                "rubric": "anything",
+            },
+            None,
+        ),
+        (
+            {
+                "id": 1,
+                "status": "completed",
+                "evaluation": {
+                    "metrics": [
+                        {"name": "binary", "score": False, "explanation": "one string"},
+                        {"name": "enum", "type": "enum", "value": "positive", "score": None},
+                        {"name": "numeric", "score": 1.5, "explanation": [], "extra": {"x": [1]}},
+                    ]
+                },
+                "expected_outcome": "as the description types it",
+            },
+            None,
+        ),
+        ({"id": 1, "status": "some-new-status"}, None),
     ],
 )
 def test_run_problem_names_the_first_wrong_field(data: dict[str, Any], problem: str | None) -> None:
@@ -103,3 +192,122 @@ def test_outcome_of_never_raises_on_odd_types(data: dict[str, Any]) -> None:
     assert verdict is None or isinstance(verdict[0], Outcome)
     if data.get("status") == "failed":
         assert verdict == (Outcome.ERROR, "Cekura: the run ended failed")
+
+
+def test_a_run_with_a_wrong_field_of_any_depth_is_an_error_naming_it(tmp_path: Path) -> None:
+    cekura = OddCekura(
+        {
+            101: {"duration": ["00:03"]},
+            102: {"evaluation": {"metrics": [{"name": "latency", "score": "fast"}]}},
+        }
+    )
+    records, _ = execute(
+        tmp_path, plan(3, {"a": None}, scenarios=3), cekura, {"a": FakeSource("a", None)}
+    )
+    by_id = {r.run_id: r for r in records}
+    assert [by_id[i].outcome for i in (101, 102, 103)] == [
+        Outcome.ERROR,
+        Outcome.ERROR,
+        Outcome.PASSED,
+    ]
+    assert by_id[101].error == "Cekura's answer for run 101 has a wrong field: duration is a list"
+    assert by_id[102].error == (
+        "Cekura's answer for run 102 has a wrong field: evaluation.metrics[0].score is a string"
+    )
+
+
+def test_the_schema_is_a_valid_schema_and_the_emulator_s_runs_match_it() -> None:
+    Draft202012Validator.check_schema(run_schema())
+    for status in Status:
+        for outcome in ScriptedOutcome:
+            run = Run(
+                id=5,
+                result_id=7,
+                scenario=30,
+                scenario_name="s30",
+                agent=1,
+                room_url="https://acme.daily.co/lab",
+                token=None,
+                payload=None,
+                created_at=0.0,
+                outcome=outcome,
+                duration=3.0,
+                status=status,
+                started_at=None if status is Status.PENDING else 1.0,
+                call_ended_at=4.0 if status is Status.COMPLETED else None,
+            )
+            assert run_problem(run_json(run, str)) is None, (status, outcome)
+
+
+def test_ten_thousand_runs_are_checked_in_a_few_seconds() -> None:
+    metrics = [
+        {"id": i, "name": f"m{i}", "type": "numeric", "score": i, "explanation": ["x"], "extra": {}}
+        for i in range(5)
+    ]
+    runs = [
+        {
+            "id": i,
+            "status": "completed",
+            "success": True,
+            "duration": "01:05",
+            "transcript": "Testing Agent: hello\n" * 200,
+            "evaluation": {"metrics": metrics},
+            "expected_outcome": {"score": 100, "explanation": ["met"], "outcome_alignments": []},
+            "metadata": {"ended_reason": "hangup"},
+        }
+        for i in range(10_000)
+    ]
+    run_problem(runs[0])  # the validator is made once, here (checking the schema: 6 ms)
+    started = time.perf_counter()
+    problems = [run_problem(run) for run in runs]
+    took = time.perf_counter() - started
+    assert problems == [None] * 10_000
+    # about 3 s here; checking the schema again for each run would take a minute
+    assert took < 15.0, f"{took:.2f} s for 10,000 runs"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+FIELDS = st.sampled_from(
+    [
+        "id",
+        "status",
+        "success",
+        "error_message",
+        "duration",
+        "transcript",
+        "evaluation",
+        "expected_outcome",
+        "voice_recording_url",
+        "metadata",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(FIELDS, JSON, max_size=6),
+    st.dictionaries(
+        st.sampled_from(["metrics"]),
+        st.lists(
+            JSON
+            | st.dictionaries(
+                st.sampled_from(["name", "type", "score", "value", "explanation"]), JSON, max_size=5
+            ),
+            max_size=3,
+        ),
+    ),
+)
+def test_any_json_is_checked_without_raising(
+    data: dict[str, Any], evaluation: dict[str, Any]
+) -> None:
+    run = {**data, "evaluation": evaluation} if evaluation else data
+    problem = run_problem(run)
+    assert problem is None or (isinstance(problem, str) and " is " in problem)
+    verdict = outcome_of(run)
+    assert verdict is None or isinstance(verdict[0], Outcome)
