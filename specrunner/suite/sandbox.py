@@ -1,24 +1,45 @@
-"""The Jinja2 sandbox suites run in: strict, size-capped, and aware of secrets.
+"""The Jinja2 sandbox suites run in: strict, bounded while it renders, aware of secrets.
 
 Values read from `env`, and values built from them, carry a `Secret*` type. The sandbox
-notes ("touched") whenever a template reads or prints one, so the caller knows which
-rendered values to mask.
+notes ("touched") whenever a template reads, passes or prints one, so the caller knows
+which rendered values to mask (the template engine has other ways to know too: see
+`TemplateEngine`).
+
+Each render gets a work `Budget` (`begin`): loops, calls, filters and operators are charged
+to it, and every value that could grow large is sized before it is made (`guards`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NoReturn, cast
 
 import jinja2
-from jinja2 import filters as jinja_filters
+from jinja2 import pass_context
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace, generate_lorem_ipsum
 
 from specrunner.masking import SecretTracker
-
-MAX_RENDERED_SIZE = 1_000_000
+from specrunner.suite.bounds import (
+    ITEMS_PER_STEP,
+    MAX_RENDERED_SIZE,
+    Budget,
+    check_size,
+    refuse_above,
+    rendered_size,
+)
+from specrunner.suite.guards import (
+    check_binop,
+    check_str_method,
+    concatenate,
+    guard_filter,
+    guard_test,
+    size_of,
+)
 
 
 class SecretStr(str):
@@ -88,7 +109,7 @@ class EnvProxy:
     as an opaque secret placeholder and its name is remembered in `missing`.
     """
 
-    __slots__ = ("_environ", "_lenient", "missing", "tracker", "used")
+    __slots__ = ("_environ", "_lenient", "missing", "reads", "tracker", "used")
 
     def __init__(
         self, environ: Mapping[str, str], *, lenient: bool, tracker: SecretTracker
@@ -98,9 +119,17 @@ class EnvProxy:
         self.tracker = tracker
         self.missing: set[str] = set()
         self.used: set[str] = set()
+        self.reads = 0
+        """How many values it has given (a default of `get` is none): a template that
+        made this grow has read a secret."""
+
+    @property
+    def lenient(self) -> bool:
+        return self._lenient
 
     def _lookup(self, name: str) -> SecretStr:
         self.used.add(name)
+        self.reads += 1
         value = self._environ.get(name)
         if value is None:
             if not self._lenient:
@@ -153,13 +182,6 @@ for _name in dir(jinja2.StrictUndefined):
         setattr(_Undefined, _name, _Undefined._fail_with_undefined_error)
 
 _WIDE_FORMAT = re.compile(r"%[-+ #0]*\d{7,}|\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
-_SIZING_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs"}
-
-
-def _refuse_large(args: tuple[Any, ...], kwargs: Mapping[str, Any], what: str) -> None:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_RENDERED_SIZE:
-            raise SecurityError(f"{what} with a size of {value} would be too large")
 
 
 def _refuse_wide_format(text: Any) -> None:
@@ -167,81 +189,188 @@ def _refuse_wide_format(text: Any) -> None:
         raise SecurityError("a format width that large would make the result too large")
 
 
-def _capped(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    def capped(*args: Any, **kwargs: Any) -> Any:
-        _refuse_large(args[1:], kwargs, f"the {name!r} filter")
-        if name == "format" and args:
-            _refuse_wide_format(args[0])
-        return function(*args, **kwargs)
-
-    return capped
+# Names of the functions the template engine writes into every template (`template_tree`):
+# not names a template can use as filters, since the parser reads a filter name as a word.
+LOOP = "@loop"
+STEP = "@step"
+CONCAT = "@concat"
+SIZED = "@sized"
 
 
 class Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, plus secret tracking and caps on the size of results."""
+    """Jinja's immutable sandbox, plus secret tracking and bounds on work and size."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(
             undefined=_Undefined,
             autoescape=False,
             keep_trailing_newline=True,
             finalize=self._finalize,
         )
-        for name in ("center", "indent", "format", "wordwrap", "truncate"):
-            self.filters[name] = _capped(name, jinja_filters.FILTERS[name])
+        self.filters = {
+            name: guard_filter(name, function, self) for name, function in self.filters.items()
+        }
+        self.tests = {
+            name: guard_test(cast(Callable[..., Any], function), self)
+            for name, function in self.tests.items()
+        }
+        self.filters.update(
+            {LOOP: self._loop, STEP: self._step, CONCAT: self._concat, SIZED: self._sized}
+        )
+        self.globals["lipsum"] = self._lipsum
+        self.globals["namespace"] = self._namespace_type()
+        self.clock = clock
         self.touched = False
+        self.budget = Budget(clock=clock)
 
-    def _finalize(self, value: Any) -> Any:
-        if holds_secret(value):
-            self.touched = True
-        return value
+    # -- one render
 
-    def _note(self, value: Any) -> Any:
+    def begin(self) -> Budget:
+        """Start a render (or a compile): a fresh budget, nothing touched yet."""
+        self.touched = False
+        self.budget = Budget(clock=self.clock)
+        return self.budget
+
+    def note(self, value: Any) -> Any:
+        """`value`, noted if it is a secret (or a list or mapping holding one)."""
         if isinstance(value, SECRET_TYPES):
             self.touched = True
         return value
 
+    def _note_read(self, value: Any) -> Any:
+        """A value looked up: noted if it is a secret itself. A list or mapping holding a
+        secret is noted only when it is used as a whole (printed, passed, compared):
+        `vars.auth.kind` reads nothing secret on the way through `vars.auth`."""
+        if isinstance(value, SecretStr | SecretInt | SecretFloat):
+            self.touched = True
+        return value
+
+    def check_size(self, value: Any, what: str) -> None:
+        check_size(value, self.budget, what)
+
+    def _finalize(self, value: Any) -> Any:
+        self.note(value)
+        size = len(value) if isinstance(value, str) else None
+        if size is None:
+            self.check_size(value, "the rendered text")
+        else:
+            refuse_above(size, "the rendered text")
+            self.budget.charge_size(size)
+        return value
+
+    # -- what the engine writes into templates (see `template_tree`)
+
+    @staticmethod
+    @pass_context
+    def _loop(context: Context, iterable: Iterable[Any], weight: int) -> Iterator[Any]:
+        context.environment.note(iterable)  # type: ignore[attr-defined]
+        budget: Budget = context.environment.budget  # type: ignore[attr-defined]
+        steps = max(1, weight)
+        for item in iterable:
+            budget.charge(steps)
+            yield item
+
+    @staticmethod
+    @pass_context
+    def _step(context: Context, weight: int) -> str:
+        context.environment.budget.charge(max(1, weight))  # type: ignore[attr-defined]
+        return ""
+
+    @staticmethod
+    @pass_context
+    def _concat(context: Context, parts: tuple[Any, ...]) -> str:
+        for part in parts:
+            context.environment.note(part)  # type: ignore[attr-defined]
+        return concatenate(parts, context.environment.budget)  # type: ignore[attr-defined]
+
+    @staticmethod
+    @pass_context
+    def _sized(context: Context, value: Any) -> Any:
+        """An operand of a comparison (`==`, `in`, ...), which goes through all of it."""
+        context.environment.note(value)  # type: ignore[attr-defined]
+        budget: Budget = context.environment.budget  # type: ignore[attr-defined]
+        size = size_of(value)
+        if size < ITEMS_PER_STEP:
+            return value
+        items = value.values() if isinstance(value, dict) else value
+        kinds = () if isinstance(value, str) else set(map(type, items))  # fast: done in C
+        if any(issubclass(kind, list | tuple | dict) for kind in kinds):
+            rendered_size(value, budget)  # nested: charged for every item inside
+        else:
+            budget.charge_size(size)
+        return value
+
+    def _lipsum(self, n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+        for value in (n, min, max):
+            if not isinstance(value, int) or value > MAX_RENDERED_SIZE:
+                raise SecurityError("lipsum() with a size that large would be too large")
+        words = n * (max if max > min else min) if n > 0 else 0  # (Jinja's names: `max`...)
+        refuse_above(words * 16, "the result of lipsum()")  # words are at most 14 letters
+        self.budget.charge(words)
+        return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
+
+    def _namespace_type(self) -> type[Namespace]:
+        sandbox = self
+
+        class BoundedNamespace(Namespace):
+            """A namespace whose attributes are sized as they are set: `{% set ns.x = ...
+            %}` in a loop is how a template grows a value step by step."""
+
+            def __setitem__(self, name: str, value: Any) -> None:
+                sandbox.check_size(value, f"the namespace attribute {name!r}")
+                super().__setitem__(name, value)
+
+        return BoundedNamespace
+
+    # -- the sandbox's own hooks
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Data first: `matrix.values` or `vars.items` is the key, not the dict method.
         if type(obj) in (dict, SecretDict) and attribute in obj:
-            return self._note(obj[attribute])
-        return self._note(super().getattr(obj, attribute))
+            return self._note_read(obj[attribute])
+        return self._note_read(super().getattr(obj, attribute))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        return self._note(super().getitem(obj, argument))
+        self.note(argument)
+        value = super().getitem(obj, argument)
+        if isinstance(argument, slice):
+            self.budget.charge_size(size_of(value))
+        return self._note_read(value)
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        owner = getattr(__obj, "__self__", None)
-        name = getattr(__obj, "__name__", "")
-        if isinstance(owner, str) and name in _SIZING_METHODS:
-            _refuse_large(args, kwargs, f"str.{name}()")
-        return self._note(super().call(__context, __obj, *args, **kwargs))
+        budget = self.budget
+        budget.charge(1)  # every call: macros (recursion), methods, globals
+        for value in (*args, *kwargs.values()):
+            self.note(value)
+        owner = self.note(getattr(__obj, "__self__", None))
+        budget.charge_size(size_of(owner))  # a method goes through its string or list
+        if isinstance(owner, str):
+            args = check_str_method(owner, getattr(__obj, "__name__", ""), args, kwargs, budget)
+        result = super().call(__context, __obj, *args, **kwargs)
+        self.check_size(result, "the result of the call")
+        budget.charge_size(size_of(result))
+        return self.note(result)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        owner = getattr(value, "__self__", None)
-        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
-            _refuse_wide_format(owner)
-        return super().wrap_str_format(value)
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        owner: str = value.__self__
+        name: str = value.__name__
+        _refuse_wide_format(owner)
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            check_str_method(owner, name, args, kwargs, self.budget)
+            return formatter(*args, **kwargs)
+
+        return checked
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_RENDERED_SIZE
-                ):
-                    raise SecurityError("the result of '*' would be too large")
-        elif operator == "**":
-            if (
-                isinstance(left, int)
-                and isinstance(right, int)
-                and abs(right) > 1000
-                and abs(left) > 1
-            ):
-                raise SecurityError("the result of '**' would be too large")
-        elif operator == "%":
+        self.note(left)
+        self.note(right)
+        if operator == "%":
             _refuse_wide_format(left)
-        return super().call_binop(context, operator, left, right)
+        check_binop(operator, left, right, self.budget)
+        return self.note(super().call_binop(context, operator, left, right))

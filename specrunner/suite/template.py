@@ -5,13 +5,20 @@ template knows the most specific name it uses (suite < scenario < cell < run), s
 compiler can render what does not change per run once per scenario or per cell
 (`specialize`) and only the rest once per run (`render`).
 
-Values read from `env` are wrapped in `SecretStr`. The sandbox notices every time a template
-reads one, so each rendered value knows whether it is derived from a secret ("tainted").
+A rendered value is derived from a secret ("tainted") when, while it rendered, `env` gave
+a value, the sandbox saw a secret-typed value pass, or the template uses a context name
+(say `vars` or `vars.caller`) whose value holds a secret. A tainted value is shown as ***,
+all of it, and its text is recorded so that free text echoing it is masked too. An error in
+a tainted template echoes none of its values.
+
+Every render is bounded while it runs (see `bounds`): a template that would loop or recurse
+for too long, or make a value too large, is refused as a located error.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -24,15 +31,22 @@ from jinja2.parser import Parser
 
 from specrunner.masking import MASK, SecretTracker
 from specrunner.suggest import did_you_mean
+from specrunner.suite.bounds import (
+    MAX_RENDERED_SIZE,
+    MAX_TEMPLATE_LENGTH,
+    check_size,
+    too_large,
+)
 from specrunner.suite.load import JsonPath
 from specrunner.suite.sandbox import (
-    MAX_RENDERED_SIZE,
     EnvProxy,
     MissingEnv,
     Sandbox,
     UndefinedName,
-    holds_secret,
 )
+from specrunner.suite.taint import ContextUse, follow, public_parts, reads_secret, texts
+from specrunner.suite.template_errors import describe, hide_values, literal, undefined_message
+from specrunner.suite.template_tree import add_guards, context_uses
 
 
 class Level(IntEnum):
@@ -54,9 +68,18 @@ NAME_LEVELS: dict[str, Level] = {
     "run": Level.RUN,
 }
 
+DATA_NAMES = frozenset(NAME_LEVELS) - {"env"}
+"""The context names that hold data (a secret among it, maybe); `env` is watched itself."""
+
 VARS_SCOPE = frozenset({"env", "suite", "environment"})
 SUITE_SCOPE = VARS_SCOPE | {"vars"}
 PAYLOAD_SCOPE = frozenset(NAME_LEVELS)
+
+
+TOO_DEEP = (
+    "it nests too deeply to compile (brackets, and chains of operators like "
+    "a + b + c, nest at most about 200 levels)"
+)
 
 
 class TemplateFailure(Exception):
@@ -85,12 +108,24 @@ class Const:
 
 
 @dataclass(frozen=True, slots=True)
+class Compiled:
+    """A template compiled once, for every string with the same source and scope."""
+
+    run: Callable[[dict[str, Any]], Any]
+    native: bool
+    level: Level
+    uses: tuple[ContextUse, ...]
+    """The context data it reads (see `template_tree.context_uses`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Template:
     source: str
     path: JsonPath
     level: Level
     native: bool
     run: Callable[[dict[str, Any]], Any]
+    uses: tuple[ContextUse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +150,13 @@ def has_template_syntax(text: str) -> bool:
 class TemplateEngine:
     """Compiles raw values into node trees (each template once) and renders them."""
 
-    def __init__(self, tracker: SecretTracker) -> None:
+    def __init__(self, tracker: SecretTracker, clock: Callable[[], float] = time.monotonic) -> None:
         self.tracker = tracker
         """Where the secrets that rendering reads are recorded (and masked from)."""
-        self.sandbox = Sandbox()
-        self._cache: dict[
-            tuple[str, frozenset[str]], tuple[Callable[[dict[str, Any]], Any], bool, Level]
-        ] = {}
+        self.sandbox = Sandbox(clock)
+        self._cache: dict[tuple[str, frozenset[str]], Compiled] = {}
+        self._last_failure: tuple[Template, dict[str, Any], TemplateFailure] | None = None
+        self._public: dict[int, tuple[Any, frozenset[str]]] = {}
 
     def tracking(self, tracker: SecretTracker) -> TemplateEngine:
         """This engine (its sandbox and compiled templates), recording into `tracker`."""
@@ -139,11 +174,11 @@ class TemplateEngine:
             if not has_template_syntax(raw):
                 return Const(raw, raw)
             try:
-                run, native, level = self._compile_source(raw, scope)
+                compiled = self._compile_source(raw, scope)
             except TemplateFailure as failure:
                 problems.append(TemplateFailure(path, failure.message))
                 return Const(raw, raw)
-            return Template(raw, path, level, native, run)
+            return Template(raw, path, compiled.level, compiled.native, compiled.run, compiled.uses)
         if isinstance(raw, dict):
             entries = tuple(
                 (key, self.compile(value, (*path, key), scope, problems))
@@ -156,33 +191,51 @@ class TemplateEngine:
             )
         return Const(raw, raw)
 
-    def _compile_source(
-        self, source: str, scope: frozenset[str]
-    ) -> tuple[Callable[[dict[str, Any]], Any], bool, Level]:
+    def _compile_source(self, source: str, scope: frozenset[str]) -> Compiled:
         cached = self._cache.get((source, scope))
         if cached is not None:
             return cached
-        try:  # code generation (also behind find_undeclared_variables) finds unknown filters
-            tree = self.sandbox.parse(source)
-            names = meta.find_undeclared_variables(tree) - set(self.sandbox.globals)
+        if len(source) > MAX_TEMPLATE_LENGTH:
+            raise TemplateFailure(
+                (),
+                f"template not allowed: it is {len(source):,} characters long; a template "
+                f"may be at most {MAX_TEMPLATE_LENGTH:,}",
+            )
+        # Jinja folds constant parts while it compiles: bounded like a render.
+        self.sandbox.begin()
+        try:
+            compiled = self._compile_new(source, scope)
         except TemplateSyntaxError as exc:
             raise TemplateFailure((), _syntax_message(exc, source)) from None
+        except (RecursionError, SyntaxError):
+            # Jinja's parser and Python's compiler have a limit on nesting.
+            raise TemplateFailure((), f"template not allowed: {TOO_DEEP}") from None
+        except MemoryError:
+            raise TemplateFailure((), "template not allowed: it is too large to compile") from None
+        except SecurityError as exc:
+            raise TemplateFailure((), f"template not allowed: {exc}") from None
+        self._cache[(source, scope)] = compiled
+        return compiled
+
+    def _compile_new(self, source: str, scope: frozenset[str]) -> Compiled:
+        # Code generation (also behind find_undeclared_variables) finds unknown filters.
+        tree = self.sandbox.parse(source)
+        names = meta.find_undeclared_variables(tree) - set(self.sandbox.globals)
         for name in sorted(names):
             if name not in scope:
                 raise TemplateFailure((), _unknown_name_message(name, scope))
         level = max((NAME_LEVELS[n] for n in names), default=Level.SUITE)
+        uses = context_uses(tree, DATA_NAMES & scope)
         expression = _single_expression(self.sandbox, source)
-        run: Callable[[dict[str, Any]], Any]
-        try:
-            if expression is not None:
-                run, native = self._expression_runner(expression), True
-            else:
-                run, native = _runner(self.sandbox.from_string(tree)), False
-        except TemplateSyntaxError as exc:
-            raise TemplateFailure((), _syntax_message(exc, source)) from None
-        result = (run, native, level)
-        self._cache[(source, scope)] = result
-        return result
+        if expression is not None:
+            return Compiled(self._expression_runner(expression), True, level, uses)
+        template = self.sandbox.from_string(self._guarded(tree))
+        return Compiled(_runner(template), False, level, uses)
+
+    def _guarded(self, tree: nodes.Template) -> nodes.Template:
+        guarded = add_guards(tree)
+        guarded.set_environment(self.sandbox)
+        return guarded
 
     def _expression_runner(self, expression: str) -> Callable[[dict[str, Any]], Any]:
         """Like Jinja's compile_expression, without copying the context on every call."""
@@ -191,7 +244,7 @@ class TemplateEngine:
         if not parser.stream.eos:
             raise TemplateFailure((), f"template syntax error: unexpected {parser.stream.current}")
         body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
-        template = self.sandbox.from_string(nodes.Template(body, lineno=1))
+        template = self.sandbox.from_string(self._guarded(nodes.Template(body, lineno=1)))
         root, new_context = template.root_render_func, template.new_context
 
         def run(context: dict[str, Any]) -> Any:
@@ -218,7 +271,7 @@ class TemplateEngine:
             return node.value, node.display
         if isinstance(node, Template):
             value, tainted = self._render_template(node, context)
-            return value, (self.tracker.secrets.mask(value) if tainted else value)
+            return value, (MASK if tainted else value)
         if isinstance(node, MappingNode):
             out: dict[str, Any] = {}
             shown: dict[str, Any] = {}
@@ -256,6 +309,9 @@ class TemplateEngine:
         if isinstance(node, Template):
             if node.level > upto:
                 return []
+            last = self._last_failure
+            if last is not None and last[0] is node and last[1] is context:
+                return [last[2]]  # the failure being reported: not rendered again
             try:
                 self._render_template(node, context)
             except TemplateFailure as failure:
@@ -270,29 +326,46 @@ class TemplateEngine:
         return [f for child in children for f in self.failures(child, context, upto)]
 
     def _render_template(self, node: Template, context: dict[str, Any]) -> tuple[Any, bool]:
-        sandbox = self.sandbox
-        sandbox.touched = False
+        """The template's value, and whether it is derived from a secret."""
         try:
-            value = node.run(context)
+            return self._render_once(node, context)
+        except TemplateFailure as failure:
+            self._last_failure = (node, context, failure)
+            raise
+
+    def _render_once(self, node: Template, context: dict[str, Any]) -> tuple[Any, bool]:
+        sandbox = self.sandbox
+        env = context.get("env")
+        reads = env.reads if isinstance(env, EnvProxy) else 0
+
+        def tainted() -> bool:
+            read = isinstance(env, EnvProxy) and env.reads != reads
+            return read or sandbox.touched or reads_secret(node.uses, context)
+
+        budget = sandbox.begin()
+        try:
+            value = sandbox.note(node.run(context))
+            secret = tainted()
             if node.native:
                 if isinstance(value, jinja2.Undefined):
                     value._fail_with_undefined_error()
-                if holds_secret(value):
-                    sandbox.touched = True
-                value = _to_json(value)
+                check_size(value, budget, "the rendered value")
+                value = _to_json(value, hide=secret)
             elif len(value) > MAX_RENDERED_SIZE:
-                raise SecurityError("the rendered text would be too large")
+                raise too_large("the rendered text")
         except MissingEnv as exc:
-            name = _literal(exc.name, node.source)
+            name = literal(exc.name, node.source)
             raise TemplateFailure(
                 node.path,
                 f"environment variable {name} is not set (use "
                 f"env.get({name!r}, default) where it is optional)",
             ) from None
         except UndefinedName as exc:
-            raise TemplateFailure(node.path, _undefined_message(exc, context, node)) from None
+            message = undefined_message(exc, context, node.source, node.uses, tainted())
+            raise TemplateFailure(node.path, message) from None
         except SecurityError as exc:
-            raise TemplateFailure(node.path, f"template not allowed: {exc}") from None
+            detail = hide_values(str(exc), node.source) if tainted() else str(exc)
+            raise TemplateFailure(node.path, f"template not allowed: {detail}") from None
         except TemplateFailure as exc:
             raise TemplateFailure(node.path, exc.message) from None
         except NameError as exc:  # Jinja writes a number too large for a float as `inf`
@@ -300,11 +373,35 @@ class TemplateEngine:
                 node.path, f"template error: a number is out of range ({exc})"
             ) from None
         except Exception as exc:  # any other error raised while rendering user code
-            detail = _describe(exc)
-            if sandbox.touched:  # the details may hold a secret's value
+            detail = describe(exc)
+            if tainted():  # the details may hold a secret's value
                 detail = f"{type(exc).__name__} (details hidden: the template reads a secret)"
             raise TemplateFailure(node.path, f"template error: {detail}") from None
-        return value, sandbox.touched
+        if not secret:
+            return value, False
+        if isinstance(env, EnvProxy) and env.lenient:
+            return value, True  # a dry run (`validate`, a room's check): nothing is shown
+        public = self._public_texts(node.uses, context)
+        for text in texts(value):
+            if text not in public and text not in node.source:
+                self.tracker.add_derived(text)
+        return value, True
+
+    def _public_texts(self, uses: tuple[ContextUse, ...], context: dict[str, Any]) -> set[str]:
+        """The suite's own text in the data a template uses (strings, keys of mappings not
+        made from a secret): text a derived value may share without giving anything away."""
+        public: set[str] = set()
+        for name, steps in uses:
+            value = follow(context.get(name), steps)[-1]
+            key = id(value)
+            cached = self._public.get(key)
+            if cached is None or cached[0] is not value:
+                cached = (value, frozenset(public_parts(value)))
+                if len(self._public) > 64:
+                    self._public.clear()
+                self._public[key] = cached
+            public.update(cached[1])
+        return public
 
 
 def mapping_node(entries: tuple[tuple[str, Node], ...]) -> Node:
@@ -328,11 +425,19 @@ def _list(items: tuple[Node, ...]) -> Node:
 
 
 def _runner(template: jinja2.Template) -> Callable[[dict[str, Any]], str]:
-    """Render with the caller's context as is: it already holds the globals (`context`)."""
+    """Render with the caller's context as is: it already holds the globals (`context`).
+    The text is counted as it streams, and refused as soon as it is too long."""
     root, new_context = template.root_render_func, template.new_context
 
     def run(context: dict[str, Any]) -> str:
-        return "".join(root(new_context(context, shared=True)))
+        parts: list[str] = []
+        size = 0
+        for part in root(new_context(context, shared=True)):
+            size += len(part)
+            if size > MAX_RENDERED_SIZE:
+                raise too_large("the rendered text")
+            parts.append(part)
+        return "".join(parts)
 
     return run
 
@@ -353,11 +458,6 @@ def _single_expression(sandbox: jinja2.Environment, source: str) -> str | None:
     return source[len(tokens[0][1]) : len(source) - len(tokens[-1][1])]
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _syntax_message(exc: TemplateSyntaxError, source: str) -> str:
     where = f" (line {exc.lineno} of the template)" if source.count("\n") and exc.lineno else ""
     return f"template syntax error: {exc.message}{where}"
@@ -372,47 +472,8 @@ def _unknown_name_message(name: str, scope: frozenset[str]) -> str:
     )
 
 
-def _literal(name: Any, source: str) -> str:
-    """`name` as written in the template, or *** when it was computed (maybe from a secret)."""
-    text = str(name)
-    return text if text and text in source else MASK
-
-
-def _undefined_message(exc: UndefinedName, context: dict[str, Any], node: Template) -> str:
-    obj, name = exc.obj, exc.name
-    if isinstance(obj, dict) and isinstance(name, str):
-        shown = _literal(name, node.source)
-        owner = next((key for key, value in context.items() if value is obj), None)
-        where = f"{owner}.{shown}" if owner else repr(shown)
-        keys = [str(k) for k in obj]
-        known = f" (known: {', '.join(sorted(keys))})" if 0 < len(keys) <= 12 else ""
-        if not keys:
-            known = " (it is empty)"
-        hint = did_you_mean(name, keys) if shown == name else ""
-        return f"undefined name {where}{hint}{known}"
-    if isinstance(obj, list | tuple) and isinstance(name, int):
-        return f"index {name} is out of range for a list of {len(obj)}"
-    if obj is None and name is not None:
-        return f"undefined name {_literal(name, node.source)!r}"
-    kind = next(
-        (_KIND_NAMES[t] for t in type(obj).__mro__ if t in _KIND_NAMES),
-        f"a {type(obj).__name__}",
-    )
-    return f"undefined: {kind} has no attribute {_literal(name, node.source)!r}"
-
-
-_KIND_NAMES: dict[type, str] = {
-    str: "a string",
-    int: "a number",
-    float: "a number",
-    bool: "a boolean",
-    list: "a list",
-    dict: "a mapping",
-    type(None): "null",
-}
-
-
-def _to_json(value: Any) -> Any:
+def _to_json(value: Any, *, hide: bool = False) -> Any:
+    """`value` as JSON data (its size was checked); `hide`: say nothing of its contents."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -423,13 +484,14 @@ def _to_json(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
+                shown = "" if hide else f" {key!r}"
                 raise TemplateFailure(
-                    (), f"template renders to a mapping with a non-string key {key!r}"
+                    (), f"template renders to a mapping with a non-string key{shown}"
                 )
-            out[key] = _to_json(item)
+            out[key] = _to_json(item, hide=hide)
         return out
     if isinstance(value, list | tuple):
-        return [_to_json(item) for item in value]
+        return [_to_json(item, hide=hide) for item in value]
     if isinstance(value, EnvProxy):
         raise TemplateFailure((), "'env' cannot be used as a value; use env.NAME")
     raise TemplateFailure(
