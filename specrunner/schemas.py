@@ -8,7 +8,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-KNOWN = {"suite": "suite.v1.json", "report": "report.v1.json", "emulator": "emulator.v1.json"}
+KNOWN = {
+    "suite": "suite.v1.json",
+    "report": "report.v1.json",
+    "emulator": "emulator.v1.json",
+    "cekura-run": "cekura-run.v1.json",
+}
 
 
 def schema_text(kind: str) -> str:

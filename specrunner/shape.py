@@ -52,15 +52,17 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def compile_shape(schema: Mapping[str, Any]) -> Check:
-    """A function telling whether a value conforms to `schema` (its `$defs` included)."""
-    return _Compiler(schema).compile(schema)
+def compile_shape(schema: Mapping[str, Any], *, whole_integers: bool = False) -> Check:
+    """A function telling whether a value conforms to `schema` (its `$defs` included).
+    With `whole_integers`, "integer" means an int only (JSON Schema also takes 1.0)."""
+    return _Compiler(schema, whole_integers).compile(schema)
 
 
 class _Compiler:
-    def __init__(self, root: Mapping[str, Any]) -> None:
+    def __init__(self, root: Mapping[str, Any], whole_integers: bool) -> None:
         self._root = root
         self._refs: dict[str, Check] = {}
+        self.whole_integers = whole_integers
 
     def compile(self, schema: Any) -> Check:
         if schema is True:
@@ -108,6 +110,8 @@ def _type(compiler: _Compiler, kinds: Any, _: Mapping[str, Any]) -> Check:
     if "number" in names:
         plain += (int, float)
     booleans, integers = "boolean" in names, "integer" in names and "number" not in names
+    if integers and compiler.whole_integers:
+        plain, integers = (*plain, int), False
 
     def check(value: Any) -> bool:
         if isinstance(value, bool):

@@ -560,7 +560,8 @@ class Executor:
             problem = run_problem(data)
             if problem is not None:
                 changed = True
-                reason = f"Cekura's answer for run {run_id} has a wrong field: {problem}"
+                wrong = problem if problem.startswith("is ") else f"has a wrong field: {problem}"
+                reason = f"Cekura's answer for run {run_id} {wrong}"
                 self._finish(run, Outcome.ERROR, reason)
                 continue
             if data["status"] != run.status:

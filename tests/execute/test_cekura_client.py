@@ -546,9 +546,7 @@ def test_a_poll_answer_over_the_cap_is_asked_in_halves_and_ends_only_the_huge_ru
     assert asked == [[1, 2, 3, 4, 5], [1, 2, 3], [1, 2], [3], [4, 5]]
     assert [r["id"] for r in runs] == [1, 2, 3, 4, 5]
     huge = runs[2]
-    assert run_problem(huge) == (
-        "the Run object is over 32 MiB, the most specrunner reads of one answer"
-    )
+    assert run_problem(huge) == "is over 32 MiB, the most specrunner reads of one answer"
     assert all(run_problem(r) is None for r in runs if r["id"] != 3)
 
 

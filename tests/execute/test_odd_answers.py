@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from test_executor import FakeCekura, FakeSource, execute, plan
 
 from specrunner.cekura import outcome_of, run_problem
-from specrunner.cekura_run import run_schema
+from specrunner.cekura_run import _validator, run_schema
 from specrunner.emulator import ScriptedOutcome
 from specrunner.emulator.report import run_json
 from specrunner.emulator.runs import Run, Status
@@ -309,5 +309,7 @@ def test_any_json_is_checked_without_raising(
     run = {**data, "evaluation": evaluation} if evaluation else data
     problem = run_problem(run)
     assert problem is None or (isinstance(problem, str) and " is " in problem)
+    # the fast check and jsonschema give one verdict
+    assert (problem is None) == _validator().is_valid(run)
     verdict = outcome_of(run)
     assert verdict is None or isinstance(verdict[0], Outcome)
