@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from conftest import compile_text, dump, suite_errors, write_suite
@@ -393,3 +394,16 @@ def test_the_engine_masks_anything_that_read_env(source: str) -> None:
     value, shown = render(source, {})
     assert shown == MASK
     assert value is not None
+
+
+def test_a_scenario_id_from_the_environment_is_a_secret_in_its_templates() -> None:
+    data = yaml.safe_load(suite({"a": "{{ scenario.id }}", "b": "{{ scenario.id + 1 }}"}))
+    data["scenarios"][0]["id"] = "{{ env.SID }}"
+    plan = compile_text(dump(data), environ={**ENVIRON, "SID": "4242424"})
+    assert plan.runs[0].publish_data_message == {"a": 4242424, "b": 4242425}
+    assert plan.runs[0].shown_payload == {"a": MASK, "b": MASK}
+
+
+def test_a_plain_scenario_id_stays_visible_beside_secret_vars() -> None:
+    plan = plan_of(suite({"a": "{{ scenario.id }}", "t": "{{ vars.t }}"}))
+    assert plan.runs[0].shown_payload == {"a": 30, "t": MASK}

@@ -65,7 +65,7 @@ class Redactor:
     def of(cls, config: RoomConfig, *extra: str | None) -> Redactor:
         """The secrets of a room source: what the suite took from `env` (where `values`
         and `shown` differ), and `extra` values known to be secret (keys, headers)."""
-        found: set[str] = set()
+        found: set[str] = set(config.secrets)
         _secret_parts(config.values, config.shown, found)
         found.update(value for value in extra if value)
         return cls(frozenset(found))
@@ -81,6 +81,9 @@ class Redactor:
 
 
 def _secret_parts(value: Any, shown: Any, found: set[str]) -> None:
+    if shown == MASK and not isinstance(value, str):  # a whole value made from a secret
+        _every_text(value, found)
+        return
     if isinstance(value, Mapping) and isinstance(shown, Mapping):
         for key, item in value.items():
             _secret_parts(item, shown.get(key), found)
@@ -103,6 +106,18 @@ def _secret_parts(value: Any, shown: Any, found: set[str]) -> None:
                 return
             found.add(value[start:end])
             position = end
+
+
+def _every_text(value: Any, found: set[str]) -> None:
+    """Every string inside `value`, as secrets (its keys were written in the suite)."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _every_text(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _every_text(item, found)
+    elif isinstance(value, str) and value:
+        found.add(value)
 
 
 _SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "signature", "password")

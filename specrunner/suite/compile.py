@@ -244,8 +244,8 @@ class _Compiler:
                     for i, v in enumerate(value)
                 ]
             )
-        if value is not None:
-            self.tracker.add(str(value))
+        if value is not None and not isinstance(value, bool):
+            self.tracker.add_derived(str(value))  # (too short a value is not searched for)
         return as_secret(value)
 
     def render_agent(
@@ -385,7 +385,7 @@ class _Compiler:
             timeout=timeout,
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
-        return ScenarioDraft(planned, path, payload, prefixes)
+        return ScenarioDraft(planned, path, payload, prefixes, secret_id=secret_id)
 
     def resolve_room(
         self,

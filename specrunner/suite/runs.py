@@ -11,6 +11,7 @@ from specrunner.masking import MASK, Secrets
 from specrunner.models import PlannedRun, PlannedScenario
 from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import JsonPath
+from specrunner.suite.sandbox import as_secret
 from specrunner.suite.selection import in_shard, run_key
 from specrunner.suite.template import Level, Node, TemplateEngine, TemplateFailure
 
@@ -23,6 +24,8 @@ class ScenarioDraft:
     path: JsonPath
     payload: Node
     key_prefixes: list[str]
+    secret_id: bool = False
+    """Its id comes from the environment: `scenario.id` is a secret in its templates."""
 
 
 def select_scenarios(
@@ -80,7 +83,11 @@ def expand_runs(
         plan = scenario.plan
         scenario_context = {
             **context,
-            "scenario": {"id": plan.id, "name": plan.name, "tags": list(plan.tags)},
+            "scenario": {
+                "id": as_secret(plan.id) if scenario.secret_id else plan.id,
+                "name": plan.name,
+                "tags": list(plan.tags),
+            },
         }
         where: tuple[dict[str, Any], Level] = (scenario_context, Level.SCENARIO)
         try:

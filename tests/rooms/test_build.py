@@ -235,3 +235,17 @@ def test_credential_headers_are_secrets_and_others_are_not() -> None:
         "Content-Type": "application/json",
     }
     assert header_secrets(headers) == ["Bearer sk-12345", "sk-12345", "k-67890"]
+
+
+def test_a_room_value_masked_whole_hides_every_string_inside_it() -> None:
+    # a whole template computed from a secret shows as *** (a body built in one expression)
+    config = room_config(
+        "pipecat_cloud",
+        agent_name="bot",
+        body={"auth": {"token": "tok-secret-1"}, "mode": "quick", "n": 3},
+        shown={"body": "***"},
+    )
+    redactor = Redactor.of(config)
+    assert {"tok-secret-1", "quick"} <= redactor.secrets
+    assert "auth" not in redactor.secrets  # keys were written in the suite
+    assert redactor.text("refused tok-secret-1 in quick mode") == "refused *** in *** mode"
