@@ -631,8 +631,8 @@ def test_timeouts_in_seconds(timeout: Any, seconds: float) -> None:
     assert plan.scenarios[0].timeout == seconds
 
 
-def test_default_timeout_is_ten_minutes() -> None:
-    assert compile_dict(suite()).runs[0].timeout == 600.0
+def test_default_timeout_is_thirty_minutes() -> None:
+    assert compile_dict(suite()).runs[0].timeout == 1800.0
 
 
 def test_zero_duration_string_is_an_error() -> None:

@@ -116,7 +116,7 @@ def test_complete_example_plans_ten_runs(tmp_path: Path) -> None:
 def test_env_demo_production_payload(tmp_path: Path) -> None:
     plan = plan_block(tmp_path, "env-demo", "production")
     (run,) = plan.runs
-    assert (run.room, plan.agent, run.timeout) == ("prod_bot", 412, 900.0)
+    assert (run.room, plan.agent, run.timeout) == ("prod_bot", 412, 1800.0)
     assert run.publish_data_message == {
         "customer_id": "c-100",
         "environment": "production",

@@ -10,7 +10,7 @@ from specrunner.suite.duration import parse_duration
 from specrunner.suite.load import JsonPath
 from specrunner.suite.matrix import TooManyCells, expand_cells
 
-DEFAULT_TIMEOUT = 600.0
+DEFAULT_TIMEOUT = 1800.0
 
 DEFAULT_MAX_RUNS = 100_000
 """The most runs (cells x repeat, all scenarios) a suite may plan, unless --max-runs says."""
