@@ -250,8 +250,7 @@ class CekuraClient:
         except AnswerTooLarge as too_large:
             if len(chunk) == 1:
                 problem = (
-                    f"is over {size_text(too_large.cap)}, the most specrunner reads of "
-                    "one answer"
+                    f"is over {size_text(too_large.cap)}, the most specrunner reads of one answer"
                 )
                 return [{"id": chunk[0], PROBLEM: problem}]
             half = (len(chunk) + 1) // 2
