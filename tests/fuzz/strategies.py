@@ -150,8 +150,10 @@ def place(data: Any, path: Sequence[str | int], value: Any) -> None:
 
 
 def _environment_options(draw: st.DrawFn, data: Any) -> tuple[str, ...]:
-    names = list(data.get("environments") or {}) if isinstance(data, dict) else []
-    names = [n for n in names if isinstance(n, str)]
+    environments = data.get("environments") if isinstance(data, dict) else None
+    if not isinstance(environments, dict):
+        environments = {}
+    names = [n for n in environments if isinstance(n, str)]
     choice = draw(st.sampled_from([None, "nope", *names]))
     return () if choice is None else ("--env", choice)
 
