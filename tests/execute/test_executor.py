@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,11 @@ class FakeCekura:
         self.live_peak = 0
         self._next = 100
 
+    def shuffled(self, run_ids: Sequence[int]) -> list[int]:
+        order = list(run_ids)
+        random.Random(len(self.polls)).shuffle(order)
+        return order
+
     def _live(self) -> int:
         return sum(1 for n in self.seen.values() if n < self.polls_to_finish)
 
@@ -131,7 +137,8 @@ class FakeCekura:
     async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
         self.polls.append(list(run_ids))
         out = []
-        for run_id in run_ids:
+        # The real API promises no order: answer in a shuffled (seeded) one.
+        for run_id in self.shuffled(run_ids):
             self.seen[run_id] += 1
             done = self.seen[run_id] >= self.polls_to_finish
             out.append(
