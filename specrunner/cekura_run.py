@@ -71,6 +71,18 @@ def _inlined(node: Any, defs: Mapping[str, Any]) -> Any:
     return node
 
 
+def what_is_read(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a (checked) Run object that specrunner reads (those the schema
+    names), without the rest: kept for 10,000 runs, a whole Run object (a structured copy
+    of the transcript, metadata, ...) would take several times the memory."""
+    return {name: data[name] for name in _read_fields() if name in data}
+
+
+@cache
+def _read_fields() -> tuple[str, ...]:
+    return tuple(run_schema()["properties"])
+
+
 def run_problem(data: Mapping[str, Any]) -> str | None:
     """The first wrong field of a Cekura Run object, or None: `status is a list`,
     `evaluation.metrics[2].score is a string`, `id is missing or null`. Fields are checked

@@ -184,7 +184,8 @@ class RunRecord:
     result_id: int | None = None
     error: str | None = None
     cekura: Mapping[str, Any] | None = None
-    """The last Run object Cekura returned for it."""
+    """The fields specrunner reads (schemas/cekura-run.v1.json) of the last Run object
+    Cekura returned for it."""
     unsent: bool = False
     """Never sent to Cekura, and not final: `--resume` sends it."""
 

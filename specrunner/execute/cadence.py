@@ -46,19 +46,22 @@ class Cadence:
         else:
             self.interval = min(self.interval * 1.5, self.shortest * SLOWEST)
 
-    def pause(self, now: float, submitted: Iterable[float]) -> float:
-        """Seconds until the next poll, for live runs submitted at the times `submitted`."""
+    def next_poll(self, last: float, now: float, submitted: Iterable[float]) -> float:
+        """When to poll next (on the executor's clock), the last poll having been at
+        `last`, for live runs submitted at the times `submitted`. Asked again as runs are
+        submitted, so a wave sent just after a poll is not left to the interval."""
+        regular = last + self.interval
         if len(self._durations) < MIN_SEEN:
-            return self.interval
+            return regular
         ordered = sorted(self._durations)
         low = ordered[(len(ordered) - 1) // 10]  # the 10th percentile
         high = ordered[(len(ordered) - 1) * 9 // 10]  # the 90th
         fast = min(self.shortest, max(self.shortest / FASTEST_SHARE, low / DURATION_SHARE))
-        soonest = self.interval
+        soonest = regular
         for since in submitted:
             age = now - since
             if low <= age <= high + self.shortest:
-                return fast  # a run is as old as runs have been when they ended
+                return min(regular, last + fast)  # as old as runs were when they ended
             if age < low:
-                soonest = min(soonest, low - age)
-        return max(fast, soonest)
+                soonest = min(soonest, max(last + fast, since + low))
+        return soonest

@@ -35,6 +35,7 @@ from specrunner.cekura import (
     Submitted,
     outcome_of,
     run_problem,
+    what_is_read,
 )
 from specrunner.errors import RemoteError
 from specrunner.execute.batches import entry_of, interleaved, match_answer, plain, take_batch
@@ -127,6 +128,7 @@ class Executor:
         self._post_slots = asyncio.Semaphore(settings.submissions)
         self._cadence = Cadence(settings.poll_interval)
         self._last_poll = float("-inf")
+        """When the poll loop last ticked (polled, if anything was live)."""
         self._group: asyncio.TaskGroup | None = None
         self._run_ids: dict[int, str] = {}
 
@@ -513,28 +515,34 @@ class Executor:
         return self._follow_live and bool(self._tally.live)
 
     async def _poll_loop(self, submitter: asyncio.Task[None]) -> None:
+        self._last_poll = self.settings.now()
         while self._polling(submitter):
-            submitted = (r.submitted_at for r in self._tally.live.values() if r.submitted_at)
-            await self._pause(self._cadence.pause(self.settings.now(), submitted), submitter)
+            await self._pause(submitter)
+            before, self._last_poll = self._last_poll, self.settings.now()
             live = list(self._tally.live.values())
-            changed = await self._poll(live) if live else False
+            changed = await self._poll(live, before) if live else False
             expired = self._past_timeout()
             for run in expired:
                 self._time_out(run)
             await self.journal.durable()  # final and release records, once per tick
             self._cadence.ticked(changed or bool(expired))
 
-    async def _pause(self, seconds: float, submitter: asyncio.Task[None]) -> None:
-        """Wait for the next tick, in short steps, so that a stop is seen at once."""
-        deadline = self.settings.now() + seconds
-        while (left := deadline - self.settings.now()) > 0 and self._polling(submitter):
+    async def _pause(self, submitter: asyncio.Task[None]) -> None:
+        """Wait for the next tick, in short steps, so that a stop is seen at once and the
+        runs submitted meanwhile count (see Cadence.next_poll)."""
+        while self._polling(submitter):
+            now = self.settings.now()
+            submitted = (r.submitted_at for r in self._tally.live.values() if r.submitted_at)
+            left = self._cadence.next_poll(self._last_poll, now, submitted) - now
+            if left <= 0:
+                return
             await self.settings.sleep(min(left, STEP))
 
-    async def _poll(self, live: list[Tracked]) -> bool:
+    async def _poll(self, live: list[Tracked], before: float) -> bool:
+        """Poll `live` (the last tick was at `before`); whether anything changed."""
         by_id = {run.run_id: run for run in live if run.run_id is not None}
         bound = self._poll_bound(live)
-        asked, before = self.settings.now(), self._last_poll
-        self._last_poll = asked
+        asked = self._last_poll
         try:
             async with asyncio.timeout(bound):
                 found = await self.cekura.poll(list(by_id))
@@ -566,7 +574,7 @@ class Executor:
                 continue
             if data["status"] != run.status:
                 changed = True
-            run.status, run.cekura = data["status"], data
+            run.status, run.cekura = data["status"], what_is_read(data)
             verdict = outcome_of(data)
             if verdict is not None:
                 if run.submitted_at is not None:

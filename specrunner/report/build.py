@@ -127,9 +127,29 @@ def build_report(
     }
     if stopped is not None:
         report["stopped"] = stopped
-    # Redacting copies the report's JSON and keeps its shape (strings only are changed);
-    # a non-finite float (a NaN in a suite's payload, say) becomes null.
-    return cast(Report, finite(hidden.redact(report)))
+    return cast(Report, _cleaned(cast(dict[str, Any], report), hidden))
+
+
+def _cleaned(report: dict[str, Any], hidden: Secrets) -> dict[str, Any]:
+    """`report` with every secret in its text replaced by *** and every float that is not
+    finite (a NaN in a suite's payload, say) made null. Walking 10,000 runs' worth of
+    values takes most of a second; so the report is first written out as JSON once, and
+    walked when that finds something to change, or when a secret holds a character JSON
+    escapes (then the text would not show it as it is)."""
+    try:
+        text = json.dumps(report, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere
+        return cast(dict[str, Any], finite(hidden.redact(report)))
+    as_written = all(_written_as_is(v) for v in (*hidden.values(), *hidden.derived))
+    if as_written and hidden.redact_text(text) == text:
+        return report
+    return cast(dict[str, Any], hidden.redact(report))
+
+
+def _written_as_is(value: str) -> bool:
+    """Whether JSON text holds `value` as it is (no quote, backslash or control character
+    in it to escape), so that searching the text finds it."""
+    return json.dumps(value, ensure_ascii=False)[1:-1] == value
 
 
 def cell_id(scenario: str, cell: Mapping[str, Any]) -> str:

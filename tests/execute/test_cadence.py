@@ -23,26 +23,38 @@ def test_until_runs_have_ended_it_polls_at_the_interval() -> None:
     cadence = Cadence(1.0)
     cadence.ended(1.0)
     cadence.ended(1.0)
-    assert cadence.pause(10.0, [9.0, 9.5]) == 1.0
+    assert cadence.next_poll(10.0, 10.0, [9.0, 9.5]) == 11.0
 
 
 @pytest.mark.parametrize(
-    ("age", "pause"),
-    [(0.2, 0.7), (0.6, 0.3), (0.9, 0.25), (1.0, 0.25), (2.5, 1.0)],
+    ("age", "wait"),
+    [(0.2, 0.7), (0.6, 0.3), (0.8, 0.25), (1.0, 0.25), (2.5, 1.0)],
     ids=["young", "nearly-due", "at-its-low-end", "due", "long-overdue"],
 )
-def test_near_the_durations_seen_it_polls_four_times_as_often(age: float, pause: float) -> None:
+def test_near_the_durations_seen_it_polls_four_times_as_often(age: float, wait: float) -> None:
     cadence = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.1, 0.9, 1.0):
         cadence.ended(seconds)
-    assert cadence.pause(100.0, [100.0 - age]) == pytest.approx(pause)
+    # polled just now (at 100): the next poll comes when the run is as old as runs were
+    # when they ended (0.9 s at the least), but never sooner than a quarter interval
+    assert cadence.next_poll(100.0, 100.0, [100.0 - age]) == pytest.approx(100.0 + wait)
+
+
+def test_a_wave_submitted_after_a_poll_is_polled_when_it_is_due() -> None:
+    cadence = Cadence(1.0)
+    for seconds in (0.5, 0.5, 0.5):
+        cadence.ended(seconds)
+    # nothing live at the poll at 100: the regular next poll is 101
+    assert cadence.next_poll(100.0, 100.0, []) == 101.0
+    # a wave of 0.5 s runs sent at 100.05: polled at 100.55, not at 101
+    assert cadence.next_poll(100.0, 100.1, [100.05]) == pytest.approx(100.55)
 
 
 def test_for_calls_of_minutes_it_never_polls_faster_than_the_interval() -> None:
     cadence = Cadence(1.0)
     for seconds in (180.0, 240.0, 200.0):
         cadence.ended(seconds)
-    assert cadence.pause(1000.0, [1000.0 - 200.0]) == 1.0
+    assert cadence.next_poll(1000.0, 1000.0, [1000.0 - 200.0]) == 1001.0
 
 
 def test_quiet_polls_slow_it_down_and_a_change_brings_it_back() -> None:

@@ -586,3 +586,26 @@ def test_a_submission_past_its_deadline_had_begun_to_be_sent() -> None:
     # once the submission is on its way: unknown is then the truth, not a guess.
     assert TIMEOUT.pool is not None and TIMEOUT.connect is not None
     assert Deadlines().submit > TIMEOUT.pool + TIMEOUT.connect
+
+
+def test_a_poll_of_many_runs_sends_its_gets_a_few_at_a_time() -> None:
+    inside = most = 0
+    paths: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        paths.append(request.url.path)
+        await asyncio.sleep(0.02)
+        inside -= 1
+        if "/v2/" in request.url.path:
+            return httpx.Response(404, json={"detail": "Not found."})
+        ids = [int(i) for i in request.url.params["run_ids"].split(",")]
+        return httpx.Response(200, json=[{"id": i, "status": "running"} for i in ids])
+
+    runs = asyncio.run(client(handler).poll(list(range(1, 951))))
+    assert sorted(r["id"] for r in runs) == list(range(1, 951))
+    assert 1 < most <= 4  # ten GETs of at most 100 runs, four at once
+    # v2 refused by every GET in flight: v1 is taken once, and nothing is lost
+    assert sum("/v1/" in p for p in paths) == 10

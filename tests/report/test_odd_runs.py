@@ -208,3 +208,18 @@ def test_any_run_object_makes_a_valid_finite_report(run: Any) -> None:
     report = with_details(run)
     assert schema_errors(report) == []
     json.loads(render_json(report))
+
+
+def test_a_secret_json_would_escape_is_still_hidden_in_the_report() -> None:
+    # The report is searched as JSON text first; a secret with a quote in it is written
+    # escaped there, so the report is walked instead, and the secret still hidden.
+    from specrunner.masking import Secrets
+    from specrunner.report.build import _cleaned
+
+    secret = 'pa"ss-w0rd-9'
+    report = {"runs": [{"error": f"refused {secret}"}], "n": 1}
+    for hidden in (Secrets([secret]), Secrets(derived=[secret])):
+        assert _cleaned(report, hidden) == {"runs": [{"error": "refused ***"}], "n": 1}
+    plain = {"runs": [{"error": "refused nothing"}]}
+    assert _cleaned(plain, Secrets([secret])) == plain
+    assert _cleaned({"x": float("nan")}, Secrets()) == {"x": None}
