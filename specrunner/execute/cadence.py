@@ -24,6 +24,9 @@ FASTEST_SHARE = 4
 DURATION_SHARE = 40
 """...but not more often than once per this share of the shortest duration seen: for calls
 of minutes the interval is already a small part of a call, so it stays as it is."""
+MARGIN, MARGIN_SHARE = 0.05, 0.05
+"""Runs are due this long (0.05 s, or 5% of the duration, the longer) after the shortest
+duration seen: the estimate is the middle of the polls around each end."""
 
 
 class Cadence:
@@ -33,8 +36,20 @@ class Cadence:
         self._quiet = 0
         self._durations: deque[float] = deque(maxlen=SEEN)
 
-    def ended(self, seconds: float) -> None:
-        """A run ended `seconds` after it was submitted (as a poll saw it)."""
+    def ended(self, submitted: float, live_at: float, found_at: float) -> None:
+        """A run submitted at `submitted` was last seen live by the poll at `live_at` (or
+        never: then `submitted`) and found ended at `found_at`. It ended in between: at
+        the middle when a poll saw it live; else, as polls come every quarter interval near
+        the ends of runs, in the last of those (which moves an estimate that was too long
+        down, where the middle of a span that starts at the submission would halve it)."""
+        if live_at > submitted:
+            end = (live_at + found_at) / 2
+        else:
+            end = found_at - min(found_at - submitted, self.shortest / FASTEST_SHARE) / 2
+        self._durations.append(max(end - submitted, 0.0))
+
+    def ended_after(self, seconds: float) -> None:
+        """A run took `seconds` from its submission to its end (known exactly: tests)."""
         self._durations.append(max(seconds, 0.0))
 
     def ticked(self, changed: bool) -> None:
@@ -54,14 +69,20 @@ class Cadence:
         if len(self._durations) < MIN_SEEN:
             return regular
         ordered = sorted(self._durations)
-        low = ordered[(len(ordered) - 1) // 10]  # the 10th percentile
-        high = ordered[(len(ordered) - 1) * 9 // 10]  # the 90th
+        # Each duration is estimated at the middle of the polls around its end: the median
+        # of them is near the truth, where a low percentile picks the worst guesses.
+        low = ordered[(len(ordered) - 1) // 2]
+        high = ordered[(len(ordered) - 1) * 9 // 10]  # the 90th percentile
         fast = min(self.shortest, max(self.shortest / FASTEST_SHARE, low / DURATION_SHARE))
-        soonest = regular
+        # A little after the estimate, so that a run of exactly the usual length has ended.
+        start = low + max(MARGIN, low * MARGIN_SHARE)
+        due = float("inf")
         for since in submitted:
             age = now - since
-            if low <= age <= high + self.shortest:
+            if start <= age <= high + self.shortest:
                 return min(regular, last + fast)  # as old as runs were when they ended
-            if age < low:
-                soonest = min(soonest, max(last + fast, since + low))
-        return soonest
+            if age < start:
+                due = min(due, since + start)
+        if due - regular < fast:  # a regular poll just before runs are due would miss them
+            return max(last + fast, due)
+        return min(regular, max(last + fast, due))

@@ -578,9 +578,8 @@ class Executor:
             verdict = outcome_of(data)
             if verdict is not None:
                 if run.submitted_at is not None:
-                    # It ended between the last poll that saw it live and this one.
-                    since = max(run.submitted_at, before)
-                    self._cadence.ended((since + asked) / 2 - run.submitted_at)
+                    live_at = max(run.submitted_at, before)  # the last tick that saw it live
+                    self._cadence.ended(run.submitted_at, live_at, asked)
                 self._finish(run, *verdict)
         return changed
 
