@@ -11,6 +11,7 @@ from specrunner.emulator.config import (
     config_from_mapping,
     load_config,
 )
+from specrunner.emulator.profiles import Profile
 from specrunner.emulator.server import Emulator
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "EmulatorConfig",
     "Fault",
     "ManualClock",
+    "Profile",
     "RealClock",
     "ReplyOrder",
     "ScriptedOutcome",

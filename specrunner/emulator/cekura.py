@@ -101,6 +101,7 @@ class Cekura:
                     "outbound_dial_window_closes_at": None,
                 }
             )
+        self.simulation.seal(result)
         return ok(
             {
                 "id": result.id,

@@ -1,13 +1,19 @@
-"""Daily's REST API: rooms, meeting tokens, authentication, rate limits."""
+"""Daily's REST API: rooms, meeting tokens, authentication, rate limits.
+
+Rooms also know whether an agent (bot) is in them: a room listed with `bot: true` in the
+configuration, one a start_bot request reached (bots.py), or one a live Pipecat Cloud
+session owns. Deleted rooms are forgotten at once; expired rooms and rooms whose session
+ended are kept for the last `keep_finished` of them, then forgotten (a room not found).
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import hashlib
+import heapq
 import hmac
 import json
-import re
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -15,12 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from specrunner.emulator.config import EmulatorConfig
+from specrunner.emulator.daily_rules import DELETES, GENERAL, RateLimiter, room_request_problem
 from specrunner.emulator.ledger import Ledger, RoomRecord
 from specrunner.emulator.replies import Incoming, Reply, has_body, ok
-
-_ROOM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-GENERAL_RATE = 20  # requests per second
-DELETE_RATE = 2  # room deletions per second
 
 
 @dataclass(slots=True)
@@ -34,6 +37,18 @@ class Room:
     created_iso: str
     record: RoomRecord
     deleted: bool = False
+    bot: bool = False
+    """An agent stays in it: `bot: true` in the configuration, or a start_bot request."""
+    sessions: int = 0
+    """Live Pipecat Cloud sessions whose bot is in it."""
+
+    @property
+    def has_bot(self) -> bool:
+        return self.bot or self.sessions > 0
+
+    def bot_started(self, now: float) -> None:
+        if self.record.bot_started_at is None:
+            self.record.bot_started_at = now
 
 
 def _error(status: int, kind: str, info: str) -> Reply:
@@ -47,9 +62,14 @@ class Daily:
     secret: bytes
     wall_start: float
     rooms: dict[str, Room] = field(default_factory=dict)
-    _general: deque[float] = field(default_factory=deque)
-    _deletes: deque[float] = field(default_factory=deque)
+    _general: RateLimiter = field(default_factory=lambda: RateLimiter(GENERAL))
+    _deletes: RateLimiter = field(default_factory=lambda: RateLimiter(DELETES))
+    _expiring: list[tuple[float, int, Room]] = field(default_factory=list)
+    """(exp, sequence, room) of rooms with an `exp`, soonest first."""
+    _retired: deque[Room] = field(default_factory=deque)
+    """Rooms expired or left by their session, oldest first: forgotten beyond the window."""
     _counter: int = 0
+    _expiries: int = 0
 
     # -- the model, used by Pipecat Cloud and Cekura too
 
@@ -66,6 +86,8 @@ class Daily:
         properties: dict[str, Any],
         now: float,
         created_by: str,
+        *,
+        bot: bool = False,
     ) -> Room:
         if name is None:
             self._counter += 1
@@ -82,8 +104,15 @@ class Daily:
             created_at=now,
             created_iso=_iso(self.wall(now)),
             record=record,
+            bot=bot,
         )
+        if bot:
+            room.bot_started(now)
         self.rooms[name] = room
+        exp = room.properties.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            self._expiries += 1
+            heapq.heappush(self._expiring, (float(exp), self._expiries, room))
         return room
 
     def live_room(self, name: str, now: float) -> Room | None:
@@ -98,6 +127,29 @@ class Daily:
     def delete(self, room: Room, now: float) -> None:
         room.deleted = True
         room.record.deleted_at = now
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    def retire(self, room: Room) -> None:
+        """`room` is of no more use (expired, or its session ended): it is forgotten once
+        `keep_finished` later rooms were retired, unless deleted before."""
+        self._retired.append(room)
+        while len(self._retired) > self.config.keep_finished:
+            old = self._retired.popleft()
+            if self.rooms.get(old.name) is old:
+                del self.rooms[old.name]
+
+    def prune(self, now: float) -> None:
+        """Retire the rooms whose `exp` has passed."""
+        wall = self.wall(now)
+        while self._expiring and self._expiring[0][0] <= wall:
+            room = heapq.heappop(self._expiring)[2]
+            if self.rooms.get(room.name) is room:
+                self.retire(room)
+        if len(self._expiring) > 2 * len(self.rooms) + 64:
+            # Entries of rooms deleted before their exp: drop them all at once.
+            self._expiring = [e for e in self._expiring if self.rooms.get(e[2].name) is e[2]]
+            heapq.heapify(self._expiring)
 
     def issue_token(self, properties: dict[str, Any]) -> str:
         claims = base64.urlsafe_b64encode(json.dumps(properties, sort_keys=True).encode())
@@ -121,28 +173,40 @@ class Daily:
         return data if isinstance(data, dict) else None
 
     def join_problem(self, url: str, token: str | None, now: float) -> str | None:
-        """Why a caller could not join `url` with `token`, or None when it can."""
+        """Why a caller could not join `url` with `token` and meet an agent there, or None."""
+        room, problem = self.access(url, token, now)
+        if problem is not None:
+            return f"Could not join the room: {problem}"
+        if room is not None and self.config.require_bot and not room.has_bot:
+            return (
+                f"The agent never joined the room: no bot was started in room {room.name} "
+                "(start one with start_bot, a Pipecat Cloud session, or bot: true)"
+            )
+        return None
+
+    def access(self, url: str, token: str | None, now: float) -> tuple[Room | None, str | None]:
+        """The room `url` names and why `token` does not let a participant in (or None)."""
         where = room_address(url)
         if where is None or where[0] != f"{self.config.daily_domain}.daily.co":
-            return f"Could not join the room: {url} is not a room of this Daily domain"
+            return None, f"{url} is not a room of this Daily domain"
         name = where[1]
         room = self.live_room(name, now)
         if room is None:
-            return f"Could not join the room: room {name} does not exist"
+            return None, f"room {name} does not exist"
         token = token or where[2]  # a join link may carry its token as ?t=
         if token is None:
             if room.privacy == "private":
-                return f"Could not join the room: room {name} is private and no token was given"
-            return None
+                return room, f"room {name} is private and no token was given"
+            return room, None
         claims = self.decode_token(token)
         if claims is None:
-            return f"Could not join the room: the meeting token for {name} is not valid"
+            return room, f"the meeting token for {name} is not valid"
         if claims.get("room_name") not in (None, name):
-            return f"Could not join the room: the meeting token is for room {claims['room_name']}"
+            return room, f"the meeting token is for room {claims['room_name']}"
         exp = claims.get("exp")
         if isinstance(exp, int | float) and self.wall(now) >= exp:
-            return f"Could not join the room: the meeting token for {name} has expired"
-        return None
+            return room, f"the meeting token for {name} has expired"
+        return room, None
 
     # -- the REST API
 
@@ -162,35 +226,21 @@ class Daily:
     def rate_limited(self, endpoint: str, now: float) -> Reply | None:
         if not self.config.daily_rate_limit:
             return None
-        window, limit = (
-            (self._deletes, DELETE_RATE)
-            if endpoint == "daily.delete_room"
-            else (self._general, GENERAL_RATE)
-        )
-        while window and window[0] <= now - 1.0:
-            window.popleft()
-        if len(window) >= limit:
-            return _error(429, "rate-limit-error", "Rate limit exceeded; retry with backoff")
-        window.append(now)
-        return None
+        limiter = self._deletes if endpoint == "daily.delete_room" else self._general
+        if limiter.allow(now):
+            return None
+        return _error(429, "rate-limit-error", "Rate limit exceeded; retry with backoff")
 
     def create_room(self, request: Incoming, now: float) -> Reply:
         body = _json_object(request)
         if isinstance(body, Reply):
             return body
+        problem = room_request_problem(body, self.config.daily_domain)
+        if problem is not None:
+            return _error(400, "invalid-request-error", problem)
         name = body.get("name")
         privacy = body.get("privacy", "public")
         properties = body.get("properties", {})
-        if name is not None and (not isinstance(name, str) or not _ROOM_NAME.match(name)):
-            return _error(
-                400,
-                "invalid-request-error",
-                "name: only letters, digits, '-' and '_', at most 128 characters",
-            )
-        if privacy not in ("public", "private"):
-            return _error(400, "invalid-request-error", "privacy must be 'public' or 'private'")
-        if not isinstance(properties, dict):
-            return _error(400, "invalid-request-error", "properties must be an object")
         if name is not None and self.live_room(name, now) is not None:
             return _error(400, "invalid-request-error", f"a room named {name} already exists")
         return ok(self.room_json(self.create(name, privacy, properties, now, "daily")))
@@ -203,7 +253,7 @@ class Daily:
 
     def delete_room(self, name: str, now: float) -> Reply:
         room = self.rooms.get(name)
-        if room is None or room.deleted:
+        if room is None:
             return _error(404, "not-found", f"room {name} not found")
         if self.live_room(name, now) is None:  # expired: already gone, as Daily says
             self.delete(room, now)

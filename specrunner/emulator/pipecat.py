@@ -1,16 +1,22 @@
-"""Pipecat Cloud's public start endpoint and session stop, with capacity per agent."""
+"""Pipecat Cloud's public start endpoint and session stop, with capacity per agent.
+
+A session's bot is in its room while the session lives: the room Pipecat Cloud made for it
+(`createDailyRoom`), or the room its `body` names (`room_url`, with `token`), the way a bot
+given an existing room joins it. Ended sessions are kept (a stop still answers) for the
+last `keep_finished` of them.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections import deque
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
 from specrunner.emulator.config import EmulatorConfig
-from specrunner.emulator.daily import Daily
+from specrunner.emulator.daily import Daily, Room
 from specrunner.emulator.ledger import Ledger, SessionRecord
 from specrunner.emulator.replies import Incoming, Reply, has_body, ok
 
@@ -21,17 +27,44 @@ AT_CAPACITY = Reply(
 )
 
 
+TRANSPORTS = ("daily", "webrtc", "websocket")
+# StartRequest's typed fields (the Pipecat Cloud OpenAPI): what each must be.
+_TYPES: dict[str, tuple[str, type | tuple[type, ...]]] = {
+    "createDailyRoom": ("a boolean", bool),
+    "enableDefaultIceServers": ("a boolean", bool),
+    "body": ("an object", dict),
+    "dailyRoomProperties": ("an object", dict),
+    "dailyMeetingTokenProperties": ("an object", dict),
+}
+
+
 def _error(status: int, message: str) -> Reply:
     return Reply(status, {"error": message, "code": str(status)})
+
+
+def start_request_problem(body: dict[str, Any]) -> str | None:
+    """Why Pipecat Cloud would refuse this start request (a 400), or None."""
+    for name, (what, kind) in _TYPES.items():
+        if name in body and not isinstance(body[name], kind):
+            return f"Invalid request: {name} must be {what}"
+    if "transport" in body and body["transport"] not in TRANSPORTS:
+        return "Invalid request: transport must be one of daily, webrtc, websocket"
+    return None
 
 
 @dataclass(slots=True)
 class Session:
     id: str
     agent: str
-    room: str | None
+    room_name: str | None
     started_at: float
     record: SessionRecord
+    room: Room | None = None
+    """The room its bot is in."""
+    made_room: bool = False
+    """Pipecat Cloud made the room for it (createDailyRoom)."""
+    called: bool = False
+    """A Cekura run was sent to its room."""
     ended: bool = False
 
 
@@ -41,9 +74,10 @@ class PipecatCloud:
     ledger: Ledger
     daily: Daily
     rng: Random
-    has_caller: Callable[[str], bool] = lambda room: True
-    """Whether a Cekura run was ever sent to the room of this name."""
     sessions: dict[str, Session] = field(default_factory=dict)
+    """Live sessions and the last `keep_finished` ended ones."""
+    _live: dict[str, Session] = field(default_factory=dict)
+    _ended: deque[str] = field(default_factory=deque)
 
     def capacity(self, agent: str) -> int | None:
         """The agent's capacity, or None when no such agent is deployed."""
@@ -54,21 +88,22 @@ class PipecatCloud:
 
     def active(self, agent: str, now: float) -> int:
         self.expire(now)
-        return sum(1 for s in self.sessions.values() if s.agent == agent and not s.ended)
+        return sum(1 for s in self._live.values() if s.agent == agent)
+
+    def live(self) -> int:
+        return len(self._live)
 
     def expire(self, now: float) -> None:
         limit = self.config.max_session_seconds
         idle = self.config.idle_session_seconds
-        for session in self.sessions.values():
-            if session.ended:
-                continue
+        for session in list(self._live.values()):
             if now - session.started_at >= limit:
                 self.end(session, session.started_at + limit, "max_session_duration")
             elif (
                 idle is not None
-                and session.room is not None
+                and session.room_name is not None
                 and now - session.started_at >= idle
-                and not self.has_caller(session.room)
+                and not session.called
             ):
                 # a bot whose caller never came gives up, as Pipecat bots do
                 self.end(session, session.started_at + idle, "idle")
@@ -77,13 +112,28 @@ class PipecatCloud:
         session.ended = True
         session.record.ended_at = now
         session.record.ended_by = reason
+        self._live.pop(session.id, None)
+        room = session.room
+        if room is not None:
+            room.sessions -= 1  # its bot leaves the room
+            if session.made_room:
+                self.daily.retire(room)
+        self._ended.append(session.id)
+        while len(self._ended) > self.config.keep_finished:
+            self.sessions.pop(self._ended.popleft(), None)
+
+    def run_sent(self, room_name: str) -> None:
+        """A Cekura run was sent to `room_name`: the bots there will not give up waiting."""
+        for session in self._live.values():
+            if session.room_name == room_name:
+                session.called = True
 
     def call_ended(self, room_name: str, now: float) -> None:
         """The caller left `room_name`: its bot leaves too, and its session ends."""
         if not self.config.end_session_with_call:
             return
-        for session in self.sessions.values():
-            if session.room == room_name and not session.ended:
+        for session in list(self._live.values()):
+            if session.room_name == room_name:
                 self.end(session, now, "call_ended")
 
     def start(self, agent: str, request: Incoming, now: float) -> Reply:
@@ -103,24 +153,23 @@ class PipecatCloud:
             body = {}
         if not isinstance(body, dict):
             return _error(400, "Invalid request: the body must be a JSON object")
+        problem = start_request_problem(body)
+        if problem is not None:
+            return _error(400, problem)
         data = body.get("body")
         if data is not None and len(json.dumps(data).encode()) > MAX_BODY_BYTES:
             return _error(413, "Payload too large: body is over 1 MB")
-        for name in ("dailyRoomProperties", "dailyMeetingTokenProperties"):
-            if name in body and not isinstance(body[name], dict):
-                return _error(400, f"Invalid request: {name} must be an object")
         if self.active(agent, now) >= capacity:
             return AT_CAPACITY
         session_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         answer: dict[str, Any] = {"sessionId": session_id}
-        room_name = None
+        room: Room | None = None
         if body.get("createDailyRoom"):
             properties = {
                 "exp": int(self.daily.wall(now) + self.config.max_session_seconds),
                 **body.get("dailyRoomProperties", {}),
             }
             room = self.daily.create(None, "private", properties, now, "pipecat")
-            room_name = room.name
             token_properties = {
                 "room_name": room.name,
                 "is_owner": False,
@@ -128,11 +177,26 @@ class PipecatCloud:
             }
             answer["dailyRoom"] = room.url
             answer["dailyToken"] = self.daily.issue_token(token_properties)
+        elif isinstance(data, dict) and isinstance(data.get("room_url"), str):
+            # The documented way to use an existing room: the bot joins the room its body
+            # names, with its token; a room it cannot join gets no bot.
+            token = data.get("token")
+            found, refused = self.daily.access(
+                data["room_url"], token if isinstance(token, str) else None, now
+            )
+            room = found if refused is None else None
+        room_name = room.name if room is not None else None
         record = SessionRecord(
             session_id=session_id, agent=agent, room=room_name, started_at=now, body=data
         )
         self.ledger.sessions.append(record)
-        self.sessions[session_id] = Session(session_id, agent, room_name, now, record)
+        made = body.get("createDailyRoom") is True
+        session = Session(session_id, agent, room_name, now, record, room, made)
+        if room is not None:
+            room.sessions += 1
+            room.bot_started(now)
+        self.sessions[session_id] = session
+        self._live[session_id] = session
         return ok(answer)
 
     def stop(self, agent: str, session_id: str, request: Incoming, now: float) -> Reply:

@@ -1,11 +1,15 @@
 """Cekura runs as a discrete-event simulation on the emulator clock.
 
-A run is `pending` for `queue_seconds`, then `running` when the account's concurrency
+A run is `pending` for its drawn queue time, then `running` when the account's concurrency
 cap allows (else `in_queue` until a slot frees), runs its call for its drawn duration,
-is `evaluating` for `evaluation_seconds`, and ends `completed` (success true or false),
-`failed` or `timeout`; `end_call` makes a live run `cancelled`. Nothing runs in the
-background: `advance(now)` applies every transition due by `now`, in time order, whenever
-a request arrives.
+is `evaluating` for its drawn evaluation time, and ends `completed` (success true or
+false), `failed` or `timeout`; `end_call` makes a live run `cancelled`. Nothing runs in
+the background: `advance(now)` applies every transition due by `now`, in time order,
+whenever a request arrives.
+
+Memory stays flat: once every run of a result is final, the result joins the finished
+ones, and the oldest finished results (with their runs) are forgotten while more than
+`keep_finished` finished runs are kept. A forgotten run is an unknown id from then on.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ class Run:
     created_at: float
     outcome: ScriptedOutcome
     duration: float
+    queue: float = 0.0
+    """Seconds `pending` before it may start."""
+    evaluation: float = 0.0
+    """Seconds `evaluating` after its call."""
     status: Status = Status.PENDING
     started_at: float | None = None
     call_ended_at: float | None = None
@@ -77,11 +85,20 @@ class Result:
     agent: int
     run_ids: list[int]
     created_at: float
+    live: int = 0
+    """Runs not final yet."""
+    sealed: bool = False
+    """Every run of its POST is made: it may be finished (and later forgotten)."""
 
 
 JoinCheck = Callable[[str, str | None, float], str | None]
 CallEnded = Callable[[str, float], None]
 RoomKey = Callable[[str], str]
+RunSent = Callable[[str], None]
+
+
+def _nothing(url: str) -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -93,14 +110,19 @@ class Simulation:
     """Told the room URL of every call that ends (its bot leaves then)."""
     room_key: RoomKey
     """The room a URL names: two spellings of one room are one room."""
+    run_sent: RunSent = _nothing
+    """Told the room URL of every run created (a bot waiting there knows its caller comes)."""
     runs: dict[int, Run] = field(default_factory=dict)
     results: dict[int, Result] = field(default_factory=dict)
     _events: list[tuple[float, int, _Event, int]] = field(default_factory=list)
     _waiting: deque[int] = field(default_factory=deque)
     _rooms: dict[str, int] = field(default_factory=dict)
-    callers: set[str] = field(default_factory=set)
-    """The rooms (by room_key) that any run was ever sent to."""
+    _finished: deque[int] = field(default_factory=deque)
+    """Ids of results whose runs are all final, oldest first."""
+    _finished_runs: int = 0
+    forgotten_runs: int = 0
     _running: int = 0
+    _live: int = 0
     _seq: int = 0
     _next_run: int = 1000
     _next_result: int = 500
@@ -122,8 +144,12 @@ class Simulation:
     ) -> Run:
         self._next_run += 1
         run_id = self._next_run
-        behaviour = self.config.behaviour(scenario)
-        draw = Random(f"{self.config.seed}:{run_id}")
+        config = self.config
+        behaviour = config.behaviour(scenario)
+        draw = Random(f"{config.seed}:{run_id}")
+        # The outcome and duration are drawn first, as they always were: a seed keeps them.
+        outcome = _outcome(behaviour, draw)
+        duration = draw.uniform(*config.call_range(behaviour))
         run = Run(
             id=run_id,
             result_id=result.id,
@@ -134,13 +160,17 @@ class Simulation:
             token=token,
             payload=payload,
             created_at=now,
-            outcome=_outcome(behaviour, draw),
-            duration=draw.uniform(*behaviour.duration),
+            outcome=outcome,
+            duration=duration,
+            queue=draw.uniform(*config.queue_range()),
+            evaluation=draw.uniform(*config.evaluation_range()),
         )
         self.runs[run_id] = run
         result.run_ids.append(run_id)
+        result.live += 1
+        self._live += 1
         room = self.room_key(room_url)
-        self.callers.add(room)
+        self.run_sent(room_url)
         holder = self._rooms.get(room)
         if holder is not None:
             self._finish(
@@ -152,14 +182,22 @@ class Simulation:
             )
             return run
         self._rooms[room] = run_id
-        self._schedule(now + self.config.queue_seconds, _Event.READY, run_id)
+        self._schedule(now + run.queue, _Event.READY, run_id)
         return run
+
+    def seal(self, result: Result) -> None:
+        """Every run of `result` is made."""
+        result.sealed = True
+        if result.live == 0:
+            self._retire(result)
 
     def advance(self, now: float) -> None:
         """Apply every transition due by `now`, in time order."""
         while self._events and self._events[0][0] <= now:
             at, _, event, run_id = heapq.heappop(self._events)
-            run = self.runs[run_id]
+            run = self.runs.get(run_id)
+            if run is None:
+                continue  # cancelled, then forgotten
             if event is _Event.READY and run.status is Status.PENDING:
                 if self._has_slot():
                     self._start(run, at)
@@ -186,7 +224,7 @@ class Simulation:
                     )
                 else:
                     run.status = Status.EVALUATING
-                    self._schedule(at + self.config.evaluation_seconds, _Event.EVALUATED, run_id)
+                    self._schedule(at + run.evaluation, _Event.EVALUATED, run_id)
             elif event is _Event.EVALUATED and run.status is Status.EVALUATING:
                 self._finish(run, Status.COMPLETED, at, "customer-ended-call", "")
 
@@ -200,7 +238,7 @@ class Simulation:
         self._finish(run, Status.CANCELLED, now, "call-ended-by-api", "")
 
     def live(self) -> int:
-        return sum(1 for run in self.runs.values() if not run.final)
+        return self._live
 
     def running(self) -> int:
         return self._running
@@ -232,8 +270,8 @@ class Simulation:
         self._release(run)
         self.call_ended(run.room_url, at)
         while self._waiting and self._has_slot():
-            waiting = self.runs[self._waiting.popleft()]
-            if waiting.status is Status.IN_QUEUE:
+            waiting = self.runs.get(self._waiting.popleft())
+            if waiting is not None and waiting.status is Status.IN_QUEUE:
                 self._start(waiting, at)
 
     def _release(self, run: Run) -> None:
@@ -246,6 +284,23 @@ class Simulation:
         run.finished_at = at
         run.ended_reason = reason
         run.error_message = message
+        self._live -= 1
+        result = self.results.get(run.result_id)
+        if result is not None:
+            result.live -= 1
+            if result.live == 0 and result.sealed:
+                self._retire(result)
+
+    def _retire(self, result: Result) -> None:
+        self._finished.append(result.id)
+        self._finished_runs += len(result.run_ids)
+        # The newest finished result stays, however many runs it has.
+        while self._finished_runs > self.config.keep_finished and len(self._finished) > 1:
+            old = self.results.pop(self._finished.popleft())
+            for run_id in old.run_ids:
+                del self.runs[run_id]
+            self._finished_runs -= len(old.run_ids)
+            self.forgotten_runs += len(old.run_ids)
 
 
 def _outcome(behaviour: Behaviour, draw: Random) -> ScriptedOutcome:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from specrunner.emulator.bots import PATH as BOT_PATH
 from specrunner.emulator.clock import Clock, RealClock
 from specrunner.emulator.config import EmulatorConfig
 from specrunner.emulator.ledger import Ledger
@@ -71,8 +72,7 @@ def _control(app: EmulatorApp, path: str) -> web.Response:
     if path.rstrip("/") == "/_emulator/ledger":
         return web.json_response(app.ledger.as_json())
     if path.rstrip("/") == "/_emulator/health":
-        with app.lock:
-            return web.json_response({"status": "ok", "live_runs": app.simulation.live()})
+        return web.json_response(app.health())
     return _response(Reply(404, {"detail": "Not found."}))
 
 
@@ -129,13 +129,24 @@ class Emulator:
         return f"http://{host}:{self.port}"
 
     @property
+    def bot_start_url(self) -> str:
+        """The emulator's bot-start endpoint, for a Daily source's `start_bot.url`."""
+        return f"{self.base_url}{BOT_PATH}"
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Lines to show whoever started it, on stderr (a time_scale other than 1)."""
+        return self.config.notices()
+
+    @property
     def ledger(self) -> Ledger:
         """The ledger, brought up to the clock's now."""
         self.app.sync()
         return self.app.ledger
 
     def environment(self) -> dict[str, str]:
-        """The variables that point Cekura's, Pipecat Cloud's and Daily's clients here."""
+        """The variables that point Cekura's, Pipecat Cloud's and Daily's clients here, and
+        a bot-start URL (the emulator's stand-in for your own bot service)."""
         return {
             "CEKURA_API_URL": self.base_url,
             "CEKURA_API_KEY": self.config.api_key,
@@ -146,6 +157,8 @@ class Emulator:
                 self.config.pipecat_private_keys, default="sk_emulator"
             ),
             "DAILY_API_KEY": min(self.config.daily_keys, default="daily_emulator"),
+            # For a Daily source's start_bot: `url: "{{ env.BOT_START_URL }}"`.
+            "BOT_START_URL": self.bot_start_url,
         }
 
     def decode_token(self, token: str) -> dict[str, Any] | None:

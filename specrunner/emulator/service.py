@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
+from specrunner.emulator.bots import PATH as BOT_PATH
+from specrunner.emulator.bots import Bots
 from specrunner.emulator.cekura import Cekura, iso_clock
 from specrunner.emulator.clock import Clock
 from specrunner.emulator.config import EmulatorConfig, Fault
@@ -45,21 +47,20 @@ class EmulatorApp:
         self.config = config
         self.clock = clock
         self.lock = threading.RLock()
-        self.ledger = Ledger(lock=self.lock)
+        self.ledger = Ledger.keeping(config.ledger_details, self.lock, config.notices())
         wall_start = time.time()
         secret = f"specrunner-emulator:{config.seed}".encode()
         self.daily = Daily(config, self.ledger, secret, wall_start)
         for room in config.daily_rooms:
-            self.daily.create(room.name, room.privacy, {}, 0.0, "config")
+            self.daily.create(room.name, room.privacy, {}, 0.0, "config", bot=room.bot)
         self.pipecat = PipecatCloud(config, self.ledger, self.daily, Random(f"pc:{config.seed}"))
+        self.bots = Bots(self.daily)
         self.simulation = Simulation(
             config,
             join_problem=self.daily.join_problem,
             call_ended=self._call_ended,
             room_key=room_key,
-        )
-        self.pipecat.has_caller = lambda name: (
-            room_key(self.daily.url_of(name)) in self.simulation.callers
+            run_sent=self._run_sent,
         )
         self.cekura = Cekura(config, self.ledger, self.simulation, iso_clock(wall_start))
         self.faults = FaultPlan(config.faults, config.seed)
@@ -71,13 +72,36 @@ class EmulatorApp:
         if where is not None:
             self.pipecat.call_ended(where[1], at)
 
+    def _run_sent(self, url: str) -> None:
+        where = room_address(url)
+        if where is not None and where[0] == f"{self.config.daily_domain}.daily.co":
+            self.pipecat.run_sent(where[1])
+
     def sync(self) -> float:
         """Bring every service up to the clock's now (time moves only when asked); now."""
         with self.lock:
             now = self.clock.now()
             self.simulation.advance(now)
             self.pipecat.expire(now)
+            self.daily.prune(now)
             return now
+
+    def health(self) -> dict[str, Any]:
+        """What /_emulator/health answers: the timing a caller may have to print, and counts."""
+        with self.lock:
+            self.sync()
+            return {
+                "status": "ok",
+                "profile": self.config.profile.value,
+                "time_scale": self.config.time_scale,
+                "notices": list(self.config.notices()),
+                "live_runs": self.simulation.live(),
+                "runs_kept": len(self.simulation.runs),
+                "runs_forgotten": self.simulation.forgotten_runs,
+                "live_sessions": self.pipecat.live(),
+                "rooms_kept": len(self.daily.rooms),
+                "totals": self.ledger.totals(),
+            }
 
     def _routes(self) -> list[Route]:
         c, p, d = self.cekura, self.pipecat, self.daily
@@ -155,6 +179,12 @@ class EmulatorApp:
                 "daily.create_token",
                 lambda r, a, seq, now: d.create_token(r),
             ),
+            route(
+                "POST",
+                BOT_PATH,
+                "bot.start",
+                lambda r, a, seq, now: self.bots.start(r, now),
+            ),
         ]
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Reply:
@@ -226,6 +256,8 @@ def fault_reply(service: str, status: int, retry_after: float | None) -> Reply:
             "error": "rate-limit-error" if status == 429 else "server-error",
             "info": "injected by the emulator",
         }
+    elif service == "bot":
+        body = {"error": "too many requests" if status == 429 else "injected by the emulator"}
     else:
         body = {"detail": "Request was throttled." if status == 429 else "A server error occurred."}
     return Reply(status, body, headers)

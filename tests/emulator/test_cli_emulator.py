@@ -102,6 +102,7 @@ def test_it_prints_the_base_url_and_the_exports_and_serves_there() -> None:
         "PIPECAT_CLOUD_API_KEY": "pk_emulator",
         "PIPECAT_CLOUD_PRIVATE_KEY": "sk_emulator",
         "DAILY_API_KEY": "daily_emulator",
+        "BOT_START_URL": f"{url}/bot/start",
     }
     assert any(line.startswith(f"Ledger: {url}/_emulator/ledger") for line in out)
     with pytest.raises(httpx.ConnectError):  # stopped once `wait` returned
@@ -263,3 +264,13 @@ def test_an_out_of_range_port_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["emulator", "--port", "70000"], prog_name="specrunner")
     assert result.exit_code == 2
     assert "--port" in result.stderr
+
+
+def test_a_compressed_clock_is_noted_on_stderr(tmp_path: Path) -> None:
+    path = tmp_path / "emu.yaml"
+    path.write_text("time_scale: 10\n", encoding="utf-8")
+    code, _, err, _ = serve_once(lambda client: None, config_path=str(path))
+    assert code == 0
+    assert any(line.startswith("note: ") and "10" in line for line in err), err
+    code, _, err, _ = serve_once(lambda client: None)
+    assert not any(line.startswith("note: ") for line in err), err

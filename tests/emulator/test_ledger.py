@@ -89,7 +89,17 @@ def test_the_ledger_records_requests_runs_rooms_and_sessions() -> None:
         client.post(RUN, json={"scenarios": []}, headers=CEKURA)
 
         data = ledger(client)
-        assert set(data) == {"requests", "runs", "rooms", "sessions"}
+        assert set(data) == {
+            "requests",
+            "runs",
+            "rooms",
+            "sessions",
+            "totals",
+            "details_kept",
+            "notices",
+        }
+        assert data["totals"] == {"requests": 7, "runs": 3, "rooms": 21, "sessions": 1}
+        assert (data["details_kept"], data["notices"]) == (10_000, [])
 
         requests = data["requests"]
         assert [(r["method"], r["endpoint"], r["status"]) for r in requests] == [
@@ -126,7 +136,9 @@ def test_the_ledger_records_requests_runs_rooms_and_sessions() -> None:
             "created_at": 1.5,
             "created_by": "daily",
             "deleted_at": 2.5,
+            "bot_started_at": None,
         }
+        assert rooms["lab-1"]["bot_started_at"] == 0.0  # a configured room has its agent
 
         [recorded] = data["sessions"]
         assert recorded == {

@@ -74,6 +74,13 @@ def create_token(client: httpx.Client, **properties: Any) -> str:
     return token
 
 
+def start_bot(client: httpx.Client, url: str, token: str | None = None) -> None:
+    """Put an agent in the room, as a suite's start_bot does (the emulator's own endpoint)."""
+    body = {"room_url": url} if token is None else {"room_url": url, "token": token}
+    response = client.post("/bot/start", json=body)
+    assert response.status_code == 200, response.text
+
+
 def run_in(client: httpx.Client, url: str, token: str | None = None) -> int:
     item: dict[str, Any] = {"scenario": 1, "pipecat_room_url": url}
     if token is not None:
@@ -175,6 +182,7 @@ def private_room() -> Iterator[tuple[Emulator, httpx.Client, ManualClock, str]]:
     with serve() as (emu, client, clock):
         room = create_room(client, name="vault", privacy="private")
         create_room(client, name="other", privacy="private")
+        start_bot(client, room["url"], create_token(client, room_name="vault"))
         yield emu, client, clock, room["url"]
 
 
@@ -341,6 +349,7 @@ def test_deleting_a_room_after_the_caller_joined_does_not_undo_the_join() -> Non
     # Nobody polled in between: the run must still have joined at t = 1.
     with serve() as (_, client, clock):
         room = create_room(client, name="short-lived")
+        start_bot(client, room["url"])
         run_id = run_in(client, room["url"])
         clock.advance(5.0)
         assert client.delete("/v1/rooms/short-lived", headers=DAILY).status_code == 200
