@@ -31,6 +31,8 @@ def run_emulator(
     if host not in ("127.0.0.1", "localhost", "::1"):
         err(f"warning: listening on {host}, not only on this machine's loopback")
     with emulator:
+        for notice in emulator.notices:
+            err(f"note: {notice}")
         out(f"specrunner emulator listening on {emulator.base_url}")
         out("Point clients at it with:")
         for name, value in emulator.environment().items():

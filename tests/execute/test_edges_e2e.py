@@ -40,7 +40,11 @@ PIPECAT = {
     "api_key": "{{ env.PIPECAT_CLOUD_API_KEY }}",
     "private_api_key": "{{ env.PIPECAT_CLOUD_PRIVATE_KEY }}",
 }
-DAILY = {"source": "daily", "api_key": "{{ env.DAILY_API_KEY }}"}
+DAILY = {
+    "source": "daily",
+    "api_key": "{{ env.DAILY_API_KEY }}",
+    "start_bot": {"url": "{{ env.BOT_START_URL }}"},  # a run in a room with no agent fails
+}
 QUICK = Behaviour(duration=(0.2, 0.2), pass_probability=1.0)
 LONG = Behaviour(duration=(60.0, 60.0), pass_probability=1.0)
 """Calls that are still live whenever the test looks (the runs' timeout is longer)."""
@@ -55,6 +59,7 @@ def config(**changes: Any) -> EmulatorConfig:
         "evaluation_seconds": 0.02,
         "defaults": QUICK,
         "daily_rate_limit": False,
+        "reply_order": "shuffled",  # the real API promises no order
     }
     values.update(changes)
     return EmulatorConfig(**values)

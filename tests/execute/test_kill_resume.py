@@ -124,6 +124,7 @@ def emulator_config() -> EmulatorConfig:
         evaluation_seconds=0.05,
         idle_session_seconds=1.0,
         defaults=Behaviour(duration=(0.3, 0.8), pass_probability=0.9),
+        reply_order="shuffled",  # the real API promises no order
     )
 
 

@@ -62,6 +62,7 @@ def emulator_config(**changes: Any) -> EmulatorConfig:
         "evaluation_seconds": 0.02,
         "defaults": FAST,
         "daily_rate_limit": False,
+        "reply_order": "shuffled",  # the real API promises no order
     }
     values.update(changes)
     return EmulatorConfig(**values)

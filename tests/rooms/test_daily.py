@@ -472,3 +472,11 @@ def test_start_bot_failures_that_may_have_started_a_bot_are_not_retried(
     assert message.startswith("room source 'lab': start_bot request")
     assert expected in message
     assert room.deleted_at is not None  # a room without its bot is of no use
+
+
+def test_deletions_are_paced_under_both_of_dailys_limits() -> None:
+    from specrunner.rooms.daily import DELETES_PER_SECOND
+
+    pacer = Pacer(DELETES_PER_SECOND, now=lambda: 0.0, sleep=asyncio.sleep)
+    assert pacer.interval >= 0.5  # 2 a second
+    assert 49 * pacer.interval >= 30.0  # 50 in any 30 s: the 51st comes after 30 s
