@@ -223,6 +223,11 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
     help="Start the local emulator in-process and send everything to it.",
 )
 @click.option(
+    "--emulator-config",
+    metavar="FILE",
+    help="The in-process emulator's configuration (outcomes, timing, faults); implies --emulator.",
+)
+@click.option(
     "--resume",
     metavar="RUN_DIR",
     help="Continue the run recorded in RUN_DIR (after a crash or Ctrl-C).",
@@ -251,6 +256,7 @@ def run(
     submissions: int,
     poll_interval: float,
     use_emulator: bool,
+    emulator_config: str | None,
     resume: str | None,
     on_interrupt: str,
     dry_run: bool,
@@ -284,6 +290,7 @@ def run(
             submissions=submissions,
             poll_interval=poll_interval,
             emulator=use_emulator,
+            emulator_config=emulator_config,
             resume=resume,
             on_interrupt=on_interrupt,
             dry_run=dry_run,

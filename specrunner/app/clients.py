@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
@@ -30,16 +31,53 @@ class Clients:
 
 
 @contextmanager
-def run_environment(environ: Mapping[str, str], *, emulator: bool) -> Iterator[Mapping[str, str]]:
+def run_environment(
+    environ: Mapping[str, str],
+    *,
+    emulator: bool,
+    config_path: str | None = None,
+    static_rooms: Sequence[tuple[str, str | None]] = (),
+    note: Callable[[str], None] = lambda line: None,
+) -> Iterator[Mapping[str, str]]:
     """The environment the clients use: `environ`, pointed at an in-process emulator (with
-    its own API key and URLs) when `emulator` is set."""
+    its own API key and URLs) when `emulator` is set. The emulator takes its configuration
+    from `config_path` (the format of `specrunner emulator --config`), and holds every room
+    of `static_rooms` ((url, token) of the suite's static pools, whatever their domain);
+    what it says of itself (a compressed clock) goes to `note`."""
     if not emulator:
         yield environ
         return
-    from specrunner.emulator import Emulator, EmulatorConfig  # aiohttp: only with --emulator
+    from specrunner.emulator import Emulator, EmulatorConfig, load_config  # aiohttp: only here
+    from specrunner.emulator.config import StaticRoom
+    from specrunner.emulator.daily import room_address
 
-    with Emulator(EmulatorConfig()) as served:
+    config = load_config(config_path) if config_path else EmulatorConfig()
+    rooms = list(config.daily_rooms)
+    for url, token in static_rooms:
+        where = room_address(url)
+        if where is not None:
+            rooms.append(StaticRoom(where[1], host=where[0], token=token))
+    config = dataclasses.replace(config, daily_rooms=tuple(rooms))
+    with Emulator(config) as served:
+        for notice in served.notices:
+            note(f"note: {notice}")
         yield {**environ, **served.environment()}
+
+
+def static_pool(rooms: Mapping[str, RoomConfig]) -> list[tuple[str, str | None]]:
+    """The (url, token) of every room of the static sources among `rooms`."""
+    found: list[tuple[str, str | None]] = []
+    for config in rooms.values():
+        if config.source != "static":
+            continue
+        values = config.values
+        entries = values.get("rooms")
+        listed = entries if isinstance(entries, list) else [values]
+        for entry in listed:
+            if isinstance(entry, Mapping) and isinstance(entry.get("url"), str):
+                token = entry.get("token")
+                found.append((entry["url"].strip(), str(token) if token else None))
+    return found
 
 
 @asynccontextmanager

@@ -23,11 +23,11 @@ from typing import Any, TextIO
 
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
-from specrunner.app.clients import Clients, open_clients, run_environment
+from specrunner.app.clients import Clients, open_clients, run_environment, static_pool
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, write_run_report
 from specrunner.cekura import api_key
-from specrunner.errors import ExitCode, UsageError
+from specrunner.errors import ExitCode, SpecrunnerError, UsageError
 from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
@@ -52,6 +52,8 @@ class RunRequest:
     """Submissions (POSTs) in flight at once, at most."""
     poll_interval: float = 1.0
     emulator: bool = False
+    emulator_config: str | None = None
+    """The in-process emulator's configuration file (implies `emulator`)."""
     resume: str | None = None
     dry_run: bool = False
     outputs: tuple[str, ...] = ()
@@ -112,7 +114,7 @@ def run_suite(
     view = ProgressView(progress, interactive=interactive)
     ending: list[_Ending] = []
     try:
-        result = execute(request, view.update, ending=ending)
+        result = execute(request, view.update, ending=ending, note=view.note)
     except BaseException as error:
         view.close()
         for ended in ending:
@@ -138,6 +140,7 @@ def execute(
     progress: Callable[[Snapshot], None] | None = None,
     *,
     ending: list[_Ending] | None = None,
+    note: Callable[[str], None] = lambda line: None,
 ) -> RunResult:
     """Run a suite to the end (or resume one); the result knows its exit code.
 
@@ -175,8 +178,19 @@ def execute(
             workdir=request.workdir,
         )
         return RunResult(the_plan, records, None, ExitCode.OK, report)
-    emulator = request.emulator or (resumed is not None and resumed.emulator)
-    with run_environment(request.environ, emulator=emulator) as environ:
+    emulator = (
+        request.emulator
+        or request.emulator_config is not None
+        or (resumed is not None and resumed.emulator)
+    )
+    pools = _static_pools(the_plan, request.environ) if emulator else []
+    with run_environment(
+        request.environ,
+        emulator=emulator,
+        config_path=request.emulator_config,
+        static_rooms=pools,
+        note=note,
+    ) as environ:
         key = api_key(environ)
         # Room templates are rendered now, with the run's environment: a missing secret
         # stops the run before anything is made. The secrets they read join the plan's,
@@ -217,7 +231,11 @@ async def _execute(
             started_at = now_iso()
             assert request.plan is not None
             run_dir = run_dirs.create(
-                request.workdir, request.plan, the_plan, started_at, emulator=request.emulator
+                request.workdir,
+                request.plan,
+                the_plan,
+                started_at,
+                emulator=request.emulator or request.emulator_config is not None,
             )
         ending = _Ending(run_dir)
         holder.append(ending)
@@ -302,6 +320,23 @@ async def _run(
     return RunResult(
         the_plan, records, run_dir, code, report, verdict["cells_failed"], executor.stopped
     )
+
+
+def _static_pools(the_plan: Plan, environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """The rooms of the plan's static pools, for the in-process emulator to hold, whatever
+    their domain. A pool that cannot be rendered yet is left out: rendering it again
+    with the emulator running says what is wrong."""
+    used = {run.room for run in the_plan.runs}
+    rendered = {}
+    for name in sorted(used):
+        spec = the_plan.rooms[name]
+        if spec.source != "static":
+            continue
+        try:
+            rendered[name] = spec.render(environ)
+        except SpecrunnerError:
+            continue
+    return static_pool(rendered)
 
 
 LOST_WITH_EMULATOR = (

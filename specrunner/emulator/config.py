@@ -70,6 +70,11 @@ class StaticRoom:
     privacy: str = "public"
     bot: bool = True
     """Whether the user's agent is always in this room (a run in a room without one fails)."""
+    host: str | None = None
+    """The room's Daily host (`acme.daily.co`) when it is not on the emulator's domain: a
+    suite's static pool names rooms of its own domain (see `run --emulator`)."""
+    token: str | None = field(default=None, repr=False)
+    """The one meeting token that opens a room of another `host` (None: any, or none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +229,13 @@ def config_from_mapping(data: Mapping[str, Any]) -> EmulatorConfig:
         daily_domain=str(daily.get("domain", "specrunner-emulator")),
         daily_rate_limit=bool(daily.get("rate_limit", True)),
         daily_rooms=tuple(
-            StaticRoom(r["name"], r.get("privacy", "public"), bool(r.get("bot", True)))
+            StaticRoom(
+                r["name"],
+                r.get("privacy", "public"),
+                bool(r.get("bot", True)),
+                r.get("host"),
+                r.get("token"),
+            )
             for r in daily.get("rooms") or ()
         ),
         faults=tuple(_fault(f) for f in data.get("faults") or ()),

@@ -62,6 +62,8 @@ class Daily:
     secret: bytes
     wall_start: float
     rooms: dict[str, Room] = field(default_factory=dict)
+    foreign: dict[tuple[str, str], tuple[Room, str | None]] = field(default_factory=dict)
+    """Rooms of other Daily domains (host, name) -> (room, the token that opens it)."""
     _general: RateLimiter = field(default_factory=lambda: RateLimiter(GENERAL))
     _deletes: RateLimiter = field(default_factory=lambda: RateLimiter(DELETES))
     _expiring: list[tuple[float, int, Room]] = field(default_factory=list)
@@ -114,6 +116,31 @@ class Daily:
             self._expiries += 1
             heapq.heappush(self._expiring, (float(exp), self._expiries, room))
         return room
+
+    def add_foreign(self, host: str, name: str, token: str | None, *, bot: bool) -> None:
+        """A room of another Daily domain that exists from the start (a suite's static
+        pool): reached only by its URL, opened by `token` when given."""
+        record = RoomRecord(
+            name=name, url=f"https://{host}/{name}", created_at=0.0, created_by="config"
+        )
+        room = Room(
+            id=str(
+                uuid.UUID(
+                    bytes=hashlib.sha256(self.secret + f"{host}/{name}".encode()).digest()[:16]
+                )
+            ),
+            name=name,
+            url=record.url,
+            privacy="private" if token else "public",
+            properties={},
+            created_at=0.0,
+            created_iso=_iso(self.wall(0.0)),
+            record=record,
+            bot=bot,
+        )
+        if bot:
+            room.bot_started(0.0)
+        self.foreign[(host.lower(), name)] = (room, token)
 
     def live_room(self, name: str, now: float) -> Room | None:
         room = self.rooms.get(name)
@@ -187,6 +214,12 @@ class Daily:
     def access(self, url: str, token: str | None, now: float) -> tuple[Room | None, str | None]:
         """The room `url` names and why `token` does not let a participant in (or None)."""
         where = room_address(url)
+        if where is not None and (where[0], where[1]) in self.foreign:
+            held, wanted = self.foreign[(where[0], where[1])]
+            given = token or where[2]
+            if wanted is not None and given != wanted:
+                return held, f"the meeting token for {where[1]} is not valid"
+            return held, None
         if where is None or where[0] != f"{self.config.daily_domain}.daily.co":
             return None, f"{url} is not a room of this Daily domain"
         name = where[1]

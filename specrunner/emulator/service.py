@@ -52,7 +52,10 @@ class EmulatorApp:
         secret = f"specrunner-emulator:{config.seed}".encode()
         self.daily = Daily(config, self.ledger, secret, wall_start)
         for room in config.daily_rooms:
-            self.daily.create(room.name, room.privacy, {}, 0.0, "config", bot=room.bot)
+            if room.host is not None:
+                self.daily.add_foreign(room.host, room.name, room.token, bot=room.bot)
+            else:
+                self.daily.create(room.name, room.privacy, {}, 0.0, "config", bot=room.bot)
         self.pipecat = PipecatCloud(config, self.ledger, self.daily, Random(f"pc:{config.seed}"))
         self.bots = Bots(self.daily)
         self.simulation = Simulation(

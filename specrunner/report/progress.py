@@ -53,6 +53,10 @@ class ProgressView:
         self._last_line, self._last_at = line, snapshot.elapsed
         self._print(line)
 
+    def note(self, line: str) -> None:
+        """A line of its own (escaped), above the progress line."""
+        self._print(visible(line))
+
     def _print(self, line: str) -> None:
         if self._interactive and self._width:
             self._stream.write("\r" + " " * self._width + "\r")
