@@ -69,3 +69,29 @@ def test_a_bad_emulator_config_is_a_located_exit_2(
     assert code == 2, output
     assert "emu.yaml:2:3: unknown key 'bogus'" in output
     assert not (tmp_path / ".specrunner").exists()  # nothing was made
+
+
+SOURCES = {
+    "daily": (
+        '{source: daily, api_key: "{{ env.DAILY_API_KEY }}", '
+        'start_bot: {url: "{{ env.BOT_START_URL }}"}}'
+    ),
+    "pipecat_cloud": (
+        '{source: pipecat_cloud, agent_name: bot, api_key: "{{ env.PIPECAT_CLOUD_API_KEY }}"}'
+    ),
+}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_daily_rooms_with_a_bot_and_pipecat_sessions_run_with_no_other_set_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    suite = f"version: 1\nname: rooms\nrooms:\n  bot: {SOURCES[source]}\n"
+    suite += "scenarios:\n  - {id: 30, name: a, repeat: 2}\n  - {id: 31, name: b}\n"
+    (tmp_path / "rooms.yaml").write_text(suite, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in ("CEKURA_API_KEY", "DAILY_API_KEY", "PIPECAT_CLOUD_API_KEY", "BOT_START_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["run", "rooms.yaml", "--emulator", "--poll-interval", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "3 runs: 3 passed" in result.output
