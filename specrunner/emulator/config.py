@@ -95,7 +95,7 @@ class EmulatorConfig:
     scenarios: Mapping[int, Behaviour] = field(default_factory=dict)
     unknown_scenarios: frozenset[int] = frozenset()
     unknown_scenario_message: str = "Invalid scenario IDs: {ids}"
-    reply_order: ReplyOrder = ReplyOrder.IN_ORDER
+    reply_order: ReplyOrder = ReplyOrder.SHUFFLED
     """The order of the runs in the answer to a run POST; a plain string is read too."""
     require_bot: bool = True
     """A run whose room no agent (bot) was started in fails, as a real call would."""
@@ -206,7 +206,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> EmulatorConfig:
         unknown_scenario_message=str(
             cekura.get("unknown_scenario_message", "Invalid scenario IDs: {ids}")
         ),
-        reply_order=ReplyOrder(cekura.get("reply_order", ReplyOrder.IN_ORDER)),
+        reply_order=ReplyOrder(cekura.get("reply_order", ReplyOrder.SHUFFLED)),
         require_bot=bool(cekura.get("require_bot", True)),
         pipecat_keys=frozenset(pipecat.get("api_keys") or ()),
         pipecat_private_keys=frozenset(pipecat.get("private_keys") or ()),

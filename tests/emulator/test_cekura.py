@@ -53,6 +53,7 @@ def config(**overrides: Any) -> EmulatorConfig:
         "queue_seconds": 1.0,
         "evaluation_seconds": 1.0,
         "defaults": Behaviour(duration=(10.0, 10.0), outcome=ScriptedOutcome.PASSED),
+        "reply_order": "in_order",  # these tests pin the order of answers
     }
     values.update(overrides)
     return EmulatorConfig(**values)

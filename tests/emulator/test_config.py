@@ -151,7 +151,7 @@ def test_an_empty_mapping_gives_the_defaults() -> None:
     assert config.daily_rate_limit is True
     assert config.faults == ()
     assert config.unknown_scenario_message == "Invalid scenario IDs: {ids}"
-    assert config.reply_order is ReplyOrder.IN_ORDER
+    assert config.reply_order is ReplyOrder.SHUFFLED
 
 
 def test_empty_sections_give_the_defaults_too() -> None:
@@ -171,10 +171,11 @@ def test_every_reply_order_is_read_from_the_file(tmp_path: Path, order: ReplyOrd
     assert config.reply_order is order
 
 
-def test_the_reply_order_defaults_to_the_entries_order(tmp_path: Path) -> None:
-    assert EmulatorConfig().reply_order is ReplyOrder.IN_ORDER
-    assert config_from_mapping({"cekura": {"agent": 3}}).reply_order is ReplyOrder.IN_ORDER
-    assert load_config(write(tmp_path, "seed: 3\n")).reply_order is ReplyOrder.IN_ORDER
+def test_the_reply_order_defaults_to_shuffled(tmp_path: Path) -> None:
+    # Cekura promises no order, so neither does the emulator unless asked
+    assert EmulatorConfig().reply_order is ReplyOrder.SHUFFLED
+    assert config_from_mapping({"cekura": {"agent": 3}}).reply_order is ReplyOrder.SHUFFLED
+    assert load_config(write(tmp_path, "seed: 3\n")).reply_order is ReplyOrder.SHUFFLED
     assert [o.value for o in ReplyOrder] == ["in_order", "reversed", "shuffled"]
 
 

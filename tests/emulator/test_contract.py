@@ -415,6 +415,7 @@ FINAL = {"completed", "failed", "timeout", "cancelled"}
 PASS, FAIL, ERROR, TIMEOUT, LONG = 1, 2, 3, 4, 5
 
 CEKURA_CONFIG = EmulatorConfig(
+    reply_order="in_order",  # the contract tests pin the order of answers
     queue_seconds=0.1,
     evaluation_seconds=0.3,
     daily_rooms=tuple(StaticRoom(f"lab{i}") for i in range(1, 9)),

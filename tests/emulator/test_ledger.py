@@ -44,6 +44,7 @@ def config(*faults: Fault) -> EmulatorConfig:
         faults=faults,
         daily_rooms=tuple(StaticRoom(f"lab-{i}") for i in range(1, 21)),
         defaults=Behaviour(duration=(5.0, 5.0), outcome=ScriptedOutcome.PASSED),
+        reply_order="in_order",  # these tests pin the order of answers
     )
 
 

@@ -36,6 +36,7 @@ def config(**overrides: Any) -> EmulatorConfig:
         "queue_seconds": 0.5,
         "evaluation_seconds": 0.25,
         "defaults": Behaviour(duration=(4.0, 4.0), outcome=ScriptedOutcome.PASSED),
+        "reply_order": "in_order",  # these tests pin the order of answers
     }
     values.update(overrides)
     return EmulatorConfig(**values)

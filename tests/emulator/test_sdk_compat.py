@@ -34,6 +34,7 @@ DOMAIN = "specrunner-emulator"
 PASS, FAIL, LONG = 1, 2, 9
 ROOMS = tuple(StaticRoom(f"lab{i}") for i in range(1, 7))
 CONFIG = EmulatorConfig(
+    reply_order="in_order",  # these tests pin the order of answers
     queue_seconds=0.1,
     evaluation_seconds=0.2,
     daily_rooms=ROOMS,
