@@ -4,8 +4,8 @@ it expects (schemas/cekura-run.v1.json), and, when they do, the run's outcome.
 A poll answer may hold anything. Each Run object is checked on its own before it is read,
 so that a field of a wrong type ends that run as an error naming the field (`duration is a
 list`) while the others carry on, and nothing downstream meets a value it cannot handle.
-The validator is made once; checking a final Run object with its metrics takes about a
-third of a millisecond, and one still going (no evaluation yet) a tenth of that.
+A shape check compiled once (specrunner/shape.py) says whether a Run object conforms, in
+about 8 microseconds; jsonschema says what is wrong only when it does not.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from specrunner.models import Outcome
 from specrunner.schemas import load_schema
 from specrunner.shape import Check, compile_shape
 
-SCHEMA_FILE = "cekura-run.v1.json"
 FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
 PROBLEM = "specrunner:problem"
 """The key of a stand-in for a Run object specrunner could not read (one over the cap on
@@ -48,7 +47,7 @@ _RunValidator = _extend(
 def _validator() -> Any:
     schema = run_schema()
     Draft202012Validator.check_schema(schema)
-    return _RunValidator(_inlined(schema, schema.get("$defs", {})))
+    return _RunValidator(schema)
 
 
 @cache
@@ -56,19 +55,6 @@ def _conforms() -> Check:
     """The same verdict as the validator, many times faster; the validator then says what
     is wrong (see specrunner/shape.py)."""
     return compile_shape(run_schema(), whole_integers=True)
-
-
-def _inlined(node: Any, defs: Mapping[str, Any]) -> Any:
-    """`node` with each `{"$ref": "#/$defs/NAME"}` replaced by its definition: the same
-    checks, a fifth faster (no reference is looked up per value)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
-            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
-        return {key: _inlined(value, defs) for key, value in node.items() if key != "$defs"}
-    if isinstance(node, list):
-        return [_inlined(item, defs) for item in node]
-    return node
 
 
 def what_is_read(data: Mapping[str, Any]) -> dict[str, Any]:
