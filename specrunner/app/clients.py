@@ -64,22 +64,6 @@ def run_environment(
         yield {**environ, **served.environment()}
 
 
-def static_pool(rooms: Mapping[str, RoomConfig]) -> list[tuple[str, str | None]]:
-    """The (url, token) of every room of the static sources among `rooms`."""
-    found: list[tuple[str, str | None]] = []
-    for config in rooms.values():
-        if config.source != "static":
-            continue
-        values = config.values
-        entries = values.get("rooms")
-        listed = entries if isinstance(entries, list) else [values]
-        for entry in listed:
-            if isinstance(entry, Mapping) and isinstance(entry.get("url"), str):
-                token = entry.get("token")
-                found.append((entry["url"].strip(), str(token) if token else None))
-    return found
-
-
 @asynccontextmanager
 async def open_clients(
     rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], *, concurrency: int

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
-from specrunner.app.clients import Clients, open_clients, run_environment, static_pool
+from specrunner.app.clients import Clients, open_clients, run_environment
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, write_run_report
 from specrunner.cekura import api_key
@@ -38,6 +38,7 @@ from specrunner.report.console import console_summary
 from specrunner.report.progress import ProgressView
 from specrunner.report.records import Report
 from specrunner.report.write import check_outputs
+from specrunner.rooms.static import rooms_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,17 +327,17 @@ def _static_pools(the_plan: Plan, environ: Mapping[str, str]) -> list[tuple[str,
     """The rooms of the plan's static pools, for the in-process emulator to hold, whatever
     their domain. A pool that cannot be rendered yet is left out: rendering it again
     with the emulator running says what is wrong."""
-    used = {run.room for run in the_plan.runs}
-    rendered = {}
-    for name in sorted(used):
+    found: list[tuple[str, str | None]] = []
+    for name in sorted({run.room for run in the_plan.runs}):
         spec = the_plan.rooms[name]
         if spec.source != "static":
             continue
         try:
-            rendered[name] = spec.render(environ)
+            rooms = rooms_of(spec.render(environ))
         except SpecrunnerError:
             continue
-    return static_pool(rendered)
+        found += [(room.url, room.token) for room in rooms]
+    return found
 
 
 LOST_WITH_EMULATOR = (

@@ -221,11 +221,11 @@ class Executor:
 
     def _halt(self, error: RemoteError, *, follow_live: bool) -> None:
         """Stop for good on Cekura's account; `run()` raises `error` once cleaned up."""
+        hidden = self._hide(str(error))
         if self._fatal is None:
-            hidden = self._hide(str(error))
             self._fatal = error if hidden == str(error) else RemoteError(hidden)
             self._follow_live = follow_live
-        self.stop(reason=self._hide(str(error)))
+        self.stop(reason=hidden)
 
     # -- slots
 

@@ -39,19 +39,7 @@ class StaticRoomSource:
 
     @classmethod
     def from_config(cls, config: RoomConfig, *, capacity: int | None) -> StaticRoomSource:
-        values = config.values
-        entries = values.get("rooms")
-        if entries is None:
-            entries = [{"url": values.get("url"), "token": values.get("token")}]
-        elif "url" in values:
-            raise UsageError(f"room source {config.name!r}: give either url or rooms, not both")
-        rooms: list[StaticRoom] = []
-        for number, entry in enumerate(entries, start=1):
-            what = "url" if "rooms" not in values else f"rooms[{number}].url"
-            url = read_text(entry.get("url"), source=config.name, what=what).strip()
-            token = entry.get("token")
-            rooms.append(StaticRoom(url, str(token) if token else None))
-        return cls(config.name, rooms, capacity=capacity)
+        return cls(config.name, rooms_of(config), capacity=capacity)
 
     async def lease(self, run: PlannedRun) -> RoomLease:
         if self._free and not self._waiters:
@@ -109,3 +97,21 @@ class StaticRoomSource:
 
     def __repr__(self) -> str:
         return f"StaticRoomSource(name={self.name!r}, rooms={len(self._rooms)})"
+
+
+def rooms_of(config: RoomConfig) -> list[StaticRoom]:
+    """The rooms a static source's (rendered) configuration lists: `url` (with `token`) or
+    `rooms: [{url, token}]`; a UsageError when they cannot be read."""
+    values = config.values
+    entries = values.get("rooms")
+    if entries is None:
+        entries = [{"url": values.get("url"), "token": values.get("token")}]
+    elif "url" in values:
+        raise UsageError(f"room source {config.name!r}: give either url or rooms, not both")
+    rooms: list[StaticRoom] = []
+    for number, entry in enumerate(entries, start=1):
+        what = "url" if "rooms" not in values else f"rooms[{number}].url"
+        url = read_text(entry.get("url"), source=config.name, what=what).strip()
+        token = entry.get("token")
+        rooms.append(StaticRoom(url, str(token) if token else None))
+    return rooms
