@@ -48,10 +48,6 @@ class Cadence:
             end = found_at - min(found_at - submitted, self.shortest / FASTEST_SHARE) / 2
         self._durations.append(max(end - submitted, 0.0))
 
-    def ended_after(self, seconds: float) -> None:
-        """A run took `seconds` from its submission to its end (known exactly: tests)."""
-        self._durations.append(max(seconds, 0.0))
-
     def ticked(self, changed: bool) -> None:
         """After a poll: back to the shortest interval when something changed; after
         QUIET_POLLS quiet polls, slower, up to SLOWEST times the shortest."""

@@ -19,10 +19,15 @@ from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 
 
+def ended_exactly(cadence: Cadence, seconds: float) -> None:
+    """A run seen live the moment it ended: its duration is known exactly."""
+    cadence.ended(0.0, seconds, seconds)
+
+
 def test_until_runs_have_ended_it_polls_at_the_interval() -> None:
     cadence = Cadence(1.0)
-    cadence.ended_after(1.0)
-    cadence.ended_after(1.0)
+    ended_exactly(cadence, 1.0)
+    ended_exactly(cadence, 1.0)
     assert cadence.next_poll(10.0, 10.0, [9.0, 9.5]) == 11.0
 
 
@@ -34,7 +39,7 @@ def test_until_runs_have_ended_it_polls_at_the_interval() -> None:
 def test_near_the_durations_seen_it_polls_four_times_as_often(age: float, wait: float) -> None:
     cadence = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.1, 0.9, 1.0):
-        cadence.ended_after(seconds)
+        ended_exactly(cadence, seconds)
     # polled just now (at 100): the next poll comes when the run is as old as runs were
     # when they ended (1 s, the median, and a margin of 0.05 s), but never sooner than a
     # quarter interval
@@ -44,7 +49,7 @@ def test_near_the_durations_seen_it_polls_four_times_as_often(age: float, wait: 
 def test_a_wave_submitted_after_a_poll_is_polled_when_it_is_due() -> None:
     cadence = Cadence(1.0)
     for seconds in (0.5, 0.5, 0.5):
-        cadence.ended_after(seconds)
+        ended_exactly(cadence, seconds)
     # nothing live at the poll at 100: the regular next poll is 101
     assert cadence.next_poll(100.0, 100.0, []) == 101.0
     # a wave of 0.5 s runs sent at 100.05: polled at 100.6 (0.5 s and a margin), not at 101
@@ -53,14 +58,14 @@ def test_a_wave_submitted_after_a_poll_is_polled_when_it_is_due() -> None:
     # poll would find them running, so the next waits for them instead
     slow = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.0):
-        slow.ended_after(seconds)
+        ended_exactly(slow, seconds)
     assert slow.next_poll(100.0, 100.1, [100.05]) == pytest.approx(101.1)
 
 
 def test_for_calls_of_minutes_it_never_polls_faster_than_the_interval() -> None:
     cadence = Cadence(1.0)
     for seconds in (180.0, 240.0, 200.0):
-        cadence.ended_after(seconds)
+        ended_exactly(cadence, seconds)
     assert cadence.next_poll(1000.0, 1000.0, [1000.0 - 200.0]) == 1001.0
 
 
