@@ -28,15 +28,7 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-_TYPES: Mapping[str, Check] = {
-    "null": lambda v: v is None,
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": _is_integer,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "string": lambda v: isinstance(v, str),
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
-}
+_TYPES = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -102,7 +94,7 @@ class _Compiler:
 
 def _type(compiler: _Compiler, kinds: Any, _: Mapping[str, Any]) -> Check:
     names = {kinds} if isinstance(kinds, str) else set(kinds)
-    unknown = names - set(_TYPES)
+    unknown = names - _TYPES
     if unknown:
         raise ShapeError(f"unknown types: {', '.join(sorted(unknown))}")
     python: dict[str, type] = {"null": type(None), "string": str, "array": list, "object": dict}
