@@ -4,6 +4,14 @@ At the poll interval, slower while nothing changes (long calls), and faster whil
 runs are as old as the runs of this suite have been when they ended: a run that ends is
 then seen soon after, and its room goes to the next run at once rather than at the next
 interval. Each poll is still one bulk request per 100 live runs.
+
+What a poll tells of a run's duration is a span: it was still live at the age of the last
+poll that saw it live, and it had ended by the age of the poll that found it final. The
+lower ends of those spans are what the cadence goes by: a run is always at least as long
+as it was seen live, so an estimate made from them is never late, and where it is early
+the poll it brings sees the run live and raises the estimate to just below the truth.
+(The middle of each span, the other choice, stays high for as long as the polls land
+after the ends, since nothing then shows that the runs ended sooner.)
 """
 
 from __future__ import annotations
@@ -19,14 +27,16 @@ SEEN = 256
 """How many of the latest ended runs the expected durations come from."""
 MIN_SEEN = 3
 """Ended runs needed before durations are expected at all."""
-FASTEST_SHARE = 4
+FASTEST_SHARE = 8
 """Near expected ends, poll up to this many times as often as the interval..."""
 DURATION_SHARE = 40
 """...but not more often than once per this share of the shortest duration seen: for calls
 of minutes the interval is already a small part of a call, so it stays as it is."""
-MARGIN, MARGIN_SHARE = 0.05, 0.05
-"""Runs are due this long (0.05 s, or 5% of the duration, the longer) after the shortest
-duration seen: the estimate is the middle of the polls around each end."""
+YOUNG_SHARE = 8
+"""Before any run has ended, poll when the oldest live run's age has grown by this share."""
+MARGIN, MARGIN_SHARE = 0.02, 0.02
+"""Runs are due this long (0.02 s, or 2% of the duration, the longer) after the age they
+were typically last seen live at."""
 
 
 class Cadence:
@@ -34,24 +44,28 @@ class Cadence:
         self.shortest = shortest
         self.interval = shortest
         self._quiet = 0
-        self._durations: deque[float] = deque(maxlen=SEEN)
+        self._hurried = False
+        """Whether the last poll asked for came before the interval was up."""
+        self._live_for: deque[float] = deque(maxlen=SEEN)
+        """For each of the latest ended runs, the longest it was seen live (a lower bound
+        of its duration)."""
+        self._ended_by: deque[float] = deque(maxlen=SEEN)
+        """For each of them, the age it was found ended at (an upper bound)."""
 
     def ended(self, submitted: float, live_at: float, found_at: float) -> None:
         """A run submitted at `submitted` was last seen live by the poll at `live_at` (or
-        never: then `submitted`) and found ended at `found_at`. It ended in between: at
-        the middle when a poll saw it live; else, as polls come every quarter interval near
-        the ends of runs, in the last of those (which moves an estimate that was too long
-        down, where the middle of a span that starts at the submission would halve it)."""
+        never: then `submitted`) and found ended by the poll at `found_at`."""
+        self._ended_by.append(max(found_at - submitted, 0.0))
         if live_at > submitted:
-            end = (live_at + found_at) / 2
-        else:
-            end = found_at - min(found_at - submitted, self.shortest / FASTEST_SHARE) / 2
-        self._durations.append(max(end - submitted, 0.0))
+            self._live_for.append(live_at - submitted)
 
     def ticked(self, changed: bool) -> None:
         """After a poll: back to the shortest interval when something changed; after
-        QUIET_POLLS quiet polls, slower, up to SLOWEST times the shortest."""
-        self._quiet = 0 if changed else self._quiet + 1
+        QUIET_POLLS quiet polls at the interval, slower, up to SLOWEST times the shortest."""
+        if changed:
+            self._quiet = 0
+        elif not self._hurried:  # polls brought forward near expected ends do not count
+            self._quiet += 1
         if self._quiet < QUIET_POLLS:
             self.interval = self.shortest
         else:
@@ -61,14 +75,23 @@ class Cadence:
         """When to poll next (on the executor's clock), the last poll having been at
         `last`, for live runs submitted at the times `submitted`. Asked again as runs are
         submitted, so a wave sent just after a poll is not left to the interval."""
+        at = self._next_poll(last, now, submitted)
+        self._hurried = at < last + self.interval
+        return at
+
+    def _next_poll(self, last: float, now: float, submitted: Iterable[float]) -> float:
         regular = last + self.interval
-        if len(self._durations) < MIN_SEEN:
-            return regular
-        ordered = sorted(self._durations)
-        # Each duration is estimated at the middle of the polls around its end: the median
-        # of them is near the truth, where a low percentile picks the worst guesses.
-        low = ordered[(len(ordered) - 1) // 2]
-        high = ordered[(len(ordered) - 1) * 9 // 10]  # the 90th percentile
+        if len(self._ended_by) < MIN_SEEN:
+            return min(regular, self._before_any_ended(last, now, submitted))
+        ended_by = sorted(self._ended_by)
+        high = ended_by[(len(ended_by) - 1) * 9 // 10]  # the 90th percentile
+        if self._live_for:
+            # The median of the lower bounds: near the truth for calls of one length, and
+            # for calls of many, the age at which half of them are still going.
+            live_for = sorted(self._live_for)
+            low = live_for[(len(live_for) - 1) // 2]
+        else:  # every run ended before a poll saw it: they are shorter than that
+            low = ended_by[(len(ended_by) - 1) // 2] / 2
         fast = min(self.shortest, max(self.shortest / FASTEST_SHARE, low / DURATION_SHARE))
         # A little after the estimate, so that a run of exactly the usual length has ended.
         start = low + max(MARGIN, low * MARGIN_SHARE)
@@ -82,3 +105,14 @@ class Cadence:
         if due - regular < fast:  # a regular poll just before runs are due would miss them
             return max(last + fast, due)
         return min(regular, max(last + fast, due))
+
+    def _before_any_ended(self, last: float, now: float, submitted: Iterable[float]) -> float:
+        """Before runs have been seen to end, their length is unknown: the oldest live run
+        is polled each time its age grows by an eighth (at most every eighth of the
+        interval, at least every interval), so that short calls are seen within an eighth
+        of their length, and calls of minutes cost a few polls more while they are young."""
+        oldest = max((now - since for since in submitted), default=None)
+        if oldest is None:
+            return float("inf")
+        fast = self.shortest / FASTEST_SHARE
+        return last + min(self.interval, max(fast, oldest / YOUNG_SHARE))

@@ -113,6 +113,8 @@ class Executor:
         self._waiting: deque[Tracked] = deque()
         self._ready: deque[Tracked] = deque()
         self._ready_changed = asyncio.Event()
+        self._became_live = asyncio.Event()
+        """Set when submitted runs became live: the poll loop's pause asks the cadence again."""
         self._slot_freed = asyncio.Event()
         self._in_flight = 0
         self._by_source: Counter[str] = Counter()
@@ -472,6 +474,8 @@ class Executor:
                 # Cekura (it expires or idles out), its slot freed.
                 run.outcome, run.error, run.lease = Outcome.UNKNOWN, unknown[key], None
                 self._give_slot(run)
+        if matched:
+            self._became_live.set()
         if answer.extra:
             ids = ", ".join(str(i) for i in answer.extra)
             self._report(f"Cekura's answer to batch {number} lists runs of no entry ({ids})")
@@ -528,15 +532,16 @@ class Executor:
             self._cadence.ticked(changed or bool(expired))
 
     async def _pause(self, submitter: asyncio.Task[None]) -> None:
-        """Wait for the next tick, in short steps, so that a stop is seen at once and the
-        runs submitted meanwhile count (see Cadence.next_poll)."""
+        """Wait for the next tick, in short steps, so that a stop is seen at once, and
+        asking the cadence again as soon as runs become live (see Cadence.next_poll)."""
         while self._polling(submitter):
             now = self.settings.now()
             submitted = (r.submitted_at for r in self._tally.live.values() if r.submitted_at)
             left = self._cadence.next_poll(self._last_poll, now, submitted) - now
             if left <= 0:
                 return
-            await self.settings.sleep(min(left, STEP))
+            self._became_live.clear()
+            await _first_of(self.settings.sleep(min(left, STEP)), self._became_live.wait())
 
     async def _poll(self, live: list[Tracked], before: float) -> bool:
         """Poll `live` (the last tick was at `before`); whether anything changed."""
@@ -677,6 +682,16 @@ class Executor:
                 message=None if message is None else self._hide(message),
             )
         )
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of `waits` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

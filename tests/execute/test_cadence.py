@@ -24,25 +24,49 @@ def ended_exactly(cadence: Cadence, seconds: float) -> None:
     cadence.ended(0.0, seconds, seconds)
 
 
-def test_until_runs_have_ended_it_polls_at_the_interval() -> None:
+@pytest.mark.parametrize(
+    ("oldest", "wait"),
+    [(0.2, 0.125), (1.0, 0.125), (4.0, 0.5), (8.0, 1.0), (300.0, 1.0)],
+    ids=["just-sent", "one-interval", "four-intervals", "eight-intervals", "minutes"],
+)
+def test_until_runs_have_ended_the_oldest_is_polled_as_its_age_grows_by_an_eighth(
+    oldest: float, wait: float
+) -> None:
     cadence = Cadence(1.0)
     ended_exactly(cadence, 1.0)
-    ended_exactly(cadence, 1.0)
-    assert cadence.next_poll(10.0, 10.0, [9.0, 9.5]) == 11.0
+    ended_exactly(cadence, 1.0)  # (two are not enough to expect a length)
+    # a short call is seen within an eighth of its length; never more often than an eighth
+    # of the interval, never less often than the interval
+    assert cadence.next_poll(10.0, 10.0, [10.0 - oldest, 9.9]) == pytest.approx(10.0 + wait)
+    assert cadence.next_poll(10.0, 10.0, []) == 11.0  # nothing live: the interval
+
+
+def test_young_polls_do_not_count_as_quiet_ones() -> None:
+    """The quick polls of young runs do not slow the cadence down sooner: only polls at
+    the interval count towards QUIET_POLLS."""
+    cadence = Cadence(1.0)
+    for _ in range(QUIET_POLLS + 5):
+        cadence.next_poll(10.0, 10.0, [9.9])  # brought forward
+        cadence.ticked(changed=False)
+    assert cadence.interval == 1.0
+    for _ in range(QUIET_POLLS + 1):
+        cadence.next_poll(10.0, 10.0, [])  # at the interval
+        cadence.ticked(changed=False)
+    assert cadence.interval > 1.0
 
 
 @pytest.mark.parametrize(
     ("age", "wait"),
-    [(0.2, 0.85), (0.6, 0.45), (0.9, 0.25), (1.1, 0.25), (2.5, 1.0)],
+    [(0.2, 0.82), (0.6, 0.42), (0.9, 0.125), (1.1, 0.125), (2.5, 1.0)],
     ids=["young", "nearly-due", "almost-due", "due", "long-overdue"],
 )
-def test_near_the_durations_seen_it_polls_four_times_as_often(age: float, wait: float) -> None:
+def test_near_the_durations_seen_it_polls_eight_times_as_often(age: float, wait: float) -> None:
     cadence = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.1, 0.9, 1.0):
         ended_exactly(cadence, seconds)
     # polled just now (at 100): the next poll comes when the run is as old as runs were
-    # when they ended (1 s, the median, and a margin of 0.05 s), but never sooner than a
-    # quarter interval
+    # seen live for (1 s, the median, and a margin of 0.02 s), but never sooner than an
+    # eighth of the interval
     assert cadence.next_poll(100.0, 100.0, [100.0 - age]) == pytest.approx(100.0 + wait)
 
 
@@ -52,14 +76,14 @@ def test_a_wave_submitted_after_a_poll_is_polled_when_it_is_due() -> None:
         ended_exactly(cadence, seconds)
     # nothing live at the poll at 100: the regular next poll is 101
     assert cadence.next_poll(100.0, 100.0, []) == 101.0
-    # a wave of 0.5 s runs sent at 100.05: polled at 100.6 (0.5 s and a margin), not at 101
-    assert cadence.next_poll(100.0, 100.1, [100.05]) == pytest.approx(100.6)
+    # a wave of 0.5 s runs sent at 100.05: polled at 100.57 (0.5 s and a margin), not at 101
+    assert cadence.next_poll(100.0, 100.1, [100.05]) == pytest.approx(100.57)
     # a wave of 1 s runs sent at 100.05 is due just after the regular poll at 101: that
     # poll would find them running, so the next waits for them instead
     slow = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.0):
         ended_exactly(slow, seconds)
-    assert slow.next_poll(100.0, 100.1, [100.05]) == pytest.approx(101.1)
+    assert slow.next_poll(100.0, 100.1, [100.05]) == pytest.approx(101.07)
 
 
 def test_for_calls_of_minutes_it_never_polls_faster_than_the_interval() -> None:
@@ -131,10 +155,34 @@ def waves(tmp_path: Path, count: int) -> tuple[list[float], int]:
 def test_once_runs_were_seen_to_end_no_wave_waits_a_whole_interval(tmp_path: Path) -> None:
     ages, polls = waves(tmp_path, 12)
     assert len(ages) == 12
-    # The first runs are seen at the 1 s cadence (up to 1 s after they end); as their
-    # durations are learnt, polls come when a run is due, so each is seen within a quarter
-    # of the interval of its end (plus one 0.25 s step of the fake clock).
-    assert max(ages[:3]) >= 1.75, ages  # (what a fixed cadence gives every run)
-    assert all(age <= 1.0 + 0.25 + 0.25 for age in ages[5:]), ages
-    assert ages[-1] <= 1.0 + 0.25 + 1e-9, ages
-    assert polls <= 12 * 5, polls  # about four polls per run near its end, not a flood
+    # The first runs are polled as their age grows by an eighth (so seen within an eighth
+    # of their length, where the 1 s cadence alone would see them up to 1 s late); once
+    # their lengths are known, polls come when a run is due, and each is seen within a
+    # margin of its end.
+    # (The fake clock moves in steps of up to 0.25 s while the journal's thread writes.)
+    assert all(age <= 1.0 + 0.15 + 0.25 for age in ages[:3]), ages
+    assert all(age <= 1.0 + 0.125 + 0.25 + 1e-9 for age in ages[3:]), ages
+    assert sorted(ages[3:])[4] <= 1.0 + 0.125 + 1e-9, ages
+    assert polls <= 12 * 5, polls  # a few polls per run near its end, not a flood
+
+
+def test_an_estimate_from_the_first_polls_comes_down_to_the_truth() -> None:
+    """Runs of 0.5 s, seen live at 0.47 s and ended at 0.72 s: the cadence goes by the
+    lower bound (0.47 s), not the middle (0.6 s), so the next wave is polled about when it
+    ends, and a poll that still sees it live (at 0.49 s) raises the bound to just below
+    the truth."""
+    cadence = Cadence(1.0)
+    for _ in range(3):
+        cadence.ended(0.0, 0.47, 0.72)
+    assert cadence.next_poll(10.0, 10.0, [10.0]) == pytest.approx(10.49)
+    for _ in range(5):
+        cadence.ended(10.0, 10.49, 10.52)
+    assert cadence.next_poll(20.0, 20.0, [20.0]) == pytest.approx(20.51)
+
+
+def test_runs_never_seen_live_are_expected_at_half_the_age_they_were_found_at() -> None:
+    cadence = Cadence(1.0)
+    for _ in range(3):
+        cadence.ended(0.0, 0.0, 0.8)  # each ended before the first poll after it was sent
+    # they lasted at most 0.8 s: the next wave is looked at from 0.4 s (and a margin) on
+    assert cadence.next_poll(10.0, 10.0, [10.0]) == pytest.approx(10.42)
