@@ -684,7 +684,7 @@ class Executor:
         )
 
 
-async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+async def _first_of(*waits: Awaitable[Any]) -> None:
     """Wait until the first of `waits` is done; the others are cancelled."""
     tasks = [asyncio.ensure_future(wait) for wait in waits]
     try:
