@@ -133,6 +133,8 @@ class Executor:
         """When the poll loop last ticked (polled, if anything was live)."""
         self._group: asyncio.TaskGroup | None = None
         self._run_ids: dict[int, str] = {}
+        self._report_due = False
+        """A snapshot is to be sent at the end of this turn of the event loop."""
 
     # -- setup
 
@@ -203,6 +205,7 @@ class Executor:
             self._group = None
             await self._last_cleanup()
         await self.journal.durable()
+        self._report_now()  # the last counts, before the caller prints its summary
         if self._fatal is not None:
             raise self._fatal
         return self.records()
@@ -668,18 +671,39 @@ class Executor:
             await asyncio.wait_for(give_back(), CLEANUP_SECONDS)
 
     def _report(self, message: str | None = None) -> None:
+        """Tell `progress` where the run stands: at once with a message; otherwise once
+        per turn of the event loop, however many runs changed in it (a poll that finds a
+        hundred runs final makes one snapshot, not a hundred)."""
         if self.progress is None:
             return
-        outcomes = self._tally.outcomes
-        live = len(self._tally.live)
+        if message is not None:
+            self._snapshot(self._hide(message))
+            return
+        if self._report_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._snapshot()
+            return
+        self._report_due = True
+        loop.call_soon(self._report_now)
+
+    def _report_now(self) -> None:
+        if self._report_due:
+            self._report_due = False
+            self._snapshot()
+
+    def _snapshot(self, message: str | None = None) -> None:
+        assert self.progress is not None
         self.progress(
             Snapshot(
                 total=len(self.runs),
-                outcomes=dict(outcomes),
+                outcomes=dict(self._tally.outcomes),
                 in_flight=self._in_flight,
-                live=live,
+                live=len(self._tally.live),
                 elapsed=self.settings.now() - self._started,
-                message=None if message is None else self._hide(message),
+                message=message,
             )
         )
 
