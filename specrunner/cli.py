@@ -36,6 +36,21 @@ def _max_runs_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _wide_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wide",
+        is_flag=True,
+        help="Never wrap: each payload and cell on one line, however long.",
+    )(command)
+
+
+def _text_width(wide: bool) -> int | None:
+    """The columns to lay text out in on standard output; None with --wide."""
+    from specrunner.wrapping import output_width
+
+    return None if wide else output_width(sys.stdout)
+
+
 def _out(text: str) -> None:
     click.echo(text)
 
@@ -163,12 +178,14 @@ def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
     show_default=True,
     help="Output format.",
 )
-def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
+@_wide_option
+def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) -> None:
     """Compile a suite into its plan of runs and print it, sending nothing.
 
-    The JSON form is one object with a top-level `runs` list (key, scenario_id,
-    scenario, cell, repeat, room, rendered publish_data_message) and a `summary`.
-    Secrets are shown as ***.
+    The text form wraps payloads and cells to the terminal's width (COLUMNS, or 100
+    columns when the output is not a terminal). The JSON form is one object with a
+    top-level `runs` list (key, scenario_id, scenario, cell, repeat, room, rendered
+    publish_data_message) and a `summary`. Secrets are shown as ***.
     """
     from specrunner.app import planning  # each command loads its own use case
 
@@ -176,10 +193,10 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
         from specrunner.plan_view import plan_json_text, plan_text  # only to print a plan
 
         result = planning.plan(planning.PlanRequest(suite, **selection))
-
-        click.echo(
-            plan_json_text(result) if output_format == "json" else plan_text(result), nl=False
-        )
+        if output_format == "json":
+            click.echo(plan_json_text(result), nl=False)
+        else:
+            click.echo(plan_text(result, _text_width(wide)), nl=False)
 
     _finish(action)
 
