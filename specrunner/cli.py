@@ -256,7 +256,17 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
     show_default=True,
     help="On Ctrl-C or SIGTERM: leave live runs running (to --resume), or end their calls.",
 )
-@click.option("--dry-run", is_flag=True, help="Plan only: lease nothing, send nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what each run would send and which secrets are not set; lease, send and "
+    "write nothing. Exit code 0 when everything would be sent.",
+)
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="With --dry-run: never wrap, each payload on one line however long.",
+)
 @click.option(
     "-o",
     "--output",
@@ -277,6 +287,7 @@ def run(
     resume: str | None,
     on_interrupt: str,
     dry_run: bool,
+    wide: bool,
     outputs: tuple[str, ...],
 ) -> None:
     """Run a suite: lease a room per run, submit the runs to Cekura, poll them to the end.
@@ -297,6 +308,8 @@ def run(
             "--resume takes the selection from the journal: drop --env, "
             "--set, --tag, --scenario, --shard and --max-runs"
         )
+    if wide and not dry_run:
+        raise click.UsageError("--wide lays out the output of --dry-run: give it with --dry-run")
 
     def action() -> int:
         request = running.RunRequest.of(
@@ -313,7 +326,13 @@ def run(
             dry_run=dry_run,
             outputs=outputs,
         )
-        return running.run_suite(request, _out, sys.stderr, interactive=sys.stderr.isatty())
+        return running.run_suite(
+            request,
+            _out,
+            sys.stderr,
+            interactive=sys.stderr.isatty(),
+            width=_text_width(wide),
+        )
 
     _finish(action)
 

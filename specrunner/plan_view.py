@@ -21,6 +21,10 @@ from specrunner.suite.matrix import cell_label
 from specrunner.text import visible
 from specrunner.wrapping import DEFAULT_WIDTH, hanging, json_line, json_pieces
 
+NARROW = 40
+_PAYLOAD = "PUBLISH_DATA_MESSAGE"
+"""A payload column narrower than this (a narrow terminal) puts payloads under their row."""
+
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     def shown(value: Any) -> Any:
@@ -94,9 +98,12 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
     counts = summary(plan)
     lines = suite_heading(plan, "Suite", width)
     selected = "" if plan.total_runs == len(plan.runs) else f" (of {plan.total_runs} in the suite)"
-    lines.append(
+    lines += prose(
+        plan,
         f"{count(counts['runs'], 'run')}{selected} in {count(counts['cells'], 'cell')} of "
-        f"{count(counts['scenarios'], 'scenario')}"
+        f"{count(counts['scenarios'], 'scenario')}",
+        width,
+        indent="",
     )
     for scenario, cells in grouped(plan):
         runs = [run for cell_runs in cells for run in cell_runs]
@@ -110,19 +117,28 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
             width,
             indent="",
         )
-        lines.append(
-            f"  {count(len(runs), 'run')}: {count(len(scenario.cells), 'cell')} x "
+        lines += prose(
+            plan,
+            f"{count(len(runs), 'run')}: {count(len(scenario.cells), 'cell')} x "
             f"{count(scenario.repeat, 'repeat')}"
-            + ("" if len(runs) == len(scenario.cells) * scenario.repeat else " before selection")
+            + ("" if len(runs) == len(scenario.cells) * scenario.repeat else " before selection"),
+            width,
+            indent="  ",
         )
         key_width = max(len("KEY"), *(len(run.key) for run in runs))
         repeat_width = max(len("REPEAT"), *(len(str(run.repeat)) for run in runs))
-        lines.append(f"    {'KEY'.ljust(key_width)}  {'REPEAT'.ljust(repeat_width)}  PUBLISH_DATA_MESSAGE")
+        head = f"    {'KEY'.ljust(key_width)}  {'REPEAT'.ljust(repeat_width)}  "
+        below = width is not None and width - len(head) < NARROW  # payloads under their row
+        lines += [head.rstrip(), "      PUBLISH_DATA_MESSAGE"] if below else [head + _PAYLOAD]
         for cell_runs in cells:
             lines += cell_heading(plan, cell_runs[0].cell, width)
             for run in cell_runs:
                 first = f"    {run.key.ljust(key_width)}  {str(run.repeat).ljust(repeat_width)}  "
-                lines += payload_lines(plan, run, width, first, " " * len(first))
+                if below:
+                    lines.append(first.rstrip())
+                    lines += payload_lines(plan, run, width, "      ", "      ")
+                else:
+                    lines += payload_lines(plan, run, width, first, " " * len(first))
     if plan.rooms:
         lines.append("")
         lines.append("Rooms")
@@ -154,12 +170,12 @@ def grouped(plan: Plan) -> Iterator[tuple[PlannedScenario, list[list[PlannedRun]
             yield scenario, by_scenario[scenario.name]
 
 
-def suite_heading(plan: Plan, word: str, width: int | None) -> list[str]:
+def suite_heading(plan: Plan, word: str, width: int | None, end: str = "") -> list[str]:
     """`Suite NAME (FILE), environment E, agent A`, wrapped."""
     env = f", environment {plan.environment}" if plan.environment else ""
     agent = plan.agent if plan.agent is None or str(plan.agent) not in plan.secrets else MASK
     agent_text = f", agent {agent}" if agent is not None else ""
-    text = f"{word} {plan.suite_name} ({plan.suite_file}){env}{agent_text}"
+    text = f"{word} {plan.suite_name} ({plan.suite_file}){env}{agent_text}{end}"
     return prose(plan, text, width, indent="")
 
 
@@ -197,6 +213,11 @@ def prose(plan: Plan, text: str, width: int | None, *, indent: str) -> list[str]
         else:
             pieces.append(field)
     return hanging(pieces, width, indent, indent + "  ")
+
+
+def sentences(plan: Plan, text: str, width: int | None) -> list[str]:
+    """Sentences, masked, wrapped between words with no indent."""
+    return hanging(_WORD.findall(shown(plan, text)), width, "", "")
 
 
 _FIELD = re.compile(r".+?(?:[,;] +|  +|$)", re.S)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -73,32 +74,49 @@ def field_pieces(fields: Iterable[str], separator: str = "  ") -> list[str]:
     return [field + separator for field in listed[:-1]] + listed[-1:]
 
 
-def pack(pieces: Sequence[str], width: int | None) -> list[str]:
-    """The pieces joined into lines of at most `width` characters (trailing spaces
-    dropped), breaking between pieces, and inside one only when it is longer than a line.
-    One line when `width` is None."""
+def pack(pieces: Sequence[str], width: int | None, rest: int | None = None) -> list[str]:
+    """The pieces joined into lines of at most `width` characters (`rest` for the lines
+    after the first, when given), trailing spaces dropped, breaking between pieces, and
+    inside one only when it is longer than a line. One line when `width` is None."""
     if width is None:
         return ["".join(pieces).rstrip()]
-    width = max(1, width)
+    limits = (max(1, width), max(1, width if rest is None else rest))
     lines: list[str] = []
     line = ""
-    for piece in pieces:
-        if line and len(line) + len(piece.rstrip()) > width:
+    for piece in _fitting(pieces, min(limits)):
+        limit = limits[bool(lines)]
+        if line and len(line) + len(piece.rstrip()) > limit:
             lines.append(line.rstrip())
-            line = ""
-        while len(line) + len(piece.rstrip()) > width:  # longer than a whole line
-            room = width - len(line)
+            line, limit = "", limits[1]
+        while len(line) + len(piece.rstrip()) > limit:  # longer than a whole line
+            room = limit - len(line)
             lines.append(line + piece[:room])
-            line, piece = "", piece[room:]
+            line, piece, limit = "", piece[room:], limits[1]
         line += piece
     if line.rstrip() or not lines:
         lines.append(line.rstrip())
     return lines
 
 
+def _fitting(pieces: Sequence[str], limit: int) -> list[str]:
+    """The pieces, each longer than `limit` broken at its spaces (a long string in JSON,
+    a long field) before anything is cut."""
+    fitting: list[str] = []
+    for piece in pieces:
+        if len(piece.rstrip()) > limit:
+            fitting += _WORDS.findall(piece)
+        else:
+            fitting.append(piece)
+    return fitting
+
+
+_WORDS = re.compile(r"\s*\S+\s*")
+
+
 def hanging(pieces: Sequence[str], width: int | None, first: str, rest: str) -> list[str]:
-    """The pieces packed after `first` on the first line and after `rest` on the next ones
-    (both prefixes as wide as each other, as a column is), within `width` in all."""
-    column = None if width is None else max(MIN_COLUMN, width - len(first))
-    lines = pack(pieces, column)
+    """The pieces packed after `first` on the first line and after `rest` on the next ones,
+    within `width` in all (each line keeps at least MIN_COLUMN for the pieces)."""
+    if width is None:
+        return [first + pack(pieces, None)[0]]
+    lines = pack(pieces, max(MIN_COLUMN, width - len(first)), max(MIN_COLUMN, width - len(rest)))
     return [first + lines[0], *(rest + line for line in lines[1:])]
