@@ -26,7 +26,7 @@ from specrunner.plan_view import (
     summary,
 )
 from specrunner.suite.duration import format_duration
-from specrunner.wrapping import DEFAULT_WIDTH, field_pieces, hanging
+from specrunner.wrapping import DEFAULT_WIDTH, MIN_COLUMN, field_pieces, hanging
 
 LEASES = {
     RoomSourceKind.STATIC: "a free room of its list",
@@ -157,7 +157,10 @@ def _secrets(dry: DryRun, width: int | None) -> list[str]:
     for need in dry.needs:
         first = f"  {need.name.ljust(name_width)}  {need.state.value.ljust(state_width)}  "
         readers = field_pieces([*_listed(need.readers)], " ")
-        lines += hanging(readers, width, first, " " * len(first))
+        if width is not None and width - len(first) < MIN_COLUMN:  # under the name instead
+            lines += [first.rstrip(), *hanging(readers, width, "    ", "    ")]
+        else:
+            lines += hanging(readers, width, first, " " * len(first))
     return lines
 
 
