@@ -13,9 +13,10 @@ among the others; with `--emulator` the emulator supplies the keys it serves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from specrunner.app.clients import open_clients
+from specrunner.app.planning import PlanRequest
 from specrunner.dry_run_view import (
     CEKURA_API_KEY,
     DryRun,
@@ -26,7 +27,7 @@ from specrunner.dry_run_view import (
     needs_by_name,
 )
 from specrunner.errors import ExitCode, UsageError
-from specrunner.models import Plan, RoomConfig
+from specrunner.models import Outcome, Plan, RoomConfig, RunRecord
 
 EMULATOR_SUPPLIES = frozenset(
     {
@@ -38,6 +39,19 @@ EMULATOR_SUPPLIES = frozenset(
     }
 )
 """The secrets of `Emulator.environment()`: with --emulator, the run reads these from it."""
+
+
+def check_request(
+    planned: PlanRequest | None, *, resume: str | None, outputs: Sequence[str]
+) -> None:
+    """Refuse what a dry run does not take: a run directory to resume, report paths."""
+    if resume is not None or planned is None:
+        raise UsageError("--dry-run shows what a suite would send: it does not go with --resume")
+    if outputs:
+        raise UsageError(
+            "--dry-run writes no report, since nothing runs: drop -o "
+            "(`specrunner plan SUITE --format json` prints the plan as JSON)"
+        )
 
 
 def prepare(plan: Plan, environ: Mapping[str, str], *, concurrency: int, emulator: bool) -> DryRun:
@@ -63,6 +77,13 @@ def show(dry: DryRun, out: Callable[[str], None], *, width: int | None, emulator
     out(dry_run_text(dry, width).rstrip("\n"))
     check(dry, emulator=emulator)
     return ExitCode.OK
+
+
+def not_run(plan: Plan) -> tuple[RunRecord, ...]:
+    """The records of a dry run (for `specrunner.run`): every run `not_run`."""
+    return tuple(
+        RunRecord.of(run, Outcome.NOT_RUN, error="dry run: nothing was sent") for run in plan.runs
+    )
 
 
 def _needs(plan: Plan, environ: Mapping[str, str], *, emulator: bool) -> tuple[SecretNeed, ...]:

@@ -35,7 +35,7 @@ from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
 from specrunner.masking import SecretTracker
-from specrunner.models import Outcome, Plan, RoomConfig, RunRecord, Snapshot
+from specrunner.models import Plan, RoomConfig, RunRecord, Snapshot
 from specrunner.report.console import console_summary
 from specrunner.report.progress import ProgressView
 from specrunner.report.records import Report
@@ -384,13 +384,8 @@ def _emulator(request: RunRequest) -> bool:
 
 def _dry_run(request: RunRequest) -> DryRun:
     """The dry run of `request`, checked as far as a run is before it makes anything."""
-    if request.resume is not None or request.plan is None:
-        raise UsageError("--dry-run shows what a suite would send: it does not go with --resume")
-    if request.outputs:
-        raise UsageError(
-            "--dry-run writes no report, since nothing runs: drop -o "
-            "(`specrunner plan SUITE --format json` prints the plan as JSON)"
-        )
+    dry_runs.check_request(request.plan, resume=request.resume, outputs=request.outputs)
+    assert request.plan is not None
     _check_settings(request)
     return dry_runs.prepare(
         plan(request.plan, request.environ),
@@ -402,10 +397,7 @@ def _dry_run(request: RunRequest) -> DryRun:
 
 def _not_sent(the_plan: Plan, workdir: Path) -> RunResult:
     """The result of a dry run (for `specrunner.run`): every run `not_run`, no file written."""
-    records = tuple(
-        RunRecord.of(run, Outcome.NOT_RUN, error="dry run: nothing was sent")
-        for run in the_plan.runs
-    )
+    records = dry_runs.not_run(the_plan)
     report = write_run_report(
         the_plan,
         records,
