@@ -22,10 +22,12 @@ from specrunner.plan_view import (
     prose,
     scenario_id,
     sentences,
+    shown,
     suite_heading,
     summary,
 )
 from specrunner.suite.duration import format_duration
+from specrunner.text import visible
 from specrunner.wrapping import DEFAULT_WIDTH, MIN_COLUMN, field_pieces, hanging
 
 LEASES = {
@@ -131,7 +133,8 @@ def _run_lines(
         f"timeout {format_duration(run.timeout)}",
         f"expect {scenario.expect.describe()}",
     ]
-    lines = hanging(field_pieces(fields), width, indent, indent + " " * (len(run.key) + 2))
+    pieces = field_pieces([shown(plan, field) for field in fields])
+    lines = hanging(pieces, width, indent, indent + " " * (len(run.key) + 2))
     return lines + payload_lines(plan, run, width, indent + "  ", indent + "  ")
 
 
@@ -152,11 +155,12 @@ def _secrets(dry: DryRun, width: int | None) -> list[str]:
     lines = ["", "Secrets (whether each is set: a value is never shown)"]
     if not dry.needs:
         return [*lines, "  none"]
-    name_width = max(len(need.name) for need in dry.needs)
+    names = {need.name: visible(need.name) for need in dry.needs}  # names written in the suite
+    name_width = max(len(name) for name in names.values())
     state_width = max(len(need.state) for need in dry.needs)
     for need in dry.needs:
-        first = f"  {need.name.ljust(name_width)}  {need.state.value.ljust(state_width)}  "
-        readers = field_pieces([*_listed(need.readers)], " ")
+        first = f"  {names[need.name].ljust(name_width)}  {need.state.value.ljust(state_width)}  "
+        readers = field_pieces([visible(reader) for reader in _listed(need.readers)], " ")
         if width is not None and width - len(first) < MIN_COLUMN:  # under the name instead
             lines += [first.rstrip(), *hanging(readers, width, "    ", "    ")]
         else:
