@@ -148,7 +148,7 @@ def _rooms(plan: Plan, width: int | None) -> list[str]:
         capacity = f", at most {spec.capacity} at once" if spec.capacity else ""
         text = f"{name}: {spec.source}, {LEASES[spec.source]}{capacity}; {count(used, 'run')}"
         lines += prose(plan, text, width, indent="  ")
-    return lines
+    return lines if counts else [*lines, "  none: no run is selected"]
 
 
 def _secrets(dry: DryRun, width: int | None) -> list[str]:

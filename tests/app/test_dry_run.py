@@ -156,6 +156,15 @@ def test_each_run_shows_its_room_source_timeout_expect_rule_and_payload(suite: s
     )
 
 
+def test_a_selection_of_no_runs_sends_nothing_and_needs_only_the_key(suite: str) -> None:
+    result = dry_run(suite, "--shard", "40/40", CEKURA_API_KEY=CEKURA_KEY)
+    assert result.exit_code == 0, result.output
+    assert "0 runs (of 3 in the suite) in 0 cells of 0 scenarios" in result.stdout
+    assert "Rooms (none is leased by a dry run)\n  none: no run is selected\n" in result.stdout
+    assert "LAB_KEY" not in result.stdout  # no run uses the room that reads it
+    assert result.stdout.endswith("Ready: without --dry-run, this sends 0 runs.\n")
+
+
 def test_payloads_wrap_to_the_width_and_wide_keeps_them_on_one_line(suite: str) -> None:
     env = {"CEKURA_API_KEY": CEKURA_KEY, "LAB_KEY": LAB_KEY, "COLUMNS": "60"}
     narrow = dry_run(suite, **env)
