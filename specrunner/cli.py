@@ -36,6 +36,21 @@ def _max_runs_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _wide_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wide",
+        is_flag=True,
+        help="Never wrap: each payload and cell on one line, however long.",
+    )(command)
+
+
+def _text_width(wide: bool) -> int | None:
+    """The columns to lay text out in on standard output; None with --wide."""
+    from specrunner.wrapping import output_width
+
+    return None if wide else output_width(sys.stdout)
+
+
 def _out(text: str) -> None:
     click.echo(text)
 
@@ -163,12 +178,14 @@ def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
     show_default=True,
     help="Output format.",
 )
-def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
+@_wide_option
+def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) -> None:
     """Compile a suite into its plan of runs and print it, sending nothing.
 
-    The JSON form is one object with a top-level `runs` list (key, scenario_id,
-    scenario, cell, repeat, room, rendered publish_data_message) and a `summary`.
-    Secrets are shown as ***.
+    The text form wraps payloads and cells to the terminal's width (COLUMNS, or 100
+    columns when the output is not a terminal). The JSON form is one object with a
+    top-level `runs` list (key, scenario_id, scenario, cell, repeat, room, rendered
+    publish_data_message) and a `summary`. Secrets are shown as ***.
     """
     from specrunner.app import planning  # each command loads its own use case
 
@@ -176,10 +193,10 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
         from specrunner.plan_view import plan_json_text, plan_text  # only to print a plan
 
         result = planning.plan(planning.PlanRequest(suite, **selection))
-
-        click.echo(
-            plan_json_text(result) if output_format == "json" else plan_text(result), nl=False
-        )
+        if output_format == "json":
+            click.echo(plan_json_text(result), nl=False)
+        else:
+            click.echo(plan_text(result, _text_width(wide)), nl=False)
 
     _finish(action)
 
@@ -239,7 +256,17 @@ def plan(suite: str, selection: dict[str, Any], output_format: str) -> None:
     show_default=True,
     help="On Ctrl-C or SIGTERM: leave live runs running (to --resume), or end their calls.",
 )
-@click.option("--dry-run", is_flag=True, help="Plan only: lease nothing, send nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what each run would send and which secrets are not set; lease, send and "
+    "write nothing. Exit code 0 when everything would be sent.",
+)
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="With --dry-run: never wrap, each payload on one line however long.",
+)
 @click.option(
     "-o",
     "--output",
@@ -260,6 +287,7 @@ def run(
     resume: str | None,
     on_interrupt: str,
     dry_run: bool,
+    wide: bool,
     outputs: tuple[str, ...],
 ) -> None:
     """Run a suite: lease a room per run, submit the runs to Cekura, poll them to the end.
@@ -280,6 +308,8 @@ def run(
             "--resume takes the selection from the journal: drop --env, "
             "--set, --tag, --scenario, --shard and --max-runs"
         )
+    if wide and not dry_run:
+        raise click.UsageError("--wide lays out the output of --dry-run: give it with --dry-run")
 
     def action() -> int:
         request = running.RunRequest.of(
@@ -296,7 +326,13 @@ def run(
             dry_run=dry_run,
             outputs=outputs,
         )
-        return running.run_suite(request, _out, sys.stderr, interactive=sys.stderr.isatty())
+        return running.run_suite(
+            request,
+            _out,
+            sys.stderr,
+            interactive=sys.stderr.isatty(),
+            width=_text_width(wide),
+        )
 
     _finish(action)
 

@@ -154,6 +154,9 @@ class Plan:
     """Runs in the whole suite for this environment, before --tag/--scenario/--shard."""
     secrets: Secrets = field(repr=False, compare=False)
     """The secrets compiling saw (immutable; a run adds its rooms' own, see RoomConfig)."""
+    env_names: tuple[str, ...] = ()
+    """The environment variables the suite's own templates read (vars, agent, ids,
+    payloads), set or not (`env.get`); each room lists its own (`RoomSpec.env_names`)."""
 
 
 @dataclass(frozen=True, slots=True)

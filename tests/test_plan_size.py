@@ -183,13 +183,14 @@ def test_run_dry_run_plans_with_a_raised_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CEKURA_API_KEY", "key-for-a-dry-run")
     write_suite(tmp_path, HEAD + scenario("s", 3, 4), "small.yaml")
     refused = cli("run", "small.yaml", "--dry-run", "--max-runs", "11")
     assert refused.exit_code == 2
     assert "this scenario plans 12 runs (cells x repeat)" in refused.output
     result = cli("run", "small.yaml", "--dry-run", "--max-runs", "12")
     assert result.exit_code == 0, result.output
-    assert "12 runs: 12 not run" in result.output
+    assert "12 runs in 4 cells of 1 scenario" in result.output
 
 
 @pytest.mark.parametrize("command", ["validate", "plan", "run"])

@@ -21,24 +21,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from specrunner.app import dry_run as dry_runs
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
 from specrunner.app.clients import Clients, open_clients, run_environment
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, write_run_report
 from specrunner.cekura import api_key
+from specrunner.dry_run_view import DryRun
 from specrunner.errors import ExitCode, SpecrunnerError, UsageError
 from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
 from specrunner.masking import SecretTracker
-from specrunner.models import Outcome, Plan, RoomConfig, RunRecord, Snapshot
+from specrunner.models import Plan, RoomConfig, RunRecord, Snapshot
 from specrunner.report.console import console_summary
 from specrunner.report.progress import ProgressView
 from specrunner.report.records import Report
 from specrunner.report.write import check_outputs
 from specrunner.rooms.static import rooms_of
+from specrunner.wrapping import DEFAULT_WIDTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +112,17 @@ class _Ending:
 
 
 def run_suite(
-    request: RunRequest, out: Callable[[str], None], progress: TextIO, *, interactive: bool = False
+    request: RunRequest,
+    out: Callable[[str], None],
+    progress: TextIO,
+    *,
+    interactive: bool = False,
+    width: int | None = DEFAULT_WIDTH,
 ) -> int:
-    """`specrunner run`: execute, show progress on `progress`, and a summary on `out`."""
+    """`specrunner run`: execute, show progress on `progress`, and a summary on `out`; with
+    `dry_run`, what would be sent instead, laid out for `width` (None: never wrapped)."""
+    if request.dry_run:
+        return dry_runs.show(_dry_run(request), out, width=width, emulator=_emulator(request))
     view = ProgressView(progress, interactive=interactive)
     ending: list[_Ending] = []
     try:
@@ -146,20 +157,18 @@ def execute(
     """Run a suite to the end (or resume one); the result knows its exit code.
 
     Once the run directory exists, `ending` (when given) holds what the run leaves, also
-    when it ends with an exception, so that its caller can say so."""
+    when it ends with an exception, so that its caller can say so.
+
+    A dry run returns every run `not_run` and exit code 0, or raises the error the run
+    would stop with (a secret that is not set)."""
+    if request.dry_run:
+        dry = _dry_run(request)
+        dry_runs.check(dry, emulator=_emulator(request))
+        return _not_sent(dry.plan, request.workdir)
     check_outputs(request.outputs)
-    if not request.dry_run and not request.resume:
+    if not request.resume:
         run_dirs.check_parent(request.workdir)
-    if (
-        min(request.concurrency, request.batch_size, request.submissions) < 1
-        or request.poll_interval <= 0
-    ):
-        raise UsageError(
-            "--concurrency, --batch-size and --submissions must be at least 1, and "
-            "--poll-interval more than 0"
-        )
-    if request.on_interrupt not in ("leave", "end"):
-        raise UsageError(f"--on-interrupt {request.on_interrupt!r}: give leave or end")
+    _check_settings(request)
     resumed = run_dirs.resume(request.resume) if request.resume else None
     planned = resumed.request if resumed is not None else request.plan
     if planned is None:
@@ -167,23 +176,7 @@ def execute(
     the_plan = plan(planned, request.environ)
     if resumed is not None:
         run_dirs.check_resume(resumed, the_plan, str(request.resume))
-    if request.dry_run:
-        records = tuple(_not_run(the_plan))
-        report = write_run_report(
-            the_plan,
-            records,
-            secrets=the_plan.secrets,
-            outputs=[Path(output) for output in request.outputs],
-            started_at=None,
-            run_dir=None,
-            workdir=request.workdir,
-        )
-        return RunResult(the_plan, records, None, ExitCode.OK, report)
-    emulator = (
-        request.emulator
-        or request.emulator_config is not None
-        or (resumed is not None and resumed.emulator)
-    )
+    emulator = _emulator(request) or (resumed is not None and resumed.emulator)
     pools = _static_pools(the_plan, request.environ) if emulator else []
     with run_environment(
         request.environ,
@@ -372,8 +365,46 @@ def _signals(executor: Executor, *, end_calls: bool) -> Iterator[None]:
             loop.remove_signal_handler(number)
 
 
-def _not_run(the_plan: Plan) -> list[RunRecord]:
-    return [
-        RunRecord.of(run, Outcome.NOT_RUN, error="dry run: nothing was sent")
-        for run in the_plan.runs
-    ]
+def _check_settings(request: RunRequest) -> None:
+    if (
+        min(request.concurrency, request.batch_size, request.submissions) < 1
+        or request.poll_interval <= 0
+    ):
+        raise UsageError(
+            "--concurrency, --batch-size and --submissions must be at least 1, and "
+            "--poll-interval more than 0"
+        )
+    if request.on_interrupt not in ("leave", "end"):
+        raise UsageError(f"--on-interrupt {request.on_interrupt!r}: give leave or end")
+
+
+def _emulator(request: RunRequest) -> bool:
+    return request.emulator or request.emulator_config is not None
+
+
+def _dry_run(request: RunRequest) -> DryRun:
+    """The dry run of `request`, checked as far as a run is before it makes anything."""
+    dry_runs.check_request(request.plan, resume=request.resume, outputs=request.outputs)
+    assert request.plan is not None
+    _check_settings(request)
+    return dry_runs.prepare(
+        plan(request.plan, request.environ),
+        request.environ,
+        concurrency=request.concurrency,
+        emulator=_emulator(request),
+    )
+
+
+def _not_sent(the_plan: Plan, workdir: Path) -> RunResult:
+    """The result of a dry run (for `specrunner.run`): every run `not_run`, no file written."""
+    records = dry_runs.not_run(the_plan)
+    report = write_run_report(
+        the_plan,
+        records,
+        secrets=the_plan.secrets,
+        outputs=[],
+        started_at=None,
+        run_dir=None,
+        workdir=workdir,
+    )
+    return RunResult(the_plan, records, None, ExitCode.OK, report)

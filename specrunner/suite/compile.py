@@ -171,6 +171,7 @@ class _Compiler:
             ),
             total_runs=sum(len(s.plan.cells) * s.plan.repeat for s in planned),
             secrets=self.tracker.secrets,
+            env_names=tuple(sorted(self.env.used)),
         )
 
     def pick_environment(self) -> str | None:
