@@ -18,9 +18,10 @@ runs / 20 scenarios repeated 20 times, each run's payload carrying its run key.
 
 The figures, per case and poll interval (min / median / max over the repetitions):
 - wall: of the whole command (interpreter start to exit);
-- ideal: ceil(runs / rooms) x call, the waves alone; start-up (the median wall of the same
-  command with `--dry-run`: interpreter, imports, planning) is its own column, and
-  "x ideal after start-up" is (median wall - start-up) / ideal;
+- ideal: ceil(runs / rooms) x call, the waves alone; start-up (from the command's start to
+  its first POST, as the emulator saw it: interpreter, imports, planning, the first
+  leases) is its own column, and "x ideal after start-up" is (median wall - median
+  start-up) / ideal;
 - CPU: user + system seconds of the specrunner process itself, and peak memory (its
   ru_maxrss), both from `os.wait4` on that process;
 - POSTs and GETs per run, counted from the emulator's ledger (every request it answered),
@@ -39,8 +40,8 @@ Targets (marked beside the figures; the exit code is 0 whatever they say, 1 only
 command failed or a run was created twice or not at all):
 - 2,000 x 0.5 s on 200 rooms, poll 0.25 s: median wall at most 1.2x ideal;
 - 1,000 x 1 s on 100 rooms, poll 1 s: median wall at most 1.3x ideal;
-- 10,000 x 0.2 s on 1,000 rooms (both intervals): median CPU at most 3 s, peak memory
-  under 200 MB, median wall within 2x ideal.
+- 10,000 x 0.2 s on 1,000 rooms: median CPU at most 3 s and peak memory under 200 MB (at
+  both intervals), median wall within 2x ideal (at 0.25 s, as in the issue's grid).
 """
 
 from __future__ import annotations
@@ -338,18 +339,6 @@ def run_specrunner(
     )
 
 
-def run_startup(case: Case, poll: float, work: Path, suite_path: Path, tag: str) -> float:
-    """The wall of the same command with `--dry-run`: nothing is leased or sent."""
-    folder = work / tag
-    folder.mkdir()
-    env = {**os.environ, "CEKURA_API_URL": "http://127.0.0.1:9", "CEKURA_API_KEY": KEY}
-    command = [sys.executable, *specrunner_command(case, poll, suite_path), "--dry-run"]
-    usage = measure(command, env, folder, folder / "log")
-    if usage.code != 0:
-        raise RuntimeError(f"the dry run failed (exit {usage.code}): see {folder / 'log'}")
-    return usage.wall
-
-
 def run_naive(case: Case, work: Path, tag: str) -> Sample:
     folder = work / tag
     folder.mkdir()
@@ -438,11 +427,13 @@ def targets(row: Row) -> list[tuple[str, bool]]:
     if runs == 10000:
         cpu = row.median(lambda s: s.cpu)
         peak = max(s.peak_mb for s in row.samples)
-        return [
+        marks = [
             (f"CPU ≤ 3 s ({cpu:.1f} s)", cpu <= 3.0),
             (f"peak < 200 MB ({peak:.0f} MB)", peak < 200),
-            (f"wall ≤ 2× ideal ({ratio:.2f}×)", ratio <= 2.0),
         ]
+        if row.poll == 0.25:  # (the issue's grid measures this case's wall at 0.25 s)
+            marks.append((f"wall ≤ 2× ideal ({ratio:.2f}×)", ratio <= 2.0))
+        return marks
     return []
 
 
@@ -459,14 +450,14 @@ def spread(values: Sequence[float]) -> str:
 
 HEADER = (
     "| case | who | poll s | wall s (min / med / max) | ideal s | × ideal | start-up s "
-    "| × ideal after start-up | first POST s | tail s | CPU s | peak MB | POSTs / run "
+    "| × ideal after start-up | tail s | CPU s | peak MB | POSTs / run "
     "| GETs / run | exactly once | emulator CPU s | targets |"
 )
 
 
 LEGEND = """
-ideal: ceil(runs / rooms) x call. start-up: the same command with --dry-run. first POST:
-from the command's start to its first submission, as the emulator saw it. tail: from the
+ideal: ceil(runs / rooms) x call. start-up: from the command's start to its first
+submission (its first POST), as the emulator saw it. tail: from the
 last Cekura request to the command's exit. CPU and peak memory: of the command's own
 process (os.wait4). GETs: bulk polls (specrunner) or result polls (the naive script)."""
 
@@ -479,14 +470,13 @@ def table_row(row: Row) -> str:
         who, poll = "specrunner", f"{row.poll:g}"
     if not samples:
         failed = "failed: " + "; ".join(row.failures)
-        return f"| {case.name} | {who} | {poll} |" + " – |" * 11 + f" {failed} | – | – |"
+        return f"| {case.name} | {who} | {poll} |" + " – |" * 10 + f" {failed} | – | – |"
     startup = row.startup()
     wall = row.median(lambda s: s.wall)
-    if row.who == "naive":
-        start, net, once = "–", "–", "–"
-    else:
-        start = "–" if startup is None else f"{startup:.2f}"
-        net = "–" if startup is None else f"{(wall - startup) / case.ideal:.2f}×"
+    start = "–" if startup is None else f"{startup:.2f}"
+    net = "–" if startup is None else f"{(wall - startup) / case.ideal:.2f}×"
+    once = "–"
+    if row.who != "naive":
         checked = [s.exactly_once for s in samples]
         once = "?" if None in checked else mark(all(checked))
     problems = sorted({s.problem for s in samples if s.problem} | set(row.failures))
@@ -502,7 +492,6 @@ def table_row(row: Row) -> str:
         f"{row.ratio():.2f}×",
         start,
         net,
-        optional(row, lambda s: s.first_post),
         optional(row, lambda s: s.tail),
         f"{row.median(lambda s: s.cpu):.2f}",
         f"{max(s.peak_mb for s in samples):.0f}",
@@ -656,14 +645,6 @@ def grid(
             base = Row(case, "naive", NAIVE_POLL)
             rows += [*mine.values(), *([base] if baseline else [])]
             for rep in range(1, repeat + 1):
-                try:
-                    startup = run_startup(
-                        case, polls[0], work, suite_path, f"{case.runs}-dry-{rep}"
-                    )
-                except Exception as exc:
-                    for row in mine.values():
-                        row.failures.append(f"dry run #{rep}: {exc}")
-                    continue
                 for poll in polls:
                     tag = f"{case.runs}-poll{poll:g}-{rep}"
                     try:
@@ -672,8 +653,9 @@ def grid(
                         mine[poll].failures.append(f"#{rep}: {type(exc).__name__}: {exc}")
                         continue
                     mine[poll].samples.append(sample)
-                    mine[poll].startups.append(startup)
-                    note(case, f"poll {poll:g} s", rep, sample, startup)
+                    if sample.first_post is not None:
+                        mine[poll].startups.append(sample.first_post)
+                    note(case, f"poll {poll:g} s", rep, sample, sample.first_post)
                     save()
                 if baseline:
                     try:
