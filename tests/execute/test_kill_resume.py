@@ -158,7 +158,13 @@ def test_kill_9_at_several_points_then_resume(tmp_path: Path) -> None:
         finish(start(resume, emulator, tmp_path))
         results = json.loads((Path(where) / "results.json").read_text())
         check_exactly_once(emulator, results, RUNS)
-    assert sum(r["outcome"] in ("passed", "failed") for r in results["runs"]) >= RUNS - 20
+    outcomes = Counter(r["outcome"] for r in results["runs"])
+    # Each of the 3 kills leaves at most the one batch (10 runs) it was submitting unknown;
+    # every other run was sent and followed to its end. (Some may end in an error: on a
+    # slow machine a session whose call comes late gives up, as real bots do.)
+    assert outcomes["unknown"] <= 3 * 10, outcomes
+    assert outcomes["not_run"] == 0, outcomes
+    assert outcomes["passed"] + outcomes["failed"] >= RUNS // 2, outcomes
 
 
 def test_ctrl_c_exits_130_with_partial_results_and_resume_finishes(tmp_path: Path) -> None:
