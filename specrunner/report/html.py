@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from specrunner.judge import OUTCOMES
 from specrunner.report.records import ExpectRule, Report
+from specrunner.report.shards import partial_note
 from specrunner.text import visible_in_json
 from specrunner.version import __version__
 
@@ -193,6 +194,12 @@ def _facts(report: Report) -> list[Fact]:
         facts.append(Fact("Selected scenarios", ", ".join(selection["scenarios"])))
     if selection["shard"]:
         facts.append(Fact("Shard", selection["shard"]))
+    plan = report.get("plan")
+    if plan is not None and plan.get("merged"):
+        facts.append(Fact("Shards merged", ", ".join(plan.get("merged", []))))
+    missing = partial_note(report)
+    if missing is not None:
+        facts.append(Fact("Partial merge", missing, wide=True))
     if report["run_dir"]:
         facts.append(Fact("Run directory", report["run_dir"], mono=True, wide=True))
     stopped = report.get("stopped")
