@@ -149,9 +149,7 @@ def test_secrets_in_the_plan_are_masked_and_the_shards_still_merge() -> None:
     suite = copy.deepcopy(SUITE)
     suite["scenarios"][1] = {"id": "{{ env.REFUND_ID }}", "name": "refund", "repeat": 4}
     environ = {"REFUND_ID": "987654321"}
-    reports = [
-        report_of(compile_dict(suite, shard=(i, 2), environ=environ)) for i in (1, 2)
-    ]
+    reports = [report_of(compile_dict(suite, shard=(i, 2), environ=environ)) for i in (1, 2)]
     text = "".join(render_json(r) for r in reports)
     assert "987654321" not in text
     assert reports[0]["plan"]["cells"][2]["scenario_id"] == "***"
@@ -173,11 +171,12 @@ def test_the_json_report_writes_the_plans_cells_one_per_line() -> None:
 
 def test_every_shard_merges_into_the_report_of_the_whole_plan() -> None:
     def outcome(key: str) -> Outcome:
-        return Outcome.FAILED if int(key, 16) % 5 == 0 else Outcome.PASSED
+        return Outcome.FAILED if key < "8" else Outcome.PASSED  # about half of them
 
-    reports, given = a_split(3)
+    _, given = a_split(3)
     reports = shards(3, outcome)
     whole = report_of(compile_dict(SUITE), outcome)
+    assert 0 < whole["verdict"]["outcomes"]["failed"] < PLANNED_RUNS
     # The order the reports are given in does not matter: runs follow the plan.
     result = merge_reports(reports[::-1], given[::-1])
     valid(result)
@@ -198,7 +197,7 @@ def test_one_report_of_a_whole_plan_merges_alone() -> None:
 
 
 def test_a_missing_shard_is_an_error_that_names_it() -> None:
-    reports, given = a_split(3)
+    reports, _ = a_split(3)
     runs = len(reports[2]["runs"])
     assert refusal(reports[:2]) == (
         f"merge: shard 3/3 is missing ({runs} of the plan's {PLANNED_RUNS} runs): merge its "
