@@ -406,6 +406,7 @@ def init(directory: str, force: bool) -> None:
         _out("Next:")
         _out(f"  specrunner validate {suite}")
         _out(f"  specrunner plan {suite}")
+        _out(f"  specrunner run {suite} --emulator -o report.html")
 
     _finish(action)
 
