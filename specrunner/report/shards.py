@@ -106,6 +106,11 @@ def check_shards(reports: Sequence[Report], names: Sequence[str]) -> Shards:
                 "the shards of one plan are cut into one number of parts (one N in "
                 "--shard I/N)"
             )
+        if shard in given and shard.count == 1:
+            raise UsageError(
+                f"merge: {given[shard]} and {name} are both reports of the whole plan (run "
+                "without --shard): merge the reports of a plan's shards, each once"
+            )
         if shard in given:
             raise UsageError(
                 f"merge: {given[shard]} and {name} are both shard {shard}: give each shard once"

@@ -262,6 +262,14 @@ def test_a_shard_given_twice_is_an_error() -> None:
     )
 
 
+def test_two_reports_of_the_whole_plan_are_an_error() -> None:
+    whole = report_of(compile_dict(SUITE))
+    assert refusal([whole, whole], ["monday.json", "tuesday.json"]) == (
+        "merge: monday.json and tuesday.json are both reports of the whole plan (run without "
+        "--shard): merge the reports of a plan's shards, each once"
+    )
+
+
 def test_shards_cut_into_different_numbers_are_an_error() -> None:
     assert refusal([shard(1, 2), shard(2, 3)], ["a.json", "b.json"]) == (
         "merge: b.json is shard 2/3 and a.json is shard 1/2: the shards of one plan are cut "
