@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from specrunner.cli import main
 from specrunner.errors import UsageError
 from specrunner.models import Outcome, Plan, RunRecord
 from specrunner.report.build import build_report
+from specrunner.report.html import render_html
+from specrunner.report.junit import render_junit
+from specrunner.report.markdown import render_markdown
 from specrunner.report.planned import fingerprint
 from specrunner.report.records import Report
 from specrunner.report.saved import merge_reports
@@ -453,3 +457,27 @@ def test_the_troubleshooting_page_shows_the_merge_messages_verbatim() -> None:
         assert f"specrunner: error: {message}\n" in page, message
     lost = len(reports[2]["runs"])
     assert f"shard 3/3 is missing: its {lost} run counts as not run" in page
+
+
+def test_every_view_of_a_partial_merge_says_what_is_missing() -> None:
+    reports, _ = a_split(3)
+    partial = merged(reports[:2], allow_partial=True)
+    lost = len(reports[2]["runs"])
+    note = f"shard 3/3 is missing: its {_runs(lost)} count{'s' if lost == 1 else ''} as not run"
+    page = render_html(partial)
+    assert f"<dt>Partial merge</dt><dd>{note}</dd>" in page
+    assert "<dt>Shards merged</dt><dd>1/3, 2/3</dd>" in page
+    assert f"**Partial merge:** {note}." in render_markdown(partial)
+    properties = {
+        p.get("name"): p.get("value") for p in ET.fromstring(render_junit(partial)).iter("property")
+    }
+    assert properties["merge.shards"] == "1/3, 2/3" and properties["merge.missing"] == "3/3"
+    whole = merged(reports)
+    assert "Partial merge" not in render_html(whole)
+    assert "Partial merge" not in render_markdown(whole)
+    assert "None" not in render_markdown(whole)
+    assert "merge.missing" not in render_junit(whole)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
