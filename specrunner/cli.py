@@ -51,6 +51,21 @@ def _text_width(wide: bool) -> int | None:
     return None if wide else output_width(sys.stdout)
 
 
+def _output_option(what: str, *, required: bool = False) -> Callable[..., Any]:
+    """`-o PATH`, repeatable: the formats are the report writers' (a test holds them to
+    `specrunner.report.write.renderers`)."""
+    return click.option(
+        "-o",
+        "--output",
+        "outputs",
+        metavar="PATH",
+        multiple=True,
+        required=required,
+        help=f"Write {what} here, in the format its extension names: .json, .html, .xml "
+        "(JUnit) or .md. Repeatable.",
+    )
+
+
 def _out(text: str) -> None:
     click.echo(text)
 
@@ -267,14 +282,7 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
     is_flag=True,
     help="With --dry-run: never wrap, each payload on one line however long.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "outputs",
-    metavar="PATH",
-    multiple=True,
-    help="Write the results here (.json). Repeatable.",
-)
+@_output_option("a report")
 def run(
     suite: str | None,
     selection: dict[str, Any],
@@ -356,53 +364,50 @@ def cancel(run_dir: str) -> None:
 
 @main.command()
 @click.argument("results", metavar="RESULTS.json")
-@click.option(
-    "-o",
-    "--output",
-    "outputs",
-    metavar="PATH",
-    multiple=True,
-    required=True,
-    help="Write the report here; the extension picks the format. Repeatable.",
-)
+@_output_option("the report", required=True)
 def report(results: str, outputs: tuple[str, ...]) -> None:
     """Render reports again from a saved JSON report.
 
-    Exit code 0 when the report's verdict passed, 1 when it did not, 2 for a file that is
-    not a specrunner report.
+    Prints each file written. Exit code 0 when the report's verdict passed, 1 when it did
+    not, 2 for a file that is not a specrunner report.
     """
     from specrunner.app import reports  # each command loads its own use case
 
-    _finish(lambda: reports.render_saved(results, outputs))
+    def action() -> int:
+        rendered = reports.render_saved(results, outputs)
+        for line in rendered.lines():
+            _out(line)
+        return rendered.exit_code
+
+    _finish(action)
 
 
 @main.command()
 @click.argument("reports", metavar="A.json B.json...", nargs=-1, required=True)
+@_output_option("the merged report", required=True)
 @click.option(
-    "-o",
-    "--output",
-    "outputs",
-    metavar="PATH",
-    multiple=True,
-    required=True,
-    help="Write the merged report here; the extension picks the format. Repeatable.",
+    "--allow-partial",
+    is_flag=True,
+    help="Merge even when shards are missing: their runs count as not run, and their "
+    "cells as not met.",
 )
-def merge(reports: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+def merge(reports: tuple[str, ...], outputs: tuple[str, ...], allow_partial: bool) -> None:
     """Join the JSON reports of the shards of one plan and judge the cells again.
 
-    The reports must come from one suite, environment and selection (but the shard), and
-    share no run. Exit code 0 when the merged verdict passed, 1 when it did not.
+    The reports must come from one plan (suite, environment and selection but the shard),
+    cut into one number of shards (one N in --shard I/N), each shard given once. A missing
+    shard is an error that names it; with --allow-partial, its runs count as not run.
+    Prints the merged verdict and each file written. Exit code 0 when the merged verdict
+    passed, 1 when it did not, 2 when the reports are not the shards of one plan or a
+    shard is missing.
     """
-    from specrunner.app.reports import merge as merge_reports  # the command's own use case
+    from specrunner.app import reports as use_case  # the command's own use case
 
     def action() -> int:
-        merged = merge_reports(reports, outputs)
-        verdict = merged["verdict"]
-        _out(
-            f"merged {len(reports)} reports: {verdict['runs']} runs, "
-            f"{verdict['cells_passed']}/{verdict['cells']} cells met"
-        )
-        return 0 if verdict["passed"] else 1
+        merged = use_case.merge(reports, outputs, allow_partial=allow_partial)
+        for line in [*use_case.merge_lines(merged.report), *merged.lines()]:
+            _out(line)
+        return merged.exit_code
 
     _finish(action)
 
@@ -437,6 +442,7 @@ def init(directory: str, force: bool) -> None:
         _out("Next:")
         _out(f"  specrunner validate {suite}")
         _out(f"  specrunner plan {suite}")
+        _out(f"  specrunner run {suite} --emulator -o report.html")
 
     _finish(action)
 

@@ -108,3 +108,32 @@ def test_index_links_every_page() -> None:
     linked = set(re.findall(r"\]\(([\w.-]+\.md)(?:#[^)]*)?\)", index))
     pages = {p.name for p in DOCS.glob("*.md")} - {"index.md"}
     assert sorted(pages - linked) == []
+
+
+def test_the_quickstart_and_the_starter_suite_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quickstart starts from what a user has (a clone, or a pip install), names no
+    placeholder, and what it says of the starter suite `specrunner init` writes is so:
+    its file, its runs, and the keys it tells you to set."""
+    text = QUICKSTART.read_text(encoding="utf-8")
+    assert "REPOSITORY_URL" not in text and "git clone" not in text
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "my-agent"]).exit_code == 0
+    suite = Path("my-agent/specs/smoke.yaml")
+    validated = runner.invoke(main, ["validate", str(suite)])
+    assert validated.exit_code == 0
+    assert f"`{validated.output.strip()}`" in text
+    starter = yaml.safe_load(suite.read_text(encoding="utf-8"))
+    account = section(text, "## Against your Cekura account")
+    assert "set the scenario's `id`" in account and len(starter["scenarios"]) == 1
+    assert "`id`" in account and "id" in starter["scenarios"][0]
+    assert "the room's `agent_name`" in account and len(starter["rooms"]) == 1
+    assert "agent_name" in next(iter(starter["rooms"].values()))
+    # `agent` is optional: the starter has it commented out, and the quickstart says so.
+    assert "uncomment `agent`" in account and "agent" not in starter
+    assert "\n# agent: " in suite.read_text(encoding="utf-8")
+    uncommented = suite.read_text(encoding="utf-8").replace("\n# agent: ", "\nagent: ")
+    suite.write_text(uncommented, encoding="utf-8")
+    assert runner.invoke(main, ["validate", str(suite)]).exit_code == 0

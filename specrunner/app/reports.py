@@ -7,6 +7,7 @@ import datetime
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -17,7 +18,9 @@ from specrunner.report.build import build_report, finite
 from specrunner.report.markdown import append_step_summary
 from specrunner.report.records import Report
 from specrunner.report.saved import merge_reports, read_report
+from specrunner.report.shards import partial_note
 from specrunner.report.write import check_outputs, write_reports
+from specrunner.text import visible
 
 
 def now_iso() -> str:
@@ -73,20 +76,73 @@ def step_summary(report: Report, environ: Mapping[str, str]) -> list[str]:
     return [str(path)] if path is not None else []
 
 
-def render_saved(path: str, outputs: Sequence[str]) -> int:
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What `specrunner report` or `specrunner merge` made: the report, and where it went."""
+
+    report: Report
+    written: tuple[str, ...]
+    """Each file written, in the order given."""
+    step_summary: bool
+    """The Markdown summary was appended to $GITHUB_STEP_SUMMARY."""
+
+    @property
+    def exit_code(self) -> int:
+        return ExitCode.OK if self.report["verdict"]["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+
+    def lines(self) -> list[str]:
+        """`wrote PATH` for each file. The step summary's path is not shown: it is a value
+        read from the environment, and those are never printed."""
+        lines = [f"wrote {visible(path)}" for path in self.written]
+        if self.step_summary:
+            lines.append("appended the Markdown summary to $GITHUB_STEP_SUMMARY")
+        return lines
+
+
+def render_saved(path: str, outputs: Sequence[str]) -> Rendered:
     """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's."""
     check_outputs(outputs)
     # A saved report may hold a NaN (JSON files written elsewhere): it is written as null.
     report = cast(Report, finite(read_report(path)))
-    write_reports(report, [Path(o) for o in outputs])
-    step_summary(report, os.environ)
-    return ExitCode.OK if report["verdict"]["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+    return _written(report, outputs)
 
 
-def merge(paths: Sequence[str], outputs: Sequence[str]) -> Report:
+def merge(paths: Sequence[str], outputs: Sequence[str], *, allow_partial: bool = False) -> Rendered:
     """`specrunner merge`: join the reports of a plan's shards and judge the cells again."""
     check_outputs(outputs)
-    merged = merge_reports([cast(Report, finite(read_report(p))) for p in paths], list(paths))
-    write_reports(merged, [Path(o) for o in outputs])
-    step_summary(merged, os.environ)
-    return merged
+    merged = merge_reports(
+        [cast(Report, finite(read_report(p))) for p in paths],
+        list(paths),
+        allow_partial=allow_partial,
+    )
+    return _written(merged, outputs)
+
+
+def _written(report: Report, outputs: Sequence[str]) -> Rendered:
+    write_reports(report, [Path(o) for o in outputs])
+    appended = bool(step_summary(report, os.environ))
+    return Rendered(report, tuple(outputs), appended)
+
+
+def merge_lines(report: Report) -> list[str]:
+    """What `specrunner merge` says of the merged report: the shards it joined, its
+    verdict, and (for a partial merge) what is missing."""
+    verdict = report["verdict"]
+    plan = report.get("plan")
+    merged = list(plan.get("merged", [])) if plan is not None else []
+    if merged == ["1/1"]:
+        joined = "the whole plan"
+    elif len(merged) == 1:
+        joined = f"shard {merged[0]}"
+    else:
+        joined = f"shards {', '.join(merged[:-1])} and {merged[-1]}"
+    lines = [
+        f"merged {joined} of {visible(report['suite']['name'])}: {verdict['runs']} runs, "
+        f"{verdict['cells_passed']}/{verdict['cells']} cells met"
+    ]
+    partial = partial_note(report)
+    if partial is not None:
+        lines.append(f"partial: {partial}")
+    if report.get("stopped"):
+        lines.append(f"stopped early: {visible(str(report.get('stopped')))}")
+    return lines

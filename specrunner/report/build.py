@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, TypedDict, cast
 
 from specrunner.judge import CellCounts, Rule, count, mean_scores, percentile, wilson
 from specrunner.masking import MASK, Secrets
 from specrunner.models import Plan, RunRecord
+from specrunner.report.planned import fingerprint, plan_cells, plan_record
 from specrunner.report.records import (
     ExpectedOutcome,
     ExpectRule,
     OutcomeCounts,
+    PlanCell,
     Report,
     ReportCell,
     ReportMetric,
@@ -90,20 +92,8 @@ def build_report(
                 "publish_data_message": run.shown_payload,
             }
         )
-    cells_meta: list[CellMeta] = []
-    for scenario in plan.scenarios:
-        for cell in scenario.cells:
-            cells_meta.append(
-                {
-                    "scenario": scenario.name,
-                    "scenario_id": shown_id(scenario.id),
-                    "cell": dict(cell),
-                    "label": cell_label(cell),
-                    "tags": list(scenario.tags),
-                    # `Expectation.as_json` writes the schema's expect rule.
-                    "expect": cast(ExpectRule, scenario.expect.as_json()),
-                }
-            )
+    planned_cells = plan_cells(plan, shown_id)
+    cells_meta = [meta_of(cell) for cell in planned_cells]
     cells, verdict = judge(runs, cells_meta)
     report: Report = {
         "report_version": REPORT_VERSION,
@@ -121,13 +111,16 @@ def build_report(
         "started_at": started_at,
         "finished_at": finished_at,
         "run_dir": run_dir,
+        "plan": plan_record(planned_cells),
         "verdict": verdict,
         "cells": cells,
         "runs": runs,
     }
     if stopped is not None:
         report["stopped"] = stopped
-    return cast(Report, _cleaned(cast(dict[str, Any], report), hidden))
+    cleaned = cast(Report, _cleaned(cast(dict[str, Any], report), hidden))
+    cleaned["plan"]["fingerprint"] = fingerprint(cleaned)
+    return cleaned
 
 
 def _cleaned(report: dict[str, Any], hidden: Secrets) -> dict[str, Any]:
@@ -158,11 +151,16 @@ def cell_id(scenario: str, cell: Mapping[str, Any]) -> str:
 
 
 def judge(
-    runs: Sequence[ReportRun], cells_meta: Iterable[CellMeta]
+    runs: Sequence[ReportRun],
+    cells_meta: Iterable[CellMeta],
+    *,
+    missing: Collection[str] = frozenset(),
 ) -> tuple[list[ReportCell], Verdict]:
     """The cells (in the order of `cells_meta`) with their verdicts, and the suite's verdict.
 
-    Cells without runs in `runs` (left out by a selection or shard) are not reported.
+    Cells without runs in `runs` (left out by a selection or shard) are not reported. A
+    cell with a run in `missing` (the keys of runs a partial merge lacks) is not met,
+    whatever its rule says of the runs it has: nobody knows what the others would do.
     """
     by_cell: dict[str, list[ReportRun]] = {}
     for run in runs:
@@ -191,7 +189,8 @@ def judge(
                 "pass_rate": counts.pass_rate,
                 "wilson": list(interval) if interval is not None else None,
                 "flaky": counts.flaky,
-                "met": rule.met(counts.passes, counts.runs),
+                "met": rule.met(counts.passes, counts.runs)
+                and not any(r["key"] in missing for r in members),
                 "keys": [r["key"] for r in members],
             }
         )
@@ -235,17 +234,19 @@ def _means(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
 
 def cells_meta_of(report: Report) -> list[CellMeta]:
     """The cells' rules and labels as a saved report holds them (for re-judging)."""
-    return [
-        {
-            "scenario": cell["scenario"],
-            "scenario_id": cell["scenario_id"],
-            "cell": cell["cell"],
-            "label": cell["label"],
-            "tags": cell["tags"],
-            "expect": cell["expect"],
-        }
-        for cell in report["cells"]
-    ]
+    return [meta_of(cell) for cell in report["cells"]]
+
+
+def meta_of(cell: ReportCell | PlanCell) -> CellMeta:
+    """What judging needs of a cell of the report, or of its plan."""
+    return {
+        "scenario": cell["scenario"],
+        "scenario_id": cell["scenario_id"],
+        "cell": cell["cell"],
+        "label": cell["label"],
+        "tags": cell["tags"],
+        "expect": cell["expect"],
+    }
 
 
 def _outcome_counts(counts: Mapping[str, int]) -> OutcomeCounts:

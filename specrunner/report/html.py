@@ -13,6 +13,7 @@ Bidi controls in the JSON block are shown as escapes (`\\u202e`); the markup kee
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from markupsafe import Markup
 
 from specrunner.judge import OUTCOMES
 from specrunner.report.records import ExpectRule, Report
+from specrunner.report.shards import partial_note
 from specrunner.text import visible_in_json
 from specrunner.version import __version__
 
@@ -47,6 +49,8 @@ class Fact:
     full: str | None = None
     mono: bool = False
     wide: bool = False
+    where: bool = False
+    """Where and when the run ran, not how it went: folded away on a phone."""
 
 
 COUNT_COLUMNS = (
@@ -168,6 +172,8 @@ def timestamp(value: str | None) -> str:
 
 
 def _facts(report: Report) -> list[Fact]:
+    """The summary's facts: how the run went first, then where and when it ran (folded
+    away on a phone, so that the first cells are on the first screen)."""
     verdict = report["verdict"]
     durations = verdict["duration_seconds"]
     commit = report["git"]["commit"]
@@ -182,23 +188,31 @@ def _facts(report: Report) -> list[Fact]:
             "Duration, median / p95",
             f"{seconds(durations['median'])} / {seconds(durations['p95'])}",
         ),
+    ]
+    stopped = report.get("stopped")
+    if stopped:
+        facts.append(Fact("Partial: stopped early", stopped, wide=True))
+    missing = partial_note(report)
+    if missing is not None:
+        facts.append(Fact("Partial merge", missing, wide=True))
+    where = [
         Fact("Finished", timestamp(report["finished_at"])),
         Fact("Started", timestamp(report["started_at"])),
         Fact("Git commit", commit[:12] if commit else "—", commit, mono=True),
         Fact("Suite file", report["suite"]["file"], mono=True),
     ]
     if selection["tags"]:
-        facts.append(Fact("Selected tags", ", ".join(selection["tags"])))
+        where.append(Fact("Selected tags", ", ".join(selection["tags"])))
     if selection["scenarios"]:
-        facts.append(Fact("Selected scenarios", ", ".join(selection["scenarios"])))
+        where.append(Fact("Selected scenarios", ", ".join(selection["scenarios"])))
     if selection["shard"]:
-        facts.append(Fact("Shard", selection["shard"]))
+        where.append(Fact("Shard", selection["shard"]))
+    plan = report.get("plan")
+    if plan is not None and plan.get("merged"):
+        where.append(Fact("Shards merged", ", ".join(plan.get("merged", []))))
     if report["run_dir"]:
-        facts.append(Fact("Run directory", report["run_dir"], mono=True, wide=True))
-    stopped = report.get("stopped")
-    if stopped:
-        facts.append(Fact("Partial: stopped early", stopped, wide=True))
-    return facts
+        where.append(Fact("Run directory", report["run_dir"], mono=True, wide=True))
+    return facts + [dataclasses.replace(fact, where=True) for fact in where]
 
 
 @cache

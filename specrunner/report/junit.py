@@ -32,6 +32,7 @@ def render_junit(report: Report) -> str:
     cells = report["cells"]
     failures = sum(not cell["met"] for cell in cells)
     total_time = _seconds(run.get("duration_seconds") for run in report["runs"])
+    plan = report.get("plan")
 
     root = ET.Element(
         "testsuites",
@@ -57,6 +58,8 @@ def render_junit(report: Report) -> str:
             "environment": report["environment"],
             "git.commit": report["git"]["commit"],
             "selection.shard": report["selection"]["shard"],
+            "merge.shards": _listed(plan.get("merged") if plan is not None else None),
+            "merge.missing": _listed(plan.get("missing") if plan is not None else None),
             "specrunner": report["specrunner"],
         },
     )
@@ -113,6 +116,11 @@ def _properties(parent: ET.Element, values: Mapping[str, Any]) -> None:
     element = ET.SubElement(parent, "properties")
     for name, value in shown.items():
         ET.SubElement(element, "property", _attrs(name=name, value=value))
+
+
+def _listed(values: Sequence[str] | None) -> str | None:
+    """A list as one property value (`1/3, 2/3`), or None (no property) when empty."""
+    return ", ".join(values) if values else None
 
 
 def _attrs(**values: Any) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from specrunner.report.build import cell_id
 from specrunner.report.records import Report, ReportCell, ReportRun
+from specrunner.report.shards import partial_note
 from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
 
 MAX_CELL_ROWS = 50
@@ -36,6 +37,9 @@ def render_markdown(report: Report) -> str:
     lines = [_title(report), "", _counts(report), ""]
     if report.get("stopped"):
         lines += [f"**Partial results:** the run stopped early ({md(report.get('stopped'))}).", ""]
+    missing = partial_note(report)
+    if missing is not None:
+        lines += [f"**Partial merge:** {md(missing)}.", ""]
     cells = report["cells"]
     listed = [c for c in cells if not c["met"]] + [c for c in cells if c["met"] and c["flaky"]]
     if not cells:

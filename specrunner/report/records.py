@@ -90,6 +90,32 @@ class ReportCell(TypedDict):
     keys: list[str]
 
 
+class PlanCell(TypedDict):
+    """A cell of the plan (`$defs/plan_cell`): what judging needs of it, the room that
+    serves it, and the keys of all its runs, whichever shard they fall in."""
+
+    scenario: str
+    scenario_id: int | str
+    cell: dict[str, Any]
+    label: str
+    tags: list[str]
+    expect: ExpectRule
+    room: str
+    keys: list[str]
+
+
+class ReportPlan(TypedDict):
+    """The plan a report is (a shard of), for `specrunner merge` to tell what is missing."""
+
+    fingerprint: str
+    runs: int
+    cells: list[PlanCell]
+    merged: NotRequired[list[str]]
+    """In a merged report: the shards (I/N) it joins."""
+    missing: NotRequired[list[str]]
+    """In a partial merge: the shards (I/N) it lacks; their runs are in it as not run."""
+
+
 class ReportMetric(TypedDict):
     """One Cekura metric of a run (`$defs/metric`)."""
 
@@ -137,6 +163,8 @@ class Report(TypedDict):
     started_at: str | None
     finished_at: str
     run_dir: str | None
+    plan: NotRequired[ReportPlan]
+    """Absent from reports written before reports recorded their plan."""
     stopped: NotRequired[str | None]
     """Why the run stopped before its end: its results are partial (absent when whole)."""
     verdict: Verdict

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import cast
 
 from specrunner.errors import UsageError
-from specrunner.report.build import CellMeta, cells_meta_of, judge
-from specrunner.report.records import Report, ReportRun
+from specrunner.report.build import judge, meta_of
+from specrunner.report.records import PlanCell, Report, ReportPlan, ReportRun
+from specrunner.report.shards import Shards, check_shards, shard_of
 from specrunner.schemas import load_schema
 from specrunner.shape import Check, compile_shape
 
@@ -53,11 +54,17 @@ def _conforms() -> Check:
     return compile_shape(load_schema("report"))
 
 
-def merge_reports(reports: Sequence[Report], names: Sequence[str]) -> Report:
+def merge_reports(
+    reports: Sequence[Report], names: Sequence[str], *, allow_partial: bool = False
+) -> Report:
     """One report from the shards of one plan: same suite, environment and selection (but
-    the shard), no run twice; the cells are judged again over all their runs."""
-    if len(reports) < 2:
-        raise UsageError("merge: give at least two reports")
+    the shard), one plan cut one way, each shard once and whole; the cells are judged
+    again over all their runs, in the plan's order.
+
+    A missing shard is an error, unless `allow_partial`: its runs are then in the report
+    as not run, and their cells do not meet their rule."""
+    if not reports:
+        raise UsageError("merge: give the reports of the plan's shards")
     first, first_name = reports[0], names[0]
     for report, name in zip(reports[1:], names[1:], strict=True):
         # The suite file's path may differ from runner to runner; its name may not.
@@ -75,37 +82,78 @@ def merge_reports(reports: Sequence[Report], names: Sequence[str]) -> Report:
                 f"merge: {name} and {first_name} were selected differently (tags, "
                 "scenarios or --set): they are not shards of one plan"
             )
-    seen: dict[str, str] = {}
+    shards = check_shards(reports, names)
+    if shards.missing and not allow_partial:
+        one = len(shards.missing) == 1
+        raise UsageError(
+            f"merge: {shards.describe_missing()}: merge "
+            f"{'its report' if one else 'their reports'} too, or pass --allow-partial to "
+            f"merge without {'it' if one else 'them'} ({'its' if one else 'their'} runs "
+            "then count as not run)"
+        )
+    given = {run["key"]: run for report in reports for run in report["runs"]}
     runs: list[ReportRun] = []
-    for report, name in zip(reports, names, strict=True):
-        for run in report["runs"]:
-            if run["key"] in seen:
-                raise UsageError(
-                    f"merge: run {run['key']} is in both {seen[run['key']]} and "
-                    f"{name}: shards of one plan share no run"
-                )
-            seen[run["key"]] = name
-            runs.append(run)
-    meta: dict[str, CellMeta] = {}
-    for report in reports:
-        for cell in cells_meta_of(report):
-            meta.setdefault(json.dumps([cell["scenario"], cell["cell"]], sort_keys=True), cell)
-    cells, verdict = judge(runs, meta.values())
+    for cell in shards.plan["cells"]:
+        for repeat, key in enumerate(cell["keys"], start=1):
+            run = given.get(key)
+            runs.append(run if run is not None else _not_merged(cell, repeat, key, shards))
+    cells, verdict = judge(
+        runs, [meta_of(c) for c in shards.plan["cells"]], missing=shards.missing_keys
+    )
     commits = {r["git"]["commit"] for r in reports}
     started = [r["started_at"] for r in reports if r["started_at"]]
-    return {
+    plan: ReportPlan = {
+        **shards.plan,
+        "merged": [str(s) for s in sorted(shards.given)],
+        "missing": [str(s) for s in shards.missing],
+    }
+    merged: Report = {
         "report_version": first["report_version"],
         "specrunner": first["specrunner"],
         "suite": first["suite"],
         "environment": first["environment"],
+        # The merged report is of the whole plan, as a run without --shard would be.
         "selection": {**first["selection"], "shard": None},
         "git": {"commit": commits.pop() if len(commits) == 1 else None},
         "started_at": min(started) if started else None,
         "finished_at": max(r["finished_at"] for r in reports),
         "run_dir": None,
+        "plan": plan,
         "verdict": verdict,
         "cells": cells,
-        "runs": list(runs),
+        "runs": runs,
+    }
+    stops = [
+        f"shard {shard_of(r, n)}: {r['stopped']}"
+        for r, n in zip(reports, names, strict=True)
+        if r.get("stopped")
+    ]
+    if stops:
+        merged["stopped"] = "; ".join(sorted(stops))
+    return merged
+
+
+def _not_merged(cell: PlanCell, repeat: int, key: str, shards: Shards) -> ReportRun:
+    """The record of a run of a missing shard: planned, in no report, counted as not run."""
+    shard = next((str(s) for s in shards.missing if s.holds(key)), "?")
+    return {
+        "key": key,
+        "scenario_id": cell["scenario_id"],
+        "scenario": cell["scenario"],
+        "cell": cell["cell"],
+        "repeat": repeat,
+        "room": cell["room"],
+        "outcome": "not_run",
+        "status": None,
+        "run_id": None,
+        "result_id": None,
+        "error": f"not merged: shard {shard} is missing (merge --allow-partial)",
+        "duration_seconds": None,
+        "transcript": None,
+        "recording_url": None,
+        "metrics": [],
+        "expected_outcome": None,
+        "publish_data_message": None,
     }
 
 

@@ -34,16 +34,32 @@ def render_json(report: Report) -> str:
     """The report as JSON: its fields indented, one cell or run per line (so that a diff
     of two reports shows the runs that changed, and 10,000 runs take json's fast path).
     A NaN or an infinity is an error here, never invalid JSON written."""
-    lines = []
-    for key, value in report.items():
-        name = _json(key)
-        if isinstance(value, list) and value:
-            items = ",\n".join(f"    {_json(item)}" for item in value)
-            lines.append(f"  {name}: [\n{items}\n  ]")
-        else:
-            shown = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
-            lines.append(f"  {name}: " + shown.replace("\n", "\n  "))
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    return "{\n" + ",\n".join(_member(k, v, "  ") for k, v in report.items()) + "\n}\n"
+
+
+def _member(key: str, value: object, indent: str) -> str:
+    """`"key": value` at `indent`: a list one item per line, an object holding a list of
+    objects (the plan's cells) one member per line, anything else as json indents it."""
+    name = _json(key)
+    if isinstance(value, list) and value:
+        items = ",\n".join(f"{indent}  {_json(item)}" for item in value)
+        return f"{indent}{name}: [\n{items}\n{indent}]"
+    if isinstance(value, dict) and any(_objects(v) for v in value.values()):
+        members = ",\n".join(
+            _member(k, v, indent + "  ") if _objects(v) else _plain(k, v, indent + "  ")
+            for k, v in value.items()
+        )
+        return f"{indent}{name}: {{\n{members}\n{indent}}}"
+    return _plain(key, value, indent)
+
+
+def _plain(key: str, value: object, indent: str) -> str:
+    shown = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    return f"{indent}{_json(key)}: " + shown.replace("\n", "\n" + indent)
+
+
+def _objects(value: object) -> bool:
+    return isinstance(value, list) and any(isinstance(item, dict) for item in value)
 
 
 def _json(value: object) -> str:

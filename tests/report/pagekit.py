@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import subprocess
 import time
@@ -134,9 +135,19 @@ def instrumented(page: str, steps: str, *, keep_csp: bool = True) -> str:
     return page.replace(_CHARSET, f"{_CHARSET}\n<script>{script}</script>", 1)
 
 
-def chromium_command(workdir: Path, *extra: str, width: int = 1280, height: int = 900) -> list[str]:
+def chromium_command(
+    workdir: Path, *extra: str, width: int = 1280, height: int = 900, zoom: float = 1.0
+) -> list[str]:
+    """The command line; `zoom` is the browser's page zoom (the CSS viewport is the window
+    divided by it), set in the profile as a person would in the browser's settings."""
     profile = workdir / "chromium-profile"
     profile.mkdir(parents=True, exist_ok=True)
+    if zoom != 1.0:
+        # Chromium keeps zoom as a level: the factor is 1.2 to the power of the level.
+        level = math.log(zoom) / math.log(1.2)
+        preferences = {"partition": {"default_zoom_level": {"x": level}}}
+        (profile / "Default").mkdir(exist_ok=True)
+        (profile / "Default" / "Preferences").write_text(json.dumps(preferences))
     return [
         str(CHROMIUM),
         *FLAGS,
@@ -154,13 +165,16 @@ def run_page(
     keep_csp: bool = True,
     width: int = 1280,
     height: int = 900,
+    zoom: float = 1.0,
     timeout: float = 90,
 ) -> PageRun:
     """Open `page` (HTML text) from a file in `workdir`, run `steps` (a JS function body
     that gets the helpers as `h` and returns something JSON-able) once it has loaded."""
     path = workdir / "page.html"
     path.write_text(instrumented(page, steps, keep_csp=keep_csp), encoding="utf-8")
-    command = chromium_command(workdir, "--dump-dom", path.as_uri(), width=width, height=height)
+    command = chromium_command(
+        workdir, "--dump-dom", path.as_uri(), width=width, height=height, zoom=zoom
+    )
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     wall = time.perf_counter() - began
@@ -184,9 +198,9 @@ def run_page(
 
 
 def screenshot(
-    page: Path, out: Path, workdir: Path, *, width: int = 1280, height: int = 900
+    page: Path, out: Path, workdir: Path, *, width: int = 1280, height: int = 900, zoom: float = 1.0
 ) -> None:
     command = chromium_command(
-        workdir, f"--screenshot={out}", page.as_uri(), width=width, height=height
+        workdir, f"--screenshot={out}", page.as_uri(), width=width, height=height, zoom=zoom
     )
     subprocess.run(command, capture_output=True, timeout=90, check=True)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 from pagekit import CHROMIUM, PageRun, run_page
-from report_factory import cells_report
+from report_factory import cells_report, make_report
 from reportkit import (
     EVIL_ERROR,
     EVIL_NAME,
@@ -33,7 +33,7 @@ from reportkit import (
 )
 
 from specrunner.report.html import interval, percent, render_html, rule_text, seconds, timestamp
-from specrunner.report.records import Report
+from specrunner.report.records import OutcomeName, Report
 from specrunner.schemas import load_schema
 
 DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.DOTALL)
@@ -486,30 +486,171 @@ def test_a_cell_with_many_runs_shows_them_a_page_at_a_time(chromium: Path, tmp_p
     assert run.result == [25, 50, 60, False]
 
 
-def test_on_a_narrow_screen_only_the_table_scrolls_sideways(chromium: Path, tmp_path: Path) -> None:
-    # 500 px is as narrow as headless Chromium's window gets; the phone layout starts at 640.
+def test_on_a_tablet_only_the_table_scrolls_sideways(chromium: Path, tmp_path: Path) -> None:
+    # Wider than a phone (640 px) but narrower than the table: it scrolls in its frame.
     run = opened(
         sample(),
         """
         h.click("#cell-2 button.expand");
         var wrap = document.querySelector(".table-wrap"), runs = document.querySelector(".runs");
-        var facts = getComputedStyle(document.querySelector(".facts")).gridTemplateColumns;
         return {page: document.documentElement.scrollWidth <= window.innerWidth,
                 table: wrap.scrollWidth > wrap.clientWidth,
                 runs: runs.getBoundingClientRect().right <= window.innerWidth,
-                fact_columns: facts.split(" ").length,
+                header: h.visible(document.querySelector("#cells thead")),
+                sort: document.getElementById("sort-by").value,
+                where: h.visible(document.querySelector(".facts .where")),
+                toggle: h.visible(document.getElementById("where-facts")),
                 width: window.innerWidth};
         """,
         tmp_path,
-        width=500,
+        width=800,
         height=900,
     )
     assert run.result == {
         "page": True,
         "table": True,
         "runs": True,
-        "fact_columns": 2,
-        "width": 500,
+        "header": True,
+        "sort": "",
+        "where": True,
+        "toggle": False,
+        "width": 800,
+    }
+
+
+# A phone: 400 CSS px wide, about as tall as a phone's browser shows. Headless Chromium's
+# window is at least 500 px wide, so the page is zoomed to 125% (as a person would zoom it).
+PHONE = {"width": 500, "height": 1070, "zoom": 1.25}
+
+# What a phone shows on opening the page: whether anything is wider than the screen, and
+# where the first failing cell's card is.
+PHONE_VIEW = """
+var width = window.innerWidth, height = window.innerHeight;
+var outside = Array.prototype.filter.call(document.querySelectorAll("body *"), function (node) {
+  var box = node.getBoundingClientRect();
+  return box.width > 0 && (box.left < -0.5 || box.right > width + 0.5);
+}).map(function (node) { return node.tagName.toLowerCase() + "." + node.className; });
+var first = document.querySelector("#cells tr.not-met");
+var box = first && first.getBoundingClientRect();
+var badge = first && first.querySelector(".col-met").getBoundingClientRect();
+return {
+  width: width,
+  tall: height >= 700,
+  scrolls: document.documentElement.scrollWidth > width,
+  outside: outside,
+  cards: getComputedStyle(document.querySelector("#cells tr.cell")).display,
+  header: h.visible(document.querySelector("#cells thead")),
+  sort: document.getElementById("sort-by").value,
+  first: first && first.querySelector(".scenario").textContent + " | " +
+    first.querySelector(".label").textContent,
+  in_view: !!first && box.top >= 0 && badge.bottom <= height,
+  whole_card: !!first && box.bottom <= height,
+  rows: h.rows()
+};
+"""
+
+
+def phone_report() -> Report:
+    """Forty cells, the first one failing the 31st, with a scenario name, a label and
+    tags that are long words: none may push the page wider than the phone."""
+    outcomes: list[list[OutcomeName]] = [["passed"] * 3 for _ in range(40)]
+    outcomes[30] = ["passed", "failed", "error"]
+    report = make_report(outcomes)
+    cell = report["cells"][5]
+    cell["scenario"] = "checkout-" + "x" * 70
+    cell["label"] = "address=" + "Kurfürstendamm" * 6
+    cell["tags"] = ["a-very-long-tag-name-without-spaces-" * 2, "second", "third"]
+    return report
+
+
+@pytest.mark.parametrize("make", [phone_report, cells_report], ids=["long", "cells"])
+def test_on_a_phone_the_cells_are_cards_failing_first_and_in_view(
+    make: Any, chromium: Path, tmp_path: Path
+) -> None:
+    report = make()
+    first = next(c for c in report["cells"] if not c["met"])
+    run = opened(report, PHONE_VIEW, tmp_path, **PHONE)
+    result = run.result
+    assert result["width"] == 400 and result["tall"]
+    assert result["scrolls"] is False
+    assert result["outside"] == []
+    assert result["cards"] == "flex" and result["header"] is False
+    assert result["sort"] == "met:asc"
+    assert result["first"] == f"{first['scenario']} | {first['label']}"
+    assert result["in_view"] is True and result["whole_card"] is True
+    failing = [f"{c['scenario']} | {c['label']}" for c in report["cells"] if not c["met"]]
+    assert result["rows"][: len(failing)] == failing
+
+
+def test_on_a_phone_a_cards_runs_and_the_folded_facts_open_in_place(
+    chromium: Path, tmp_path: Path
+) -> None:
+    run = opened(
+        cells_report(),
+        """
+        var seen = {folded: !h.visible(document.querySelector(".facts .where"))};
+        h.click("#where-facts");
+        seen.unfolded = h.visible(document.querySelector(".facts .where"));
+        seen.expanded = document.getElementById("where-facts").getAttribute("aria-expanded");
+        var card = document.querySelector("#cells tr.not-met");
+        card.querySelector("button.expand").click();
+        var runs = document.getElementById("runs-" + card.getAttribute("data-i"));
+        seen.runs = runs.querySelectorAll(".run").length;
+        seen.below = runs.getBoundingClientRect().top >= card.getBoundingClientRect().bottom - 1;
+        seen.fits = Array.prototype.every.call(runs.querySelectorAll("*"), function (node) {
+          var box = node.getBoundingClientRect();
+          return box.width === 0 || box.right <= window.innerWidth + 0.5;
+        });
+        seen.scrolls = document.documentElement.scrollWidth > window.innerWidth;
+        h.select("sort-by", "");
+        seen.report_order = h.rows().length === 6 && document.querySelector(
+          "#cells tr.cell").id === "cell-0";
+        return seen;
+        """,
+        tmp_path,
+        **PHONE,
+    )
+    assert run.result == {
+        "folded": True,
+        "unfolded": True,
+        "expanded": "true",
+        "runs": 3,
+        "below": True,
+        "fits": True,
+        "scrolls": False,
+        "report_order": True,
+    }
+
+
+def test_the_sort_menu_and_the_headers_sort_alike(chromium: Path, tmp_path: Path) -> None:
+    run = opened(
+        cells_report(),
+        """
+        var seen = {start: document.getElementById("sort-by").value, first: h.rows()[0]};
+        h.select("sort-by", "met:asc"); seen.failing = h.rows();
+        seen.aria = document.querySelector('button[data-sort="met"]').parentNode
+          .getAttribute("aria-sort");
+        h.click('thead button[data-sort="runs"]');
+        seen.after_header = document.getElementById("sort-by").value;
+        h.click('thead button[data-sort="scenario"]');
+        seen.scenario = document.getElementById("sort-by").value;
+        h.select("sort-by", ""); seen.report_order = h.rows();
+        return seen;
+        """,
+        tmp_path,
+    )
+    report = cells_report()
+    rows = [f"{c['scenario']} | {c['label']}" for c in report["cells"]]
+    met = [c["met"] for c in report["cells"]]
+    assert run.result == {
+        "start": "",
+        "first": rows[0],
+        "failing": [r for r, m in zip(rows, met, strict=True) if not m]
+        + [r for r, m in zip(rows, met, strict=True) if m],
+        "aria": "ascending",
+        "after_header": "runs:desc",
+        "scenario": "scenario:asc",
+        "report_order": rows,
     }
 
 

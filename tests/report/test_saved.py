@@ -94,12 +94,13 @@ def test_report_re_renders_and_merge_joins_shards(tmp_path: Path) -> None:
     Draft202012Validator(load_schema("report")).validate(merged)
     assert merged["verdict"]["runs"] == 9 and len(merged["cells"]) == 3
     assert merged["selection"]["shard"] is None
+    assert merged["plan"]["merged"] == ["1/2", "2/2"] and merged["plan"]["missing"] == []
     assert result.exit_code == (0 if merged["verdict"]["passed"] else 1)
     again = runner.invoke(main, ["report", merged_path, "-o", str(tmp_path / "again.json")])
     assert again.exit_code == result.exit_code
     assert json.loads((tmp_path / "again.json").read_text()) == merged
     twice = runner.invoke(main, ["merge", a, a, "-o", str(tmp_path / "x.json")])
-    assert twice.exit_code == 2 and "share no run" in twice.output
+    assert twice.exit_code == 2 and "are both shard 1/2: give each shard once" in twice.output
 
 
 def test_merge_refuses_reports_of_different_plans(tmp_path: Path) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 from report_factory import cells_report
 
+from specrunner.cli import main
 from specrunner.errors import ExitCode, UsageError
 from specrunner.report import write
 from specrunner.report.records import Report
@@ -138,3 +142,20 @@ def test_a_nan_is_never_written(here: Path) -> None:
     with pytest.raises(ValueError, match="not JSON compliant"):
         write_reports(report, [Path("r.json"), Path("r.md")])
     assert files(here) == {"r.md"}
+
+
+@pytest.mark.parametrize("command", ["run", "report", "merge"])
+def test_the_output_options_help_names_exactly_the_formats_written(
+    command: str, here: Path
+) -> None:
+    """`-o`'s help names each extension a report writer takes, and no other; each is
+    written in its format."""
+    option = next(p for p in main.commands[command].params if p.name == "outputs")
+    named = set(re.findall(r"(?<![\w.])\.[a-z]+\b", option.help or ""))
+    assert named == set(write.renderers()), option.help
+    report = cells_report()
+    write_reports(report, [Path(f"out{ext}") for ext in sorted(named)])
+    assert json.loads(Path("out.json").read_text(encoding="utf-8")) == report
+    assert Path("out.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert ET.parse("out.xml").getroot().tag == "testsuites"
+    assert Path("out.md").read_text(encoding="utf-8").startswith("## ")

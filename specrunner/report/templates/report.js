@@ -30,6 +30,8 @@
   var columns = headers.map(function (th) {
     return th.querySelector("button[data-sort]").getAttribute("data-sort");
   });
+  var titles = headers.map(function (th) { return th.textContent.trim(); });
+  var sortSelect = document.getElementById("sort-by");
   var outcomeFilter = document.getElementById("filter-outcome");
   var tagFilter = document.getElementById("filter-tag");
   var textFilter = document.getElementById("filter-text");
@@ -82,7 +84,7 @@
 
   function countCell(key) {
     return function (c) {
-      return h("td", { class: "num" + (c[key] ? " nz-" + key : "") }, String(c[key]));
+      return h("td", { class: "num" + (c[key] ? " nz-" + key : " zero") }, String(c[key]));
     };
   }
 
@@ -126,8 +128,16 @@
     if (!state.row) {
       var c = state.cell;
       state.row = h("tr", { class: "cell" + (c.met ? "" : " not-met"), id: "cell-" + state.index,
-                            "data-i": state.index },
-                    columns.map(function (key) { return CELL[key](c, state); }));
+                            "data-i": state.index, role: "row" },
+                    columns.map(function (key, i) {
+                      // On a phone each cell is a card: its values carry their column's
+                      // name (shown by the style sheet), and their column as a class.
+                      var node = CELL[key](c, state);
+                      node.classList.add("col-" + key);
+                      node.setAttribute("data-label", titles[i]);
+                      node.setAttribute("role", i === 0 ? "rowheader" : "cell");
+                      return node;
+                    }));
     }
     return state.row;
   }
@@ -199,7 +209,8 @@
   var collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
 
   function sortBy(key, descending) {
-    order = states.slice().sort(function (a, b) {
+    // No key: the report's own order.
+    order = key === null ? states.slice() : states.slice().sort(function (a, b) {
       var x = sortValue(a.cell, key);
       var y = sortValue(b.cell, key);
       var missingX = x === null || x === undefined;
@@ -217,8 +228,17 @@
       th.setAttribute("aria-sort", columns[i] !== key ? "none"
         : descending ? "descending" : "ascending");
     });
+    // The Sort menu says how the cells are sorted (blank for a sort it does not offer).
+    var chosen = key === null ? "" : key + (descending ? ":desc" : ":asc");
+    sortSelect.value = chosen;
+    if (sortSelect.value !== chosen) sortSelect.selectedIndex = -1;
     filter();
   }
+
+  sortSelect.addEventListener("change", function () {
+    var parts = sortSelect.value.split(":");
+    sortBy(parts[0] || null, parts[1] === "desc");
+  });
 
   table.tHead.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-sort]");
@@ -258,13 +278,14 @@
     var head = h("tr", null, ["Metric", "Type", "Score", "Value", "Explanation"].map(function (t) {
       return h("th", { scope: "col" }, t);
     }));
+    // The labels are for a phone, where each metric is a block of its own.
     var body = metrics.map(function (m) {
       return h("tr", null, [
-        h("td", null, m.name),
-        h("td", null, h("code", null, m.type)),
-        h("td", { class: "num" }, orDash(m.score)),
-        h("td", null, orDash(m.value)),
-        h("td", null, bullets(m.explanation) || "—")
+        h("td", { class: "metric-name" }, m.name),
+        h("td", { class: "metric-type" }, h("code", null, m.type)),
+        h("td", { class: "num", "data-label": "Score" }, orDash(m.score)),
+        h("td", { "data-label": "Value" }, orDash(m.value)),
+        h("td", { class: "metric-explanation" }, bullets(m.explanation) || "—")
       ]);
     });
     return h("div", { class: "metrics-wrap" }, [
@@ -381,5 +402,22 @@
     render();
   });
 
-  filter();
+  // A phone shows a few cards at a time: the failing ones come first, so that the first
+  // is in view without scrolling. Wider screens keep the report's order.
+  var facts = document.getElementById("facts");
+  var whereFacts = document.getElementById("where-facts");
+  function foldFacts(folded) {
+    facts.classList.toggle("folded", folded);
+    whereFacts.setAttribute("aria-expanded", String(!folded));
+  }
+  whereFacts.addEventListener("click", function () {
+    foldFacts(!facts.classList.contains("folded"));
+  });
+
+  if (window.matchMedia("screen and (max-width: 40rem)").matches) {
+    foldFacts(true); // one tap away, under "When and where it ran"
+    sortBy("met", false);
+  } else {
+    filter();
+  }
 })();
