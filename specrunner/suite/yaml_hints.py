@@ -1,0 +1,81 @@
+"""One-line hints at the usual cause of a YAML syntax error.
+
+The parser says where it stopped, in its own words ("mapping values are not allowed in
+this context"); a newcomer needs the mistake that usually leads there: wrong indentation,
+a tab, a `: ` inside an unquoted value, a template not in quotes. The hint looks at the
+parser's problem and at the line it points at, and never quotes the line (the message is
+shown under it).
+"""
+
+from __future__ import annotations
+
+from specrunner.source_lines import split_lines
+
+TAB = "YAML indents with spaces only: replace the tab character on this line with spaces"
+COLON = "a value holding ': ' must be quoted: title: \"Refund: full\""
+INDENTED_UNDER_VALUE = (
+    "check the indentation: this line is indented under a value that is not a mapping "
+    "(or a value before it holds ': ' and needs quotes)"
+)
+INDENTATION = (
+    "check the indentation: the keys of one mapping, and the '- ' items of one list, "
+    "start in the same column, indented with spaces"
+)
+LIST_AFTER_KEY = "a list starts on the line after its key, each item indented: '  - item'"
+UNCLOSED_FLOW = (
+    "{opened} is not closed, or a value inside it holds ', ', ': ' or '{{{{': quote such "
+    'a value ("{{{{ vars.name }}}}")'
+)
+ESCAPE = (
+    'in double quotes a backslash starts an escape (\\n, \\t, \\"): write \\\\ for a '
+    "backslash, or use single quotes"
+)
+ALIAS = "*NAME repeats an anchor &NAME set above it; quote a value that starts with *"
+USUAL = (
+    "the usual causes: wrong indentation, a tab character, or ': ' or ' #' inside an "
+    "unquoted value (quote the value)"
+)
+TEMPLATE_KEY = "a value that starts with '{{' must be quoted: key: \"{{ vars.name }}\""
+
+
+def syntax_hint(
+    text: str, problem: str, line: int, col: int, context: str = "", context_line: int = 0
+) -> str:
+    """The hint for the parser's `problem` at `line`:`col` (1-based) of `text`, where it
+    was reading `context` (started at `context_line`)."""
+    lines = split_lines(text)
+    here = lines[line - 1] if 1 <= line <= len(lines) else ""
+    before = lines[context_line - 1] if 1 <= context_line <= len(lines) else ""
+    found = here[col - 1] if 1 <= col <= len(here) else ""
+    if found == "\t" or _tab_indented(here) or _tab_indented(before):
+        return TAB
+    if "mapping values are not allowed" in problem:
+        return COLON if ": " in here[: col - 1].lstrip(" -") else INDENTED_UNDER_VALUE
+    if "could not find expected ':'" in problem:
+        where = f"line {context_line}" if context_line else "a line"
+        return (
+            f"{where} has no ': ' after its key; a text on several lines must be quoted "
+            "or indented under its key"
+        )
+    if "block sequence entries are not allowed" in problem:
+        return LIST_AFTER_KEY
+    if any(words in problem for words in ("expected key", "'-' indicator", "expected <block end>")):
+        return INDENTATION
+    if "',' or '}'" in problem or "',' or ']'" in problem:
+        bracket = "{" if "'}'" in problem else "["
+        opened = f"the '{bracket}' of line {context_line}" if context_line else f"a '{bracket}'"
+        return UNCLOSED_FLOW.format(opened=opened)
+    if "end of stream" in problem and "quoted scalar" in context:
+        opened = f" at line {context_line}" if context_line else ""
+        return f"a quote opened{opened} is not closed"
+    if "unknown escape" in problem:
+        return ESCAPE
+    if "undefined alias" in problem:
+        return ALIAS
+    if "cannot start any token" in problem and found in ("@", "`", "%"):
+        return f"a plain value cannot start with {found}: quote the value"
+    return USUAL
+
+
+def _tab_indented(line: str) -> bool:
+    return "\t" in line[: len(line) - len(line.lstrip(" \t"))]
