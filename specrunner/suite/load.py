@@ -212,8 +212,15 @@ def _too_big(alias: str, nodes: int) -> str:
     return f"the document holds more than {passed} (the limit is passed here)"
 
 
+# Problems the parser notices only at a later line (often the end of the file), whose
+# mistake is where it was reading from: a key without its colon, a quote not closed.
+_AT_CONTEXT = ("could not find expected ':'", "found unexpected end of stream")
+
+
 def _syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and (exc.problem or "") in _AT_CONTEXT:
+        mark = exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     if exc.problem == "exceeded maximum nesting depth":
         # libyaml's own limit (1,000 levels), met while it reads ahead of the events.

@@ -23,9 +23,14 @@ INDENTATION = (
 )
 LIST_AFTER_KEY = "a list starts on the line after its key, each item indented: '  - item'"
 UNCLOSED_FLOW = (
-    "{opened} is not closed, or a value inside it holds ', ', ': ' or '{{{{': quote such "
-    'a value ("{{{{ vars.name }}}}")'
+    "{opened} is not closed or lacks a ',' between items, or a value in it holds ',', ': ' "
+    "or '{{{{' and needs quotes (\"{{{{ vars.name }}}}\")"
 )
+NO_COLON = (
+    "this key has no ': ' after it; a text on several lines must be quoted or indented "
+    "under its key"
+)
+UNCLOSED_QUOTE = "this quote is not closed: end the text with the same quote character"
 ESCAPE = (
     'in double quotes a backslash starts an escape (\\n, \\t, \\"): write \\\\ for a '
     "backslash, or use single quotes"
@@ -52,11 +57,7 @@ def syntax_hint(
     if "mapping values are not allowed" in problem:
         return COLON if ": " in here[: col - 1].lstrip(" -") else INDENTED_UNDER_VALUE
     if "could not find expected ':'" in problem:
-        where = f"line {context_line}" if context_line else "a line"
-        return (
-            f"{where} has no ': ' after its key; a text on several lines must be quoted "
-            "or indented under its key"
-        )
+        return NO_COLON
     if "block sequence entries are not allowed" in problem:
         return LIST_AFTER_KEY
     if any(words in problem for words in ("expected key", "'-' indicator", "expected <block end>")):
@@ -66,8 +67,7 @@ def syntax_hint(
         opened = f"the '{bracket}' of line {context_line}" if context_line else f"a '{bracket}'"
         return UNCLOSED_FLOW.format(opened=opened)
     if "end of stream" in problem and "quoted scalar" in context:
-        opened = f" at line {context_line}" if context_line else ""
-        return f"a quote opened{opened} is not closed"
+        return UNCLOSED_QUOTE
     if "unknown escape" in problem:
         return ESCAPE
     if "undefined alias" in problem:
