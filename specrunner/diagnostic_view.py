@@ -143,6 +143,12 @@ def _masks(text: str, secrets: Collection[str]) -> dict[int, int]:
     return {m.start(): m.end() for m in pattern.finditer(text)}
 
 
+def _masked(text: str, secrets: Collection[str]) -> str:
+    for value in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
 def _char(ch: str, index: int) -> _Piece:
     if ch == "\t":
         return _Piece(index, index + 1, TAB, len(TAB))
@@ -167,13 +173,17 @@ def render(
 ) -> list[str]:
     """The lines that show `diagnostic`: its message, then (when `line`, the text of its
     line, is known) the line with a caret under the column, then its hint; a blank line
-    ends a diagnostic shown with more than its message."""
+    ends a diagnostic shown with more than its message. Each of `secrets` shows as ***,
+    in the line and in the message alike."""
 
     def paint(style: str, text: str) -> str:
         return f"{style}{text}{_RESET}" if colour else text
 
+    def say(text: str) -> str:
+        return visible(_masked(text, secrets))
+
     where = visible(f"{diagnostic.file}:{diagnostic.line}:{diagnostic.col}:")
-    lines = [f"{paint(_BOLD, where)} {visible(diagnostic.message)}"]
+    lines = [f"{paint(_BOLD, where)} {say(diagnostic.message)}"]
     number = str(diagnostic.line)
     pad = " " * len(number)
     if line is not None:
@@ -182,7 +192,7 @@ def render(
         lines.append(paint(_BLUE, f"{number} |") + (f" {shown.text}" if shown.text else ""))
         lines.append(paint(_BLUE, f"{pad} |") + " " * (shown.caret + 1) + paint(_RED, "^"))
     if diagnostic.hint:
-        lines.append(f"{pad} {paint(_CYAN, '= hint:')} {visible(diagnostic.hint)}")
+        lines.append(f"{pad} {paint(_CYAN, '= hint:')} {say(diagnostic.hint)}")
     if len(lines) > 1:
         lines.append("")
     return lines
