@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from specrunner.errors import Diagnostic, SuiteError
-from specrunner.suite.yaml_hints import TEMPLATE_KEY, syntax_hint
+from specrunner.suite.yaml_hints import TEMPLATE_KEY, syntax_diagnostic
 
 JsonPath = tuple[str | int, ...]
 
@@ -212,29 +212,13 @@ def _too_big(alias: str, nodes: int) -> str:
     return f"the document holds more than {passed} (the limit is passed here)"
 
 
-# Problems the parser notices only at a later line (often the end of the file), whose
-# mistake is where it was reading from: a key without its colon, a quote not closed.
-_AT_CONTEXT = ("could not find expected ':'", "found unexpected end of stream")
-
-
 def _syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError, text: str) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    if exc.context_mark is not None and (exc.problem or "") in _AT_CONTEXT:
-        mark = exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     if exc.problem == "exceeded maximum nesting depth":
         # libyaml's own limit (1,000 levels), met while it reads ahead of the events.
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         return Diagnostic(path, line, col, _too_deep())
-    problem = exc.problem or "invalid YAML"
-    message = f"YAML syntax error: {problem}"
-    context_line = 0
-    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
-        context_line = exc.context_mark.line + 1
-        message += f" ({exc.context} at line {context_line})"
-    elif exc.context:
-        message += f" ({exc.context})"
-    hint = syntax_hint(text, problem, line, col, exc.context or "", context_line)
-    return Diagnostic(path, line, col, message, hint)
+    return syntax_diagnostic(path, exc, text)
 
 
 def _pos(node: yaml.Node) -> tuple[int, int]:
@@ -252,7 +236,7 @@ class _Builder:
 
     def problem(self, node: yaml.Node, message: str, hint: str = "") -> None:
         line, col = _pos(node)
-        self.problems.append(Diagnostic(self.path, line, col, message, hint))
+        self.problems.append(Diagnostic(self.path, line, col, message, hint=hint))
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.count += 1

@@ -1,15 +1,22 @@
-"""One-line hints at the usual cause of a YAML syntax error.
+"""A YAML syntax error as a located problem, with a one-line hint at its usual cause.
 
 The parser says where it stopped, in its own words ("mapping values are not allowed in
 this context"); a newcomer needs the mistake that usually leads there: wrong indentation,
 a tab, a `: ` inside an unquoted value, a template not in quotes. The hint looks at the
-parser's problem and at the line it points at, and never quotes the line (the message is
-shown under it).
+parser's problem and at the line it points at, and never quotes the line (the line is
+shown above it).
 """
 
 from __future__ import annotations
 
+import yaml
+
+from specrunner.errors import Diagnostic
 from specrunner.source_lines import split_lines
+
+# Problems the parser notices only at a later line (often the end of the file), whose
+# mistake is where it was reading from: a key without its colon, a quote not closed.
+_AT_CONTEXT = ("could not find expected ':'", "found unexpected end of stream")
 
 TAB = "YAML indents with spaces only: replace the tab character on this line with spaces"
 COLON = "a value holding ': ' must be quoted: title: \"Refund: full\""
@@ -41,6 +48,24 @@ USUAL = (
     "unquoted value (quote the value)"
 )
 TEMPLATE_KEY = "a value that starts with '{{' must be quoted: key: \"{{ vars.name }}\""
+
+
+def syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError, text: str) -> Diagnostic:
+    """The parser's error `exc` on `text` (the file `path`), located and with its hint."""
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and (exc.problem or "") in _AT_CONTEXT:
+        mark = exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    message = f"YAML syntax error: {problem}"
+    context_line = 0
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        context_line = exc.context_mark.line + 1
+        message += f" ({exc.context} at line {context_line})"
+    elif exc.context:
+        message += f" ({exc.context})"
+    hint = syntax_hint(text, problem, line, col, exc.context or "", context_line)
+    return Diagnostic(path, line, col, message, hint=hint)
 
 
 def syntax_hint(
