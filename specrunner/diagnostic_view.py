@@ -72,7 +72,6 @@ class _Piece:
     end: int
     shown: str
     width: int
-    masked: bool = False
 
 
 def excerpt(line: str, col: int, secrets: Collection[str] = (), width: int = WIDTH) -> Excerpt:
@@ -84,19 +83,53 @@ def excerpt(line: str, col: int, secrets: Collection[str] = (), width: int = WID
     # to fill `width` columns on either side, and any secret that reaches into them.
     reach = 2 * width + longest
     low, high = max(0, index - reach), min(len(line), index + reach + 1)
-    pieces = _pieces(line, low, high, secrets)
-    # A secret cut by `low` or `high` could show a part of itself: drop what may be one.
+    masks = _masks(line, low, high, secrets)
+    # A secret cut by `low` or `high` could show a part of itself: no character that may
+    # belong to one is shown.
     first = low + longest if low > 0 else 0
     last = high - longest if high < len(line) else len(line)
-    pieces = [p for p in pieces if p.masked or (first <= p.start and p.end <= last)]
-    at = next((i for i, p in enumerate(pieces) if p.end > index), len(pieces))
+    start = next((s for s, e in masks.items() if s <= index < e), index)
+    before = _leftwards(line, start, first, {e: s for s, e in masks.items()}, 2 * width)
+    pieces = [*reversed(before), *_rightwards(line, start, last, masks, 2 * width)]
+    at = len(before)
     left, right = _window(pieces, at, width)
     shown = pieces[left:right]
-    prefix = ELLIPSIS if left > 0 or bool(pieces and pieces[0].start > 0) else ""
-    cut_end = right < len(pieces) or bool(pieces and pieces[-1].end < len(line))
-    text = prefix + "".join(p.shown for p in shown) + (ELLIPSIS if cut_end else "")
+    prefix = ELLIPSIS if shown and shown[0].start > 0 else ""
+    suffix = ELLIPSIS if shown and shown[-1].end < len(line) else ""
+    text = prefix + "".join(p.shown for p in shown) + suffix
     caret = len(prefix) + sum(p.width for p in pieces[left:at])
     return Excerpt(text.rstrip(), caret)
+
+
+def _rightwards(
+    line: str, start: int, stop: int, masks: Mapping[int, int], count: int
+) -> list[_Piece]:
+    """At most `count` pieces of line[start:stop], in order."""
+    pieces: list[_Piece] = []
+    i = start
+    while i < stop and len(pieces) < count:
+        end = masks.get(i)
+        pieces.append(_Piece(i, end, MASK, len(MASK)) if end else _char(line[i], i))
+        i = end or i + 1
+    return pieces
+
+
+def _leftwards(
+    line: str, start: int, stop: int, starts: Mapping[int, int], count: int
+) -> list[_Piece]:
+    """At most `count` pieces of line[stop:start], nearest first (`starts`: where the
+    secret that ends at an index begins)."""
+    pieces: list[_Piece] = []
+    i = start
+    while i > stop and len(pieces) < count:
+        begin = starts.get(i)
+        if begin is None:
+            pieces.append(_char(line[i - 1], i - 1))
+            i -= 1
+        else:
+            pieces.append(_Piece(begin, i, MASK, len(MASK)))
+            i = begin
+    return pieces
 
 
 def _window(pieces: list[_Piece], at: int, width: int) -> tuple[int, int]:
@@ -119,28 +152,14 @@ def _window(pieces: list[_Piece], at: int, width: int) -> tuple[int, int]:
     return left, right
 
 
-def _pieces(line: str, low: int, high: int, secrets: Collection[str]) -> list[_Piece]:
-    masks = _masks(line[low:high], secrets)
-    pieces: list[_Piece] = []
-    i = low
-    while i < high:
-        mask_end = masks.get(i - low)
-        if mask_end is not None:
-            pieces.append(_Piece(i, low + mask_end, MASK, len(MASK), masked=True))
-            i = low + mask_end
-            continue
-        pieces.append(_char(line[i], i))
-        i += 1
-    return pieces
-
-
-def _masks(text: str, secrets: Collection[str]) -> dict[int, int]:
-    """Where each secret stands in `text`: start to end, longest first where they overlap."""
+def _masks(line: str, low: int, high: int, secrets: Collection[str]) -> dict[int, int]:
+    """Where each secret stands in line[low:high]: start to end (indexes in `line`), the
+    longest first where they overlap."""
     values = sorted({s for s in secrets if s}, key=len, reverse=True)
     if not values:
         return {}
     pattern = re.compile("|".join(re.escape(v) for v in values))
-    return {m.start(): m.end() for m in pattern.finditer(text)}
+    return {m.start(): m.end() for m in pattern.finditer(line, low, high)}
 
 
 def _masked(text: str, secrets: Collection[str]) -> str:

@@ -134,7 +134,7 @@ def test_a_caret_inside_a_secret_points_at_its_mask() -> None:
 
 @pytest.mark.parametrize("filler", [".", "\u0301"], ids=["dots", "zero-width"])
 def test_no_part_of_a_secret_shows_wherever_a_long_line_is_cut(filler: str) -> None:
-    # Zero-width characters let the window reach the very edges of what is looked at.
+    # Zero-width characters take no columns: only the count of characters bounds the window.
     line = filler * 3_000 + SECRET + filler * 3_000
     at = 3_000
     # Every column from well before the secret to well after it, so that the window's
@@ -144,6 +144,16 @@ def test_no_part_of_a_secret_shows_wherever_a_long_line_is_cut(filler: str) -> N
         for size in range(3, len(SECRET) + 1):
             for start in range(len(SECRET) - size + 1):
                 assert SECRET[start : start + size] not in shown.text, (col, shown.text)
+
+
+def test_a_line_of_nothing_but_secrets_shows_nothing_but_masks() -> None:
+    # Masks take few columns for many characters: the window reaches the very edges of the
+    # part of the line looked at, where a secret is cut in two.
+    line = SECRET * 2_000
+    for col in range(len(line) // 2, len(line) // 2 + len(SECRET) + 1):
+        shown = excerpt(line, col, secrets={SECRET})
+        assert set(shown.text.replace(ELLIPSIS, "").replace("***", "")) == set(), shown.text
+        assert shown.text.startswith(ELLIPSIS) and shown.text.endswith(ELLIPSIS)
 
 
 def test_a_secret_in_the_message_or_hint_is_masked_too() -> None:
