@@ -1,6 +1,6 @@
 """The few exceptions specrunner raises on purpose, each with its exit code.
 
-`app.py` is the one place that turns them into messages and exit codes.
+`app/funnel.py` is the one place that turns them into messages and exit codes.
 """
 
 from __future__ import annotations
