@@ -74,10 +74,19 @@ def _err(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _err_colour() -> bool:
+    """Whether errors may be coloured: stderr is a terminal and NO_COLOR is not set."""
+    import os
+
+    from specrunner.diagnostic_view import wants_colour  # loaded by a command, not by --help
+
+    return wants_colour(sys.stderr, os.environ)
+
+
 def _finish(action: Callable[[], int | None]) -> None:
     from specrunner.app.funnel import guard  # loaded by a command, not by --version/--help
 
-    sys.exit(guard(action, _err))
+    sys.exit(guard(action, _err, colour=_err_colour()))
 
 
 def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -179,7 +188,7 @@ def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
     """
     from specrunner.app.checking import validate_all  # each command loads its own use case
 
-    sys.exit(validate_all(suites, _out, _err, max_runs=max_runs))
+    sys.exit(validate_all(suites, _out, _err, max_runs=max_runs, colour=_err_colour()))
 
 
 @main.command()

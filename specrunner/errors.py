@@ -1,6 +1,6 @@
 """The few exceptions specrunner raises on purpose, each with its exit code.
 
-`app.py` is the one place that turns them into messages and exit codes.
+`app/funnel.py` is the one place that turns them into messages and exit codes.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ class ExitCode:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Diagnostic:
-    """One problem in a suite, located at a file, line and column (1-based)."""
+    """One problem in a suite, located at a file, line and column (1-based), and, where
+    the usual cause is known, a one-line hint at the fix (shown under the source line)."""
 
     file: str
     line: int
     col: int
     message: str
+    hint: str = ""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"

@@ -322,6 +322,10 @@ def test_validate_reports_each_file(tmp_path: Path, clean_environ: pytest.Monkey
     ]
     assert result.stderr.splitlines() == [
         "bad.yaml:10:5: unknown key 'repaet' in scenarios[0]; did you mean 'repeat'?",
+        "   |",
+        "10 |     repaet: 2",
+        "   |     ^",
+        "",
         "1 error in bad.yaml",
         "missing.yaml:1:1: no such file",
         "1 error in missing.yaml",

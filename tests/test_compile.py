@@ -499,8 +499,8 @@ def test_room_render_with_a_missing_variable_is_a_located_error() -> None:
     with pytest.raises(SuiteError) as caught:
         plan.rooms["bot"].render({"PIPECAT_CLOUD_API_KEY": "pk-123456789"})
     assert [str(d) for d in caught.value.diagnostics] == [
-        "suite.yaml:11:20: environment variable REGION is not set (use env.get('REGION', "
-        "default) where it is optional)"
+        "suite.yaml:11:20: environment variable REGION is not set: export it first "
+        "(export REGION=...), or, if it is optional, read it with env.get('REGION', default)"
     ]
 
 

@@ -19,7 +19,9 @@ To regenerate every .out from the current behaviour, run
     SPECRUNNER_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
 
 and review the diff by eye: each problem is one `FILE:LINE:COL: message` line pointing at
-the right place (or click's usage message for a bad option), and no traceback anywhere.
+the right place, followed (when the file has that line) by the line itself with a caret
+under the column and a blank line; or click's usage message for a bad option; and no
+traceback anywhere.
 """
 
 from __future__ import annotations
@@ -89,6 +91,40 @@ def test_every_case_has_an_expected_output() -> None:
 _LOCATED = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): \S.*$")
 _SUMMARY = re.compile(r"^\d+ errors? in \S.*$")
 _VALID = re.compile(r"^\S.*: valid \(.*\)$")
+# Under a problem: its source line between two gutter lines, the second with the caret.
+_GUTTER = re.compile(r"^(?P<pad> +)\|$")
+_NUMBERED = re.compile(r"^(?P<number>\d+) \|( .*)?$")
+_CARET = re.compile(r"^(?P<pad> +)\| +\^$")
+_HINT = re.compile(r"^ += hint: \S.*$")
+
+
+def check_snippets(lines: list[str]) -> list[str]:
+    """Check the source lines under the problems; return the lines that are not them."""
+    rest: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        rest.append(line)
+        i += 1
+        located = _LOCATED.match(line)
+        if located is None:
+            continue
+        start = i
+        if i < len(lines) and _GUTTER.match(lines[i]):
+            gutter, numbered, caret = lines[i : i + 3]
+            number = _NUMBERED.match(numbered)
+            assert number is not None, numbered
+            assert number["number"] == located["line"], "the source line is not the problem's"
+            assert gutter == " " * len(number["number"]) + " |"
+            assert _CARET.match(caret), caret
+            assert caret.startswith(gutter), "the caret line has the gutter's width"
+            i += 3
+        if i < len(lines) and _HINT.match(lines[i]):
+            i += 1
+        if i > start:
+            assert i < len(lines) and lines[i] == "", "a blank line ends a problem's lines"
+            i += 1
+    return rest
 
 
 def check_shape(case: Case, code: int, output: str) -> None:
@@ -105,6 +141,7 @@ def check_shape(case: Case, code: int, output: str) -> None:
         return
     if len(lines) == 1 and lines[0].startswith("specrunner: error: "):
         return
+    lines = check_snippets(lines)
     problems = [line for line in lines if not (_SUMMARY.match(line) or _VALID.match(line))]
     assert problems, "no problem reported"
     assert _SUMMARY.match(lines[-1]), lines[-1]

@@ -134,11 +134,21 @@ def test_env_attribute_item_and_get() -> None:
     assert rendered('{{ env.get("UNSET_ONE") }}', environ) is None
 
 
-def test_missing_env_names_the_variable() -> None:
+def test_missing_env_names_the_variable_and_says_to_export_it_first() -> None:
     message = the_error("{{ env.CHECKOUT_TOKEN }}")
     assert message == (
-        "environment variable CHECKOUT_TOKEN is not set (use "
-        "env.get('CHECKOUT_TOKEN', default) where it is optional)"
+        "environment variable CHECKOUT_TOKEN is not set: export it first "
+        "(export CHECKOUT_TOKEN=...), or, if it is optional, read it with "
+        "env.get('CHECKOUT_TOKEN', default)"
+    )
+    assert message.index("export it first") < message.index("env.get(")
+
+
+def test_missing_env_with_a_name_no_shell_can_export_gives_no_export_line() -> None:
+    message = the_error('{{ env["checkout token"] }}')
+    assert message == (
+        "environment variable checkout token is not set: export it first, or, if it is "
+        "optional, read it with env.get('checkout token', default)"
     )
 
 

@@ -83,13 +83,15 @@ def validate_all(
     err: Callable[[str], None],
     *,
     max_runs: int | None = None,
+    colour: bool = False,
 ) -> int:
-    """Validate each suite; print each result; fail (2) if any suite is invalid."""
+    """Validate each suite; print each result; fail (2) if any suite is invalid (its
+    errors coloured when `colour`)."""
     worst = ExitCode.OK
     for path in paths:
 
         def check(path: str = path) -> None:
             out(format_validated(validate(path, max_runs=max_runs)))
 
-        worst = max(worst, guard(check, err))
+        worst = max(worst, guard(check, err, colour=colour))
     return worst

@@ -2,7 +2,11 @@
 
 A message may quote a server (Cekura's `detail`, a room source's answer) or a suite: every
 line it prints goes through `specrunner.text.visible`, so control characters (escape
-sequences) and bidi controls are shown as escapes, never obeyed by the terminal."""
+sequences) and bidi controls are shown as escapes, never obeyed by the terminal.
+
+A located problem (`SuiteError`) is shown with the line of the file it points at and a
+caret under the column (`specrunner.diagnostic_view`), coloured when `colour` is set: the
+CLI sets it for a terminal, never for a pipe or with NO_COLOR."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from specrunner.diagnostic_view import count_line, error_label, render
 from specrunner.errors import ExitCode, SpecrunnerError, SuiteError
 from specrunner.masking import MASK
+from specrunner.source_lines import SourceLines
 from specrunner.text import visible
 
 _NOT_SECRET_ENV = {
@@ -37,9 +43,17 @@ _NOT_SECRET_ENV = {
 }
 
 
-def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
+def guard(
+    action: Callable[[], int | None],
+    err: Callable[[str], None],
+    *,
+    colour: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> int:
     """Run a command; map every way it can end to an exit code, printing one message (and
-    the exception's notes: where a run that got under way left its run directory)."""
+    the exception's notes: where a run that got under way left its run directory).
+
+    `environ` (default: the process's) holds the values no source line may show."""
 
     def say(line: str) -> None:
         err(visible(line))
@@ -47,14 +61,10 @@ def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
     try:
         code = action()
     except SuiteError as error:
-        for diagnostic in error.diagnostics:
-            say(str(diagnostic))
-        files = sorted({d.file for d in error.diagnostics})
-        count = len(error.diagnostics)
-        say(f"{count} error{'s' if count != 1 else ''} in {', '.join(files)}")
+        show_diagnostics(error, err, colour=colour, environ=environ)
         return error.exit_code
     except SpecrunnerError as error:
-        say(f"specrunner: error: {error}")
+        err(f"specrunner: {error_label(colour)} {visible(str(error))}")
         _notes(error, say)
         return error.exit_code
     except KeyboardInterrupt as error:
@@ -70,6 +80,25 @@ def guard(action: Callable[[], int | None], err: Callable[[str], None]) -> int:
         _notes(error, say)
         return ExitCode.INTERNAL
     return ExitCode.OK if code is None else code
+
+
+def show_diagnostics(
+    error: SuiteError,
+    err: Callable[[str], None],
+    *,
+    colour: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Each problem with its source line, sorted by file and position, then their count."""
+    sources = SourceLines()
+    secrets = environment_secrets(os.environ if environ is None else environ)
+    for diagnostic in error.diagnostics:
+        line = sources.line(diagnostic.file, diagnostic.line)
+        for text in render(diagnostic, line, colour=colour, secrets=secrets):
+            err(text)
+    files = sorted({d.file for d in error.diagnostics})
+    count = len(error.diagnostics)
+    err(count_line(f"{count} error{'s' if count != 1 else ''} in {', '.join(files)}", colour))
 
 
 def _notes(error: BaseException, err: Callable[[str], None]) -> None:
@@ -96,13 +125,14 @@ def write_crash_report(error: BaseException, environ: Mapping[str, str] | None =
     return Path(os.devnull)  # pragma: no cover - nowhere writable at all
 
 
+def environment_secrets(environ: Mapping[str, str]) -> frozenset[str]:
+    """The environment values that might be secrets: any value of 8+ characters but those
+    of the few variables that never hold one (PATH, HOME, ...)."""
+    return frozenset(v for k, v in environ.items() if k not in _NOT_SECRET_ENV and len(v) >= 8)
+
+
 def scrub_environment_values(text: str, environ: Mapping[str, str]) -> str:
     """Mask every environment value that might be a secret (any value of 8+ characters)."""
-    values = sorted(
-        (v for k, v in environ.items() if k not in _NOT_SECRET_ENV and len(v) >= 8),
-        key=len,
-        reverse=True,
-    )
-    for value in values:
+    for value in sorted(environment_secrets(environ), key=len, reverse=True):
         text = text.replace(value, MASK)
     return text

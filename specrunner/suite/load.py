@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from specrunner.errors import Diagnostic, SuiteError
+from specrunner.suite.yaml_hints import TEMPLATE_KEY, syntax_diagnostic
 
 JsonPath = tuple[str | int, ...]
 
@@ -103,7 +104,7 @@ def load_text(text: str, path: str = "<suite>") -> Document:
         _check_shape(text, path)
         node = yaml.compose(text, Loader=_SuiteLoader)
     except yaml.MarkedYAMLError as exc:
-        raise SuiteError([_syntax_diagnostic(path, exc)]) from None
+        raise SuiteError([_syntax_diagnostic(path, exc, text)]) from None
     except yaml.YAMLError as exc:
         raise SuiteError([Diagnostic(path, 1, 1, f"YAML error: {exc}")]) from None
     if node is None:
@@ -211,19 +212,13 @@ def _too_big(alias: str, nodes: int) -> str:
     return f"the document holds more than {passed} (the limit is passed here)"
 
 
-def _syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+def _syntax_diagnostic(path: str, exc: yaml.MarkedYAMLError, text: str) -> Diagnostic:
     if exc.problem == "exceeded maximum nesting depth":
         # libyaml's own limit (1,000 levels), met while it reads ahead of the events.
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         return Diagnostic(path, line, col, _too_deep())
-    problem = exc.problem or "invalid YAML"
-    message = f"YAML syntax error: {problem}"
-    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
-        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-    elif exc.context:
-        message += f" ({exc.context})"
-    return Diagnostic(path, line, col, message)
+    return syntax_diagnostic(path, exc, text)
 
 
 def _pos(node: yaml.Node) -> tuple[int, int]:
@@ -239,9 +234,9 @@ class _Builder:
         self.count = 0
         self._constructor = yaml.SafeLoader("")
 
-    def problem(self, node: yaml.Node, message: str) -> None:
+    def problem(self, node: yaml.Node, message: str, hint: str = "") -> None:
         line, col = _pos(node)
-        self.problems.append(Diagnostic(self.path, line, col, message))
+        self.problems.append(Diagnostic(self.path, line, col, message, hint=hint))
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.count += 1
@@ -298,7 +293,7 @@ class _Builder:
         result: dict[str, Any] = {}
         first_seen: dict[str, yaml.Node] = {}
         for key_node, value_node in self.own_pairs(node, first_seen):
-            key = self.key(key_node)
+            key = self.key(key_node, in_flow=bool(node.flow_style))
             if key is None:
                 continue
             child = (*path, key)
@@ -348,9 +343,16 @@ class _Builder:
             pairs.extend(self.own_pairs(source, {}))
         return pairs
 
-    def key(self, node: yaml.Node) -> str | None:
+    def key(self, node: yaml.Node, *, in_flow: bool = False) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
-            self.problem(node, "a mapping key must be a plain string, not a list or mapping")
+            # `key: {{ vars.x }}` reads as a mapping whose key is a mapping: an unquoted
+            # template, the usual way to get here.
+            template = in_flow and isinstance(node, yaml.MappingNode) and node.flow_style
+            self.problem(
+                node,
+                "a mapping key must be a plain string, not a list or mapping",
+                TEMPLATE_KEY if template else "",
+            )
             return None
         if node.tag == "tag:yaml.org,2002:str":
             return str(node.value)

@@ -45,7 +45,13 @@ from specrunner.suite.sandbox import (
     UndefinedName,
 )
 from specrunner.suite.taint import ContextUse, follow, public_parts, reads_secret, texts
-from specrunner.suite.template_errors import describe, hide_values, literal, undefined_message
+from specrunner.suite.template_errors import (
+    describe,
+    hide_values,
+    literal,
+    missing_env_message,
+    undefined_message,
+)
 from specrunner.suite.template_tree import add_guards, context_uses
 
 
@@ -354,11 +360,8 @@ class TemplateEngine:
             elif len(value) > MAX_RENDERED_SIZE:
                 raise too_large("the rendered text")
         except MissingEnv as exc:
-            name = literal(exc.name, node.source)
             raise TemplateFailure(
-                node.path,
-                f"environment variable {name} is not set (use "
-                f"env.get({name!r}, default) where it is optional)",
+                node.path, missing_env_message(literal(exc.name, node.source))
             ) from None
         except UndefinedName as exc:
             message = undefined_message(exc, context, node.source, node.uses, tainted())

@@ -27,6 +27,24 @@ def literal(name: Any, source: str) -> str:
     return text if text and text in source else MASK
 
 
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def missing_env_message(name: str) -> str:
+    """What to do about an unset variable (`name` as `literal` shows it): export it, or,
+    only when the suite can do without it, read it with a default."""
+    if name == MASK:
+        return (
+            f"environment variable {MASK} is not set: export it first, or, if it is "
+            "optional, read it with env.get(NAME, default)"
+        )
+    example = f" (export {name}=...)" if _SHELL_NAME.fullmatch(name) else ""
+    return (
+        f"environment variable {name} is not set: export it first{example}, or, if it "
+        f"is optional, read it with env.get({name!r}, default)"
+    )
+
+
 def undefined_message(
     exc: UndefinedName,
     context: dict[str, Any],

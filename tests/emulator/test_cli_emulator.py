@@ -216,7 +216,8 @@ def test_a_bad_config_file_exits_2_with_located_errors(tmp_path: Path) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0] == f"{bad}:2:3: unknown key 'api_kye' in cekura; did you mean 'api_key'?"
-    assert lines[1].startswith(f"{bad}:4:15: faults[0].endpoint: ")
+    assert lines[1:5] == ["  |", "2 |   api_kye: x", "  |   ^", ""]  # the file's own line
+    assert lines[5].startswith(f"{bad}:4:15: faults[0].endpoint: ")
     assert lines[-1] == f"2 errors in {bad}"
     assert "Traceback" not in result.output
 
