@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from specrunner.models import Snapshot
-from specrunner.report.progress_state import Counts, Estimate, Reading, done_text, tally, times
+from specrunner.report.progress_state import Estimate, Reading, done_text, tally, times
 from specrunner.text import visible
 
 BAR_WIDTH = 24
@@ -58,9 +58,8 @@ class LiveProgress:
     def update(self, snapshot: Snapshot) -> None:
         if snapshot.message:
             self._print(snapshot.message)
-        counts = Counts.of(snapshot)
-        self._estimate.observe(counts, snapshot.elapsed)
-        self._reading = Reading(counts, snapshot.elapsed, self._clock(), self._estimate.latest)
+        self._estimate.observe(snapshot)
+        self._reading = Reading(snapshot, self._clock(), self._estimate.latest)
         if self._stopped_at is None and not self._live.is_started:
             # Shown from the first snapshot: a suite refused before it runs draws no bar.
             self._live.start(refresh=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, TextIO
 
 from specrunner.models import Snapshot
-from specrunner.report.progress_state import Counts, Estimate, Reading, plain_line
+from specrunner.report.progress_state import Estimate, Reading, plain_line
 from specrunner.text import visible
 
 EVERY = 5.0
@@ -64,7 +64,7 @@ class PlainProgress:
         self._heartbeat = heartbeat
         self._estimate = Estimate()
         self._reading: Reading | None = None
-        self._printed: Counts | None = None
+        self._printed: tuple[Mapping[str, int], int, int] | None = None
         self._printed_at = float("-inf")
         self._pending = False
         # The ticker thread and the run's thread both print: a line is never cut in two.
@@ -79,13 +79,12 @@ class PlainProgress:
 
     def update(self, snapshot: Snapshot) -> None:
         now = self._clock()
-        counts = Counts.of(snapshot)
         with self._lock:
             if snapshot.message:
                 self._write(visible(snapshot.message))
-            self._estimate.observe(counts, snapshot.elapsed)
-            self._reading = Reading(counts, snapshot.elapsed, now, self._estimate.latest)
-            self._pending = counts != self._printed
+            self._estimate.observe(snapshot)
+            self._reading = Reading(snapshot, now, self._estimate.latest)
+            self._pending = _counts(snapshot) != self._printed
             if self._pending and now - self._printed_at >= self._every:
                 self._line(now)
 
@@ -120,8 +119,15 @@ class PlainProgress:
         reading = self._reading
         assert reading is not None
         self._write(plain_line(reading, now))
-        self._printed, self._printed_at, self._pending = reading.counts, now, False
+        self._printed = _counts(reading.snapshot)
+        self._printed_at, self._pending = now, False
 
     def _write(self, line: str) -> None:
         self._stream.write(line + "\n")
         self._stream.flush()
+
+
+def _counts(snapshot: Snapshot) -> tuple[Mapping[str, int], int, int]:
+    """What a line is printed again for when it changes: the runs by outcome, live and in
+    flight (not the elapsed time: the heartbeat shows that)."""
+    return snapshot.outcomes, snapshot.live, snapshot.in_flight

@@ -20,10 +20,11 @@ Segment = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """A snapshot's numbers: a progress line is printed again when they change."""
+    """A snapshot's numbers, in the words of the progress line."""
 
     total: int
     done: int
+    """Runs with an outcome."""
     passed: int
     failed: int
     errors: int
@@ -52,24 +53,31 @@ class Counts:
         return self.done >= self.total
 
 
+def done_of(snapshot: Snapshot) -> int:
+    return sum(snapshot.outcomes.values())
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """The last snapshot as a view took it in: what it shows until the next one."""
+    """The last snapshot as a view took it in: what it shows until the next one. Its
+    counts are worked out only when it is shown, not at every event."""
 
-    counts: Counts
-    elapsed: float
-    """The executor's elapsed seconds at the snapshot."""
+    snapshot: Snapshot
     received_at: float
     """The view's clock when the snapshot came."""
     left: tuple[float, float] | None
     """The estimate of the seconds left and the elapsed time it was made at; None while
     estimating."""
 
+    @property
+    def counts(self) -> Counts:
+        return Counts.of(self.snapshot)
+
     def elapsed_at(self, now: float) -> float:
-        return self.elapsed + max(0.0, now - self.received_at)
+        return self.snapshot.elapsed + max(0.0, now - self.received_at)
 
     def left_at(self, elapsed: float) -> float | None:
-        if self.counts.finished:
+        if done_of(self.snapshot) >= self.snapshot.total:
             return 0.0
         if self.left is None:
             return None
@@ -96,20 +104,21 @@ class Estimate:
         self.latest: tuple[float, float] | None = None
         """Seconds left, and the elapsed time they were estimated at."""
 
-    def observe(self, counts: Counts, elapsed: float) -> None:
+    def observe(self, snapshot: Snapshot) -> None:
+        done, elapsed = done_of(snapshot), snapshot.elapsed
         if self._base is None:
-            self._base = (counts.done, elapsed)
-        self._peak = max(self._peak, counts.in_flight)
-        if counts.done == self._done:
+            self._base = (done, elapsed)
+        self._peak = max(self._peak, snapshot.in_flight)
+        if done == self._done:
             return
-        self._done = counts.done
+        self._done = done
         base_done, base_at = self._base
-        ended = counts.done - base_done
-        wave = max(1, min(self._peak, counts.total - base_done))
+        ended = done - base_done
+        wave = max(1, min(self._peak, snapshot.total - base_done))
         if ended < wave or elapsed <= base_at:
             return
         per_second = ended / (elapsed - base_at)
-        self.latest = ((counts.total - counts.done) / per_second, elapsed)
+        self.latest = ((snapshot.total - done) / per_second, elapsed)
 
 
 def duration_text(seconds: float) -> str:
@@ -168,7 +177,7 @@ def times(reading: Reading, now: float) -> list[Segment]:
     elapsed time alone once every run is done."""
     elapsed = reading.elapsed_at(now)
     parts: list[Segment] = [(f"{duration_text(elapsed)} elapsed", "")]
-    if not reading.counts.finished:
+    if done_of(reading.snapshot) < reading.snapshot.total:
         left = reading.left_at(elapsed)
         parts += [(", ", ""), ("estimating time left" if left is None else left_text(left), "dim")]
     return parts
@@ -179,10 +188,11 @@ def plain_line(reading: Reading, now: float) -> str:
 
     `4/11 done: 3 passed, 1 failed, 0 errors; 3 live in Cekura, 5 in flight; 1m12s
     elapsed, about 3m left`"""
+    counts = reading.counts
     segments = [
-        done_text(reading.counts),
+        done_text(counts),
         (": ", ""),
-        *tally(reading.counts),
+        *tally(counts),
         ("; ", ""),
         *times(reading, now),
     ]

@@ -10,7 +10,7 @@ from conftest import REPO
 from specrunner.app.running import STOPPING_END, STOPPING_LEAVE
 from specrunner.models import Snapshot
 from specrunner.report.progress import EVERY, HEARTBEAT
-from specrunner.report.progress_state import Counts, Reading, plain_line
+from specrunner.report.progress_state import Reading, plain_line
 
 TIME = r"\d+(?:s|m\d\ds|h\d\dm)"
 RUNNING = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
@@ -29,8 +29,8 @@ def words_defined() -> set[str]:
 def reading(
     elapsed: float, left: float | None, *, live: int, in_flight: int, **outcomes: int
 ) -> Reading:
-    counts = Counts.of(Snapshot(11, outcomes, in_flight, live, elapsed))
-    return Reading(counts, elapsed, elapsed, None if left is None else (left, elapsed))
+    snapshot = Snapshot(11, outcomes, in_flight, live, elapsed)
+    return Reading(snapshot, elapsed, None if left is None else (left, elapsed))
 
 
 def test_the_plain_lines_shown_are_lines_the_view_prints() -> None:
