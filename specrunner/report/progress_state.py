@@ -149,21 +149,17 @@ def done_text(counts: Counts) -> Segment:
 
 
 def tally(counts: Counts) -> list[Segment]:
-    """`3 passed, 1 failed, 0 errors; 3 live in Cekura, 5 in flight`"""
-    parts: list[Segment] = [
-        (f"{counts.passed} passed", "green" if counts.passed else ""),
-        (", ", ""),
-        (f"{counts.failed} failed", "red" if counts.failed else ""),
-        (", ", ""),
-        (
-            f"{counts.errors} error{'' if counts.errors == 1 else 's'}",
-            "red" if counts.errors else "",
-        ),
-    ]
-    if counts.unknown:
-        parts += [(", ", ""), (f"{counts.unknown} unknown", "yellow")]
-    if counts.not_run:
-        parts += [(", ", ""), (f"{counts.not_run} not run", "yellow")]
+    """`3 passed, 1 failed; 3 live in Cekura, 5 in flight`: the passed always, the other
+    outcomes once there are some (so a log searched for "error" finds only real ones)."""
+    parts: list[Segment] = [(f"{counts.passed} passed", "green" if counts.passed else "")]
+    for number, word, style in (
+        (counts.failed, "failed", "red"),
+        (counts.errors, "error" if counts.errors == 1 else "errors", "red"),
+        (counts.unknown, "unknown", "yellow"),
+        (counts.not_run, "not run", "yellow"),
+    ):
+        if number:
+            parts += [(", ", ""), (f"{number} {word}", style)]
     return [
         *parts,
         ("; ", ""),
@@ -186,8 +182,8 @@ def times(reading: Reading, now: float) -> list[Segment]:
 def plain_line(reading: Reading, now: float) -> str:
     """The progress line of a log:
 
-    `4/11 done: 3 passed, 1 failed, 0 errors; 3 live in Cekura, 5 in flight; 1m12s
-    elapsed, about 3m left`"""
+    `4/11 done: 3 passed, 1 failed; 3 live in Cekura, 5 in flight; 1m12s elapsed, about
+    3m left`"""
     counts = reading.counts
     segments = [
         done_text(counts),

@@ -48,7 +48,7 @@ cekura:
 
 TIME = r"\d+(?:s|m\d\ds|h\d\dm)"
 PROGRESS = re.compile(
-    rf"(?P<done>\d+)/6 done: \d+ passed, \d+ failed, \d+ errors?(?:, \d+ unknown)?"
+    rf"(?P<done>\d+)/6 done: \d+ passed(?:, \d+ failed)?(?:, \d+ errors?)?(?:, \d+ unknown)?"
     rf"(?:, \d+ not run)?; \d+ live in Cekura, \d+ in flight; {TIME} elapsed"
     rf"(?:, (?:estimating time left|about {TIME} left))?"
 )
