@@ -1,7 +1,7 @@
 """What the progress views say about a run under way: its counts in the words
 docs/running.md defines, the time elapsed, and an estimate of the time left.
 
-The executor reports a `Snapshot` at every event (10,000-run suites make hundreds of
+The executor reports a `Snapshot` at every event (a 10,000-run suite makes tens of
 thousands), so taking one in is O(1) here: no run is looked at, only the snapshot's
 counts. The elapsed time keeps going between snapshots (a view adds the time since the
 last one), so a quiet minute still shows as a minute.
@@ -38,7 +38,7 @@ class Counts:
         outcomes = snapshot.outcomes
         return cls(
             total=snapshot.total,
-            done=sum(outcomes.values()),
+            done=done_of(snapshot),
             passed=outcomes.get(Outcome.PASSED.value, 0),
             failed=outcomes.get(Outcome.FAILED.value, 0),
             errors=outcomes.get(Outcome.ERROR.value, 0),
@@ -47,10 +47,6 @@ class Counts:
             live=snapshot.live,
             in_flight=snapshot.in_flight,
         )
-
-    @property
-    def finished(self) -> bool:
-        return self.done >= self.total
 
 
 def done_of(snapshot: Snapshot) -> int:

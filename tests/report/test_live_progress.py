@@ -129,7 +129,7 @@ def test_messages_are_printed_above_the_bar_escaped() -> None:
 
 
 def test_events_do_not_draw_the_bar_the_refresh_does() -> None:
-    """A 10,000-run suite reports hundreds of thousands of events: taking one in only
+    """A 10,000-run suite reports tens of thousands of events: taking one in only
     stores it; rich draws on its own thread at its refresh rate (off here)."""
     console, stream = terminal()
     progress = live_view(console, Clock())

@@ -32,8 +32,6 @@ def test_counts_name_each_outcome_and_add_them_up() -> None:
     counts = Counts.of(snap(11, 5, 3, passed=3, failed=1, error=2, unknown=1, not_run=1))
     assert (counts.done, counts.passed, counts.failed, counts.errors) == (8, 3, 1, 2)
     assert (counts.unknown, counts.not_run, counts.live, counts.in_flight) == (1, 1, 3, 5)
-    assert not counts.finished
-    assert Counts.of(snap(2, passed=2)).finished
 
 
 def test_the_line_says_every_count_in_the_documented_words() -> None:
