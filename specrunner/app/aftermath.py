@@ -1,5 +1,7 @@
-"""What a run that ends says about what it leaves: its run directory, the runs still live
-in Cekura or never sent, and the exact commands that follow them up."""
+"""What a run that ends says about what it leaves: the files it wrote, its run directory,
+the runs still live in Cekura or never sent, and the exact commands that follow them up.
+Paths are shown relative to the working directory where they are under it, as a person
+would type them."""
 
 from __future__ import annotations
 
@@ -24,17 +26,37 @@ class Leftovers:
         return cls(live, sum(1 for r in records if r.unsent))
 
 
+def shown_path(path: Path | str, cwd: Path) -> str:
+    """`path` relative to `cwd` when it is under it; otherwise as it is."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
 def closing_lines(
-    run_dir: Path | None, records: Sequence[RunRecord], written: Sequence[str]
+    run_dir: Path | None,
+    records: Sequence[RunRecord],
+    written: Sequence[Path | str],
+    *,
+    cwd: Path,
+    step_summary: bool = False,
 ) -> list[str]:
-    """The lines every run ends with once it has a run directory: the reports written,
-    the directory, and (when runs are live or unsent) how to resume or cancel it."""
-    lines = [f"report: {path}" for path in written]
+    """The lines every run ends with: each file it wrote, and once it has a run directory,
+    the directory and (when runs are live or unsent) how to resume or cancel it."""
+    lines = [f"wrote {shown_path(path, cwd)}" for path in written]
+    if step_summary:
+        # The variable's name, not its value: nothing read from the environment is shown.
+        lines.append("appended the summary to $GITHUB_STEP_SUMMARY")
     if run_dir is None:
         return lines
-    lines.append(f"run directory: {run_dir}")
+    shown = shown_path(run_dir, cwd)
+    lines.append(f"run directory: {shown}")
     left = Leftovers.of(records)
-    where = shlex.quote(str(run_dir))
+    where = shlex.quote(shown)
     if left.live:
         unsent = f" and {left.unsent} never sent" if left.unsent else ""
         lines.append(

@@ -37,7 +37,7 @@ from specrunner.execute.replay import replay
 from specrunner.masking import SecretTracker
 from specrunner.models import Plan, RoomConfig, RunRecord, Snapshot
 from specrunner.report.console import console_summary
-from specrunner.report.progress import ProgressView
+from specrunner.report.progress import progress_view
 from specrunner.report.records import Report
 from specrunner.report.write import check_outputs
 from specrunner.rooms.static import rooms_of
@@ -119,21 +119,27 @@ def run_suite(
     interactive: bool = False,
     width: int | None = DEFAULT_WIDTH,
 ) -> int:
-    """`specrunner run`: execute, show progress on `progress`, and a summary on `out`; with
-    `dry_run`, what would be sent instead, laid out for `width` (None: never wrapped)."""
+    """`specrunner run`: execute, show progress on `progress` (a live bar when it is a
+    terminal), then the verdict and each file written on `out`; with `dry_run`, what would
+    be sent instead, laid out for `width` (None: never wrapped)."""
     if request.dry_run:
         return dry_runs.show(_dry_run(request), out, width=width, emulator=_emulator(request))
-    view = ProgressView(progress, interactive=interactive)
+    view = progress_view(
+        progress, interactive=interactive and request.environ.get("TERM") != "dumb"
+    )
     ending: list[_Ending] = []
+    cwd = Path.cwd()
     try:
         result = execute(request, view.update, ending=ending, note=view.note)
     except BaseException as error:
         view.close()
         for ended in ending:
-            written = [*request.outputs] if ended.report is not None else []
-            if ended.report is not None:
-                written += step_summary(ended.report, request.environ)
-            for line in closing_lines(ended.run_dir, ended.records, written):
+            report = ended.report
+            written = _written(request, ended.run_dir) if report is not None else []
+            summary = report is not None and bool(step_summary(report, request.environ))
+            for line in closing_lines(
+                ended.run_dir, ended.records, written, cwd=cwd, step_summary=summary
+            ):
                 error.add_note(line)
         raise
     view.close()
@@ -141,10 +147,21 @@ def run_suite(
         out(line)
     if result.stopped is not None:
         out(f"stopped early ({result.stopped}): the results above are partial")
-    written = [*request.outputs, *step_summary(result.report, request.environ)]
-    for line in closing_lines(result.run_dir, result.records, written):
+    summary = bool(step_summary(result.report, request.environ))
+    written = _written(request, result.run_dir)
+    for line in closing_lines(
+        result.run_dir, result.records, written, cwd=cwd, step_summary=summary
+    ):
         out(line)
     return result.exit_code
+
+
+def _written(request: RunRequest, run_dir: Path | None) -> list[Path | str]:
+    """The reports a run wrote: those asked for with -o, then its results.json."""
+    written: list[Path | str] = [*request.outputs]
+    if run_dir is not None:
+        written.append(run_dir / run_dirs.RESULTS)
+    return written
 
 
 def execute(
@@ -199,7 +216,15 @@ def execute(
         try:
             return asyncio.run(
                 _execute(
-                    request, the_plan, rooms, secrets, environ, progress, holder, resumed=resumed
+                    request,
+                    the_plan,
+                    rooms,
+                    secrets,
+                    environ,
+                    progress,
+                    holder,
+                    resumed=resumed,
+                    note=note,
                 )
             )
         except asyncio.CancelledError:  # a second Ctrl-C: stopped at once
@@ -216,6 +241,7 @@ async def _execute(
     holder: list[_Ending],
     *,
     resumed: run_dirs.Resumed | None,
+    note: Callable[[str], None],
 ) -> RunResult:
     async with open_clients(rooms, environ, concurrency=request.concurrency) as clients:
         # The configuration works: now the run directory is made (or taken).
@@ -244,6 +270,7 @@ async def _execute(
                 progress,
                 ending,
                 resumed=resumed,
+                note=note,
             )
 
 
@@ -258,6 +285,7 @@ async def _run(
     ending: _Ending,
     *,
     resumed: run_dirs.Resumed | None,
+    note: Callable[[str], None],
 ) -> RunResult:
     journal = Journal(run_dir / JOURNAL, secrets=secrets)
     executor = Executor(
@@ -280,7 +308,7 @@ async def _run(
     records: tuple[RunRecord, ...] = ()
     failure: BaseException | None = None
     try:
-        with _signals(executor, end_calls=request.on_interrupt == "end"):
+        with _signals(executor, end_calls=request.on_interrupt == "end", note=note):
             records = tuple(await executor.run())
     except BaseException as error:
         failure = error
@@ -333,6 +361,15 @@ def _static_pools(the_plan: Plan, environ: Mapping[str, str]) -> list[tuple[str,
     return found
 
 
+STOPPING_LEAVE = (
+    "stopping: no more runs are sent; live runs are left running for --resume "
+    "(interrupt again to stop at once)"
+)
+STOPPING_END = (
+    "stopping: no more runs are sent; the live calls are being ended "
+    "(interrupt again to stop at once)"
+)
+
 LOST_WITH_EMULATOR = (
     "it ran in the in-process emulator of the run that was interrupted, which is gone "
     "with that process"
@@ -340,8 +377,10 @@ LOST_WITH_EMULATOR = (
 
 
 @contextmanager
-def _signals(executor: Executor, *, end_calls: bool) -> Iterator[None]:
-    """The first Ctrl-C or SIGTERM stops the run gracefully; a second stops it at once."""
+def _signals(executor: Executor, *, end_calls: bool, note: Callable[[str], None]) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM stops the run gracefully, and says so at once (the
+    ending may take a while: a submission in flight, calls being ended); a second stops it
+    at once."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     installed: list[signal.Signals] = []
@@ -349,6 +388,7 @@ def _signals(executor: Executor, *, end_calls: bool) -> Iterator[None]:
     def on_signal() -> None:
         if executor.stopped is None:
             executor.stop(end_calls=end_calls)
+            note(STOPPING_END if end_calls else STOPPING_LEAVE)
         elif main is not None:
             main.cancel()
 

@@ -188,6 +188,7 @@ class Executor:
         self._waiting = interleaved(
             r for r in self.runs.values() if r.outcome is None and r.run_id is None
         )
+        self._report()  # where the run starts (a resumed run's restored outcomes included)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group

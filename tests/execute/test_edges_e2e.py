@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 import specrunner
+from specrunner.app.running import STOPPING_END, STOPPING_LEAVE
 from specrunner.emulator import Behaviour, Emulator, EmulatorConfig, Fault, ScriptedOutcome
 from specrunner.emulator.runs import FINAL
 
@@ -241,8 +242,13 @@ def check_every_planned_run_once(emulator: Emulator, where: Path) -> dict[str, d
     return {r["key"]: r for r in runs}
 
 
+def shown(where: Path) -> str:
+    """A run directory as the run prints it: relative to its working directory."""
+    return str(Path(".specrunner", "runs", where.name))
+
+
 def closing_commands(where: Path) -> tuple[str, str]:
-    return f"specrunner run --resume {where}", f"specrunner cancel {where}"
+    return f"specrunner run --resume {shown(where)}", f"specrunner cancel {shown(where)}"
 
 
 def free_port() -> int:
@@ -341,8 +347,9 @@ def test_the_first_interrupt_lets_the_post_in_flight_finish_and_resume_sends_the
         assert submissions > 1 or not finals
         assert {o for k, o in outcomes.items() if k not in sent} == {"not_run"}
         resume, cancel = closing_commands(where)
-        assert f"run directory: {where}" in done.text
+        assert f"run directory: {shown(where)}" in done.text
         assert resume in done.text and cancel in done.text
+        assert done.err.count(STOPPING_LEAVE) == 1, done
         # the rooms of runs never sent were given back: only the sessions of sent runs live
         rooms_sent = {r.pipecat_room_url.rsplit("/", 1)[1] for r in emulator.ledger.runs}
         assert {s.room for s in emulator.ledger.sessions if s.ended_at is None} <= rooms_sent
@@ -382,7 +389,7 @@ def test_a_second_interrupt_stops_at_once_and_resume_never_sends_a_cut_off_run(
     with Emulator(config(faults=(slow_post,))) as emulator:
         done, where = interrupt_twice(tmp_path, emulator, latency)
         assert "specrunner: interrupted" in done.err
-        assert f"run directory: {where}" in done.err
+        assert f"run directory: {shown(where)}" in done.err
         records = journal(tmp_path)
         assert not of_type(records, "submitted")
         (intent,) = of_type(records, "intent")
@@ -458,6 +465,7 @@ def test_on_interrupt_end_ends_the_live_calls_and_releases_their_rooms(tmp_path:
     assert {r["outcome"] for r in runs} == {"error"}
     assert all("--on-interrupt end" in r["error"] for r in runs)
     assert "specrunner cancel" not in done.text  # nothing is left to cancel
+    assert done.err.count(STOPPING_END) == 1, done
 
 
 def test_on_interrupt_end_while_a_room_is_being_leased_leaves_no_session(tmp_path: Path) -> None:
@@ -489,7 +497,7 @@ def test_an_unreachable_cekura_exits_3_within_45_s_with_one_error_line(tmp_path:
         errors = [line for line in done.err.splitlines() if line.startswith("specrunner: error:")]
         assert len(errors) == 1 and url in errors[0], done
         where = run_dir(tmp_path)
-        assert f"run directory: {where}" in done.err
+        assert f"run directory: {shown(where)}" in done.err
         assert closing_commands(where)[0] in done.err
         assert live_sessions(emulator) == [], "the rooms of unsent runs were kept"
     assert {r["outcome"] for r in results(where)["runs"]} <= {"error", "not_run"}
@@ -504,7 +512,7 @@ def test_a_refused_poll_exits_3_and_leaves_the_runs_live(tmp_path: Path, status:
         assert done.code == 3, done
         assert done.err.count("specrunner: error:") == 1, done
         where = run_dir(tmp_path)
-        assert f"run directory: {where}" in done.err
+        assert f"run directory: {shown(where)}" in done.err
         resume, cancel = closing_commands(where)
         assert resume in done.err and cancel in done.err
         polled = {r.path for r in emulator.ledger.requests if r.endpoint == BULK_ENDPOINT}

@@ -16,7 +16,7 @@ from specrunner.report.console import console_summary
 from specrunner.report.html import script_json
 from specrunner.report.junit import render_junit
 from specrunner.report.markdown import md, render_markdown
-from specrunner.report.progress import ProgressView
+from specrunner.report.progress import PlainProgress
 from specrunner.report.records import Report
 from specrunner.report.wording import one_line
 from specrunner.text import visible
@@ -139,7 +139,7 @@ def test_junit_shows_every_character_escaped_or_replaced(ch: str) -> None:
 
 def test_progress_shows_a_message_escaped() -> None:
     stream = io.StringIO()
-    view = ProgressView(stream, interactive=False)
+    view = PlainProgress(stream)
     view.update(Snapshot(1, {}, 0, 0, 0.0, message=f"polling failed for now: {PWNED}\r"))
     out = stream.getvalue()
     assert not UNSAFE_RE.search(out), repr(out)
