@@ -25,6 +25,7 @@ from specrunner.app import dry_run as dry_runs
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
 from specrunner.app.clients import Clients, open_clients, run_environment
+from specrunner.app.collecting import few_collections
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, write_run_report
 from specrunner.cekura import api_key
@@ -195,13 +196,16 @@ def execute(
         run_dirs.check_resume(resumed, the_plan, str(request.resume))
     emulator = _emulator(request) or (resumed is not None and resumed.emulator)
     pools = _static_pools(the_plan, request.environ) if emulator else []
-    with run_environment(
-        request.environ,
-        emulator=emulator,
-        config_path=request.emulator_config,
-        static_rooms=pools,
-        note=note,
-    ) as environ:
+    with (
+        few_collections(),
+        run_environment(
+            request.environ,
+            emulator=emulator,
+            config_path=request.emulator_config,
+            static_rooms=pools,
+            note=note,
+        ) as environ,
+    ):
         key = api_key(environ)
         # Room templates are rendered now, with the run's environment: a missing secret
         # stops the run before anything is made. The secrets they read join the plan's,
