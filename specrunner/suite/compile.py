@@ -138,6 +138,7 @@ class _Compiler:
             if name not in self.options.spoiled.rooms
         }
         defaults = self.defaults(env_conf, env_path)
+        self.check_room_names([(env_conf, env_path), *defaults])
         self.check_size(defaults)
         scenarios = [
             self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
@@ -447,12 +448,23 @@ class _Compiler:
             )
             return None
         if chosen not in self.data["rooms"]:
-            self.fail(
-                where,
-                f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}{listing('rooms', rooms)}",
-            )
+            self.unknown_room(chosen, where)
             return None
         return str(chosen)
+
+    def check_room_names(self, layers: list[tuple[dict[str, Any], JsonPath]]) -> None:
+        """The `room` of the environment and of the defaults must name a room source even
+        where every scenario names its own: a scenario added later would take it."""
+        for layer, path in layers:
+            room = layer.get("room")
+            if isinstance(room, str) and room not in self.data["rooms"]:
+                self.unknown_room(room, (*path, "room"))
+
+    def unknown_room(self, name: Any, where: JsonPath) -> None:
+        rooms = list(self.data["rooms"])
+        self.fail(
+            where, f"unknown room {name!r}{did_you_mean(name, rooms)}{listing('rooms', rooms)}"
+        )
 
     def payload_node(
         self, raw: dict[str, Any], path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]]
