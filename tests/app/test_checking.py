@@ -14,10 +14,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from conftest import MINIMAL, dedent, write_suite
+from conftest import MINIMAL, REPO, dedent, write_suite
 from specrunner.app.checking import Validated, in_environments, validate
 from specrunner.app.planning import PlanRequest, plan
+from specrunner.cli import main
 from specrunner.errors import Diagnostic, SuiteError, UsageError
 from specrunner.models import Plan
 from specrunner.suite.load import load_suite
@@ -319,3 +321,44 @@ def test_validate_counts_the_runs_plan_plans(tmp_path: Path) -> None:
     assert result.runs == {"staging": 3, "production": 2, "qa": 3}
     for name, count in result.runs.items():
         assert len(plan(PlanRequest(suite, environment=name), {}).runs) == count
+
+
+# ---- the docs show these messages verbatim ----------------------------------------------
+
+DOCS = REPO / "docs"
+_PROBLEM = re.compile(r"^\S+:\d+:\d+: (?P<message>.+)$")
+
+
+def problem_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if _PROBLEM.match(line)]
+
+
+def test_troubleshooting_shows_the_golden_messages() -> None:
+    text = (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+    for case in ("environments-without-default",):  # --set: see the next test
+        output = (GOLDEN / f"{case}.out").read_text(encoding="utf-8")
+        for line in problem_lines(output):
+            match = _PROBLEM.match(line)
+            assert match is not None
+            assert f": {match['message']}\n" in text, f"{case}: not in troubleshooting.md"
+
+
+@pytest.mark.parametrize("page", ["troubleshooting.md", "suite-format.md"])
+def test_the_docs_examples_of_set_and_labels_are_real_output(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(main, ["plan", "specs/smoke.yaml", "--set", "store=pizzeria-7"])
+    assert result.exit_code == 2
+    (line,) = problem_lines(result.output)
+    assert f"\n{line}\n" in text
+    # specs/matrix.yaml with its production room misspelt, under the same name.
+    matrix = (REPO / "specs" / "matrix.yaml").read_text(encoding="utf-8")
+    assert matrix.count("room: prod_bot") == 1
+    write_suite(tmp_path, matrix.replace("room: prod_bot", "room: prod-bot"), "specs/matrix.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate", "specs/matrix.yaml"])
+    (line,) = problem_lines(result.output)
+    assert line.endswith("(in environment 'production')")
+    assert f"\n{line}\n" in text
