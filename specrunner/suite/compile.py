@@ -27,7 +27,7 @@ from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.matrix import cell_bound, cell_label
 from specrunner.suite.merge import deep_merge, merge_nodes
 from specrunner.suite.overrides import unknown_vars
-from specrunner.suite.rooms import plan_room
+from specrunner.suite.rooms import check_room_names, plan_room, resolve_room
 from specrunner.suite.runs import ScenarioDraft, expand_runs, select_scenarios
 from specrunner.suite.sandbox import EnvProxy, as_secret
 from specrunner.suite.selection import apply_overrides, run_key_prefix
@@ -138,7 +138,7 @@ class _Compiler:
             if name not in self.options.spoiled.rooms
         }
         defaults = self.defaults(env_conf, env_path)
-        self.check_room_names([(env_conf, env_path), *defaults])
+        check_room_names(self, [(env_conf, env_path), *defaults])
         self.check_size(defaults)
         scenarios = [
             self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
@@ -388,7 +388,7 @@ class _Compiler:
         room = (
             None
             if "room" in spoiled
-            else self.resolve_room(setting("room"), env_conf, env_path, path, name)
+            else resolve_room(self, setting("room"), env_conf, env_path, path, name)
         )
         timeout = (
             DEFAULT_TIMEOUT if "timeout" in spoiled else timeout_of(setting("timeout"), self.fail)
@@ -422,49 +422,6 @@ class _Compiler:
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
         return ScenarioDraft(planned, path, payload, prefixes, secret_id=secret_id)
-
-    def resolve_room(
-        self,
-        setting: tuple[Any, JsonPath] | None,
-        env_conf: dict[str, Any],
-        env_path: JsonPath,
-        path: JsonPath,
-        name: str,
-    ) -> str | None:
-        rooms = list(self.data["rooms"])
-        if setting is not None and setting[1][: len(path)] == path:
-            chosen, where = setting
-        elif "room" in env_conf:
-            chosen, where = env_conf["room"], (*env_path, "room")
-        elif setting is not None:
-            chosen, where = setting
-        elif len(rooms) == 1:
-            return str(rooms[0])
-        else:
-            self.fail(
-                path,
-                f"scenario {name!r} has no room: set `room` on the scenario, in "
-                f"`defaults` or on the environment{listing('rooms', rooms)}",
-            )
-            return None
-        if chosen not in self.data["rooms"]:
-            self.unknown_room(chosen, where)
-            return None
-        return str(chosen)
-
-    def check_room_names(self, layers: list[tuple[dict[str, Any], JsonPath]]) -> None:
-        """The `room` of the environment and of the defaults must name a room source even
-        where every scenario names its own: a scenario added later would take it."""
-        for layer, path in layers:
-            room = layer.get("room")
-            if isinstance(room, str) and room not in self.data["rooms"]:
-                self.unknown_room(room, (*path, "room"))
-
-    def unknown_room(self, name: Any, where: JsonPath) -> None:
-        rooms = list(self.data["rooms"])
-        self.fail(
-            where, f"unknown room {name!r}{did_you_mean(name, rooms)}{listing('rooms', rooms)}"
-        )
 
     def payload_node(
         self, raw: dict[str, Any], path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]]
