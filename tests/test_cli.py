@@ -209,7 +209,7 @@ def test_plan_set_overrides_vars(tmp_path: Path, clean_environ: pytest.MonkeyPat
     clean_environ.chdir(tmp_path)
     write_suite(
         tmp_path,
-        MINIMAL.replace("scenarios:", "vars: {n: 1, caller: {name: A, t: g}}\nscenarios:")
+        MINIMAL.replace("scenarios:", "vars: {n: 1, caller: {name: A, t: g}, extra: 0}\nscenarios:")
         + "    publish_data_message:\n"
         "      v: '{{ vars }}'\n",
         "s.yaml",
@@ -350,6 +350,7 @@ def test_validate_counts_runs_per_environment(
         environments:
           staging: {defaults: {repeat: 2}}
           production: {}
+        default_environment: staging
         rooms:
           lab: {source: static, url: u}
         scenarios:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from conftest import compile_dict, compile_text, payloads, suite_errors
+from conftest import compile_dict, compile_text, dump, load, payloads, schema_errors, suite_errors
 from specrunner.errors import SuiteError, UsageError
 from specrunner.models import Expectation, RoomSourceKind
+from specrunner.suite.compile import CompileOptions, compile_plan
 
 
 def suite(**top: Any) -> dict[str, Any]:
@@ -79,8 +80,9 @@ def test_env_option_overrides_default_environment() -> None:
     assert plan.runs[0].timeout == 900.0
 
 
-def test_environments_without_default_need_env() -> None:
-    errors = suite_errors("""
+def test_environments_without_default_are_a_schema_error_even_with_env() -> None:
+    # One rule for validate, plan and run: a suite with environments names its default.
+    text = """
         version: 1
         name: checkout
         environments:
@@ -90,16 +92,23 @@ def test_environments_without_default_need_env() -> None:
           lab: {source: static, url: u}
         scenarios:
           - id: 1
-    """)
-    assert errors == [
-        "suite.yaml:3:1: the suite defines environments but no "
-        "default_environment: pass --env NAME or set default_environment "
-        "(environments: staging, production)"
+    """
+    assert schema_errors(text) == [
+        "suite.yaml:3:1: the suite has environments but no default_environment (The "
+        "environment used when --env is not given): add it, for example "
+        "`default_environment: staging` (environments: staging, production)"
     ]
 
 
-def test_environments_without_default_work_with_env() -> None:
-    plan = compile_dict(two_rooms(environments=ENVIRONMENTS), environment="staging")
+def test_compiling_an_unchecked_suite_without_default_environment_stops() -> None:
+    doc = load(dump(two_rooms(environments=ENVIRONMENTS)))
+    with pytest.raises(SuiteError) as caught:
+        compile_plan(doc, CompileOptions())
+    assert [d.message for d in caught.value.diagnostics] == [
+        "the suite defines environments but no default_environment: set "
+        "default_environment (environments: staging, production)"
+    ]
+    plan = compile_plan(doc, CompileOptions(environment="staging"))
     assert plan.environment == "staging"
 
 
@@ -193,19 +202,78 @@ def test_vars_of_another_environment_do_not_leak() -> None:
 def test_set_overrides_environment_and_suite_vars() -> None:
     plan = compile_dict(
         VARS_SUITE,
-        overrides=((("customer_id",), "c-cli"), (("caller", "name"), "Sam"), (("new",), [1])),
+        overrides=((("customer_id",), "c-cli"), (("caller", "name"), "Sam"), (("n",), [1])),
     )
     assert payloads(plan) == [
         {
             "vars": {
                 "customer_id": "c-cli",
                 "caller": {"name": "Sam", "tier": "std"},
-                "n": 1,
-                "new": [1],
+                "n": [1],
             }
         }
     ]
-    assert plan.selection.overrides == ("customer_id", "caller.name", "new")
+    assert plan.selection.overrides == ("customer_id", "caller.name", "n")
+
+
+def set_errors(suite: dict[str, Any], *keys: str) -> list[str]:
+    overrides = tuple((tuple(key.split(".")), "x") for key in keys)
+    return suite_errors(dump(suite), overrides=overrides)
+
+
+VARS_LINE = dump(VARS_SUITE).splitlines().index("vars:") + 1
+
+
+def test_set_of_an_undefined_var_is_an_error_with_a_suggestion() -> None:
+    assert set_errors(VARS_SUITE, "customer") == [
+        f"suite.yaml:{VARS_LINE}:1: --set 'customer': neither the suite nor environment "
+        "'staging' has a var 'customer'; did you mean 'customer_id'? (vars: customer_id, caller, n)"
+    ]
+
+
+def test_set_of_a_nested_key_needs_only_its_var() -> None:
+    plan = compile_dict(VARS_SUITE, overrides=((("caller", "title", "short"), "Dr"),))
+    assert payloads(plan)[0]["vars"]["caller"] == {
+        "name": "Alex",
+        "tier": "std",
+        "title": {"short": "Dr"},
+    }
+    assert set_errors(VARS_SUITE, "callr.name") == [
+        f"suite.yaml:{VARS_LINE}:1: --set 'callr.name': neither the suite nor environment "
+        "'staging' has a var 'callr'; did you mean 'caller'? (vars: customer_id, caller, n)"
+    ]
+
+
+def test_set_of_a_var_of_another_environment_says_where_it_is() -> None:
+    text = dump(
+        suite(
+            environments={"staging": {}, "production": {"vars": {"region": "eu"}}},
+            default_environment="staging",
+        )
+    )
+    assert suite_errors(text, overrides=((("region",), "us"),)) == [
+        "suite.yaml:1:1: --set 'region': neither the suite nor environment 'staging' has a "
+        "var 'region' (environment 'production' has it); define it under `vars`"
+    ]
+    plan = compile_text(text, overrides=((("region",), "us"),), environment="production")
+    assert plan.selection.overrides == ("region",)
+
+
+def test_set_on_a_suite_without_vars_points_at_the_suite() -> None:
+    errors = suite_errors(dump(suite()), overrides=((("locale",), "en-US"),))
+    assert errors == [
+        "suite.yaml:1:1: --set 'locale': the suite has no var 'locale'; define it under `vars`"
+    ]
+
+
+def test_set_points_at_the_vars_it_could_have_meant() -> None:
+    text = dump(suite(vars={"hotel_id": "h-1", "locale": "en"}))
+    (error,) = suite_errors(text, overrides=((("hotel",), "h-9"), (("hotel",), "h-8")))
+    line = text.splitlines().index("vars:") + 1
+    assert error == (
+        f"suite.yaml:{line}:1: --set 'hotel': the suite has no var 'hotel'; did you mean "
+        "'hotel_id'? (vars: hotel_id, locale)"
+    )
 
 
 def test_vars_may_use_env_suite_and_environment() -> None:

@@ -292,7 +292,10 @@ def test_matrix_key_with_a_dash_points_at_the_key() -> None:
 
 
 def test_room_and_environment_names() -> None:
-    text = MINIMAL.replace("  lab:", "  lab room:") + "environments:\n  -prod: {}\n"
+    text = (
+        MINIMAL.replace("  lab:", "  lab room:")
+        + "environments:\n  -prod: {}\ndefault_environment: -prod\n"
+    )
     errors = schema_errors(text)
     assert [e.split(": the name")[0] for e in errors] == [
         "suite.yaml:4:3: rooms",

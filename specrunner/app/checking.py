@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from specrunner.app.funnel import guard
 from specrunner.errors import Diagnostic, ExitCode, SuiteError, UsageError
+from specrunner.models import Plan
 from specrunner.suite.compile import CompileOptions, compile_plan, environment_names
 from specrunner.suite.load import Document, load_suite
 from specrunner.suite.settings import DEFAULT_MAX_RUNS
-from specrunner.suite.validate import check_version, schema_diagnostics
+from specrunner.suite.spoiled import Spoiled, spoiled_parts
+from specrunner.suite.validate import check_version, schema_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +25,91 @@ class Validated:
     runs: Mapping[str | None, int]
 
 
-def load_valid(path: str) -> Document:
-    """Load a suite and check it against the schema; raise SuiteError with every problem."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A loaded suite, its schema problems, and the parts of it they spoil."""
+
+    doc: Document
+    problems: tuple[Diagnostic, ...]
+    spoiled: Spoiled
+
+
+def check_schema(path: str) -> Checked:
+    """Load a suite and check it against the schema. Raise SuiteError when nothing more
+    can be checked (YAML, an unsupported version, a schema problem that spoils everything);
+    else return the schema problems for `compile_checked` to report with its own."""
     doc = load_suite(path)
     version_problem = check_version(doc)
     if version_problem is not None:
         raise SuiteError([version_problem])
-    problems = schema_diagnostics(doc)
-    if problems:
+    found = schema_problems(doc)
+    problems = tuple(problem.diagnostic for problem in found)
+    spoiled = spoiled_parts(doc.data, [problem.subject for problem in found])
+    if spoiled.everything:
         raise SuiteError(problems)
-    return doc
+    return Checked(doc, problems, spoiled)
+
+
+def compile_checked(checked: Checked, options: CompileOptions) -> Plan:
+    """The plan of a checked suite; raise SuiteError with its schema problems and every
+    problem compiling what they leave unspoiled finds (none when the environment to
+    compile is itself spoiled)."""
+    data = checked.doc.data
+    environment = options.environment
+    if environment is None and not checked.spoiled.default_environment:
+        environment = data.get("default_environment")
+    if environment in checked.spoiled.environments:
+        raise SuiteError(checked.problems)
+    try:
+        plan = compile_plan(checked.doc, dataclasses.replace(options, spoiled=checked.spoiled))
+    except SuiteError as error:
+        raise SuiteError([*checked.problems, *error.diagnostics]) from None
+    if checked.problems:
+        raise SuiteError(checked.problems)
+    return plan
+
+
+def validate(
+    path: str, environ: Mapping[str, str] | None = None, *, max_runs: int | None = None
+) -> Validated:
+    """Everything `plan` checks, for every environment, without needing any secret;
+    `max_runs` caps the runs the suite may plan (None: the default, 100,000).
+
+    A problem found in some environments but not all says which (`in_environments`)."""
+    limit = check_max_runs(max_runs)
+    checked = check_schema(path)
+    environ = dict(os.environ) if environ is None else environ
+    names: list[str | None] = list(environment_names(checked.doc)) or [None]
+    found: dict[Diagnostic, list[str | None]] = {}
+    runs: dict[str | None, int] = {}
+    for name in names:
+        options = CompileOptions(
+            environment=name, environ=environ, lenient_env=True, max_runs=limit
+        )
+        try:
+            runs[name] = len(compile_checked(checked, options).runs)
+        except SuiteError as error:
+            for diagnostic in error.diagnostics:
+                found.setdefault(diagnostic, []).append(name)
+    if found:
+        raise SuiteError(in_environments(d, envs, names) for d, envs in found.items())
+    return Validated(path, runs)
+
+
+def in_environments(
+    diagnostic: Diagnostic, found_in: Sequence[str | None], names: Sequence[str | None]
+) -> Diagnostic:
+    """The diagnostic, saying which environments it is for unless it is for all of them
+    (or the suite has none)."""
+    if set(found_in) == set(names):
+        return diagnostic
+    shown = [repr(name) for name in names if name in found_in]
+    label = (
+        f"in environment {shown[0]}"
+        if len(shown) == 1
+        else f"in environments {', '.join(shown[:-1])} and {shown[-1]}"
+    )
+    return dataclasses.replace(diagnostic, message=f"{diagnostic.message} ({label})")
 
 
 def check_max_runs(max_runs: int | None) -> int:
@@ -41,30 +119,6 @@ def check_max_runs(max_runs: int | None) -> int:
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
         raise UsageError(f"--max-runs {max_runs!r}: give a whole number of at least 1")
     return max_runs
-
-
-def validate(
-    path: str, environ: Mapping[str, str] | None = None, *, max_runs: int | None = None
-) -> Validated:
-    """Everything `plan` checks, for every environment, without needing any secret;
-    `max_runs` caps the runs the suite may plan (None: the default, 100,000)."""
-    limit = check_max_runs(max_runs)
-    doc = load_valid(path)
-    environ = dict(os.environ) if environ is None else environ
-    names: list[str | None] = list(environment_names(doc)) or [None]
-    problems: list[Diagnostic] = []
-    runs: dict[str | None, int] = {}
-    for name in names:
-        options = CompileOptions(
-            environment=name, environ=environ, lenient_env=True, max_runs=limit
-        )
-        try:
-            runs[name] = len(compile_plan(doc, options).runs)
-        except SuiteError as error:
-            problems.extend(error.diagnostics)
-    if problems:
-        raise SuiteError(problems)
-    return Validated(path, runs)
 
 
 def format_validated(result: Validated) -> str:

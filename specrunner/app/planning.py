@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from specrunner.app.checking import check_max_runs, load_valid
+from specrunner.app.checking import check_max_runs, check_schema, compile_checked
 from specrunner.models import Plan
-from specrunner.suite.compile import CompileOptions, compile_plan
+from specrunner.suite.compile import CompileOptions
 from specrunner.suite.selection import parse_set, parse_shard
 
 
@@ -61,11 +61,14 @@ _ADDED_LATER = frozenset({"max_runs"})
 
 
 def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan:
-    """The plan of `request`, reading `env` from `environ` (default: `os.environ`)."""
+    """The plan of `request`, reading `env` from `environ` (default: `os.environ`).
+
+    The checks are `validate`'s (`app.checking`), for the one environment selected, with
+    the secrets that environment needs, and the selection's."""
     overrides = tuple(parse_set(text) for text in request.sets)
     shard = parse_shard(request.shard) if request.shard is not None else None
     max_runs = check_max_runs(request.max_runs)
-    doc = load_valid(request.suite)
+    checked = check_schema(request.suite)
     options = CompileOptions(
         environment=request.environment,
         overrides=overrides,
@@ -75,4 +78,4 @@ def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan
         environ=dict(os.environ) if environ is None else environ,
         max_runs=max_runs,
     )
-    return compile_plan(doc, options)
+    return compile_checked(checked, options)

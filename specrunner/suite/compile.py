@@ -17,6 +17,7 @@ from typing import Any
 from specrunner.errors import Diagnostic, SuiteError
 from specrunner.masking import SecretTracker
 from specrunner.models import (
+    Expectation,
     Plan,
     PlannedScenario,
     Selection,
@@ -25,18 +26,21 @@ from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import Document, JsonPath
 from specrunner.suite.matrix import cell_bound, cell_label
 from specrunner.suite.merge import deep_merge, merge_nodes
-from specrunner.suite.rooms import plan_room
+from specrunner.suite.overrides import unknown_vars
+from specrunner.suite.rooms import check_room_names, plan_room, resolve_room
 from specrunner.suite.runs import ScenarioDraft, expand_runs, select_scenarios
 from specrunner.suite.sandbox import EnvProxy, as_secret
 from specrunner.suite.selection import apply_overrides, run_key_prefix
 from specrunner.suite.settings import (
     DEFAULT_MAX_RUNS,
+    DEFAULT_TIMEOUT,
     Setting,
     cells_of,
     expectation_of,
     timeout_of,
     value_of,
 )
+from specrunner.suite.spoiled import NOTHING, Spoiled
 from specrunner.suite.template import (
     PAYLOAD_SCOPE,
     SUITE_SCOPE,
@@ -61,6 +65,8 @@ class CompileOptions:
     max_runs: int = DEFAULT_MAX_RUNS
     """The most runs (cells x repeat, every scenario, before selection) the suite may plan;
     checked before any cell or run is made."""
+    spoiled: Spoiled = NOTHING
+    """The parts of the suite its schema problems spoil: left out, not compiled."""
 
 
 def compile_plan(doc: Document, options: CompileOptions) -> Plan:
@@ -129,16 +135,19 @@ class _Compiler:
         rooms = {
             name: plan_room(self, name, conf, context, self.options.environ)
             for name, conf in self.data["rooms"].items()
+            if name not in self.options.spoiled.rooms
         }
         defaults = self.defaults(env_conf, env_path)
+        check_room_names(self, [(env_conf, env_path), *defaults])
         self.check_size(defaults)
         scenarios = [
             self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
-            for index, raw in enumerate(self.data["scenarios"])
+            for index, raw in self.scenarios()
         ]
         planned = [s for s in scenarios if s is not None]
         self.check_unique(planned)
-        # With problems already found, render every scenario anyway to report them all.
+        # With problems already found, render every scenario anyway to report them all
+        # (and with scenarios left out, a selection could not be judged).
         selected = (
             select_scenarios(
                 planned,
@@ -147,7 +156,7 @@ class _Compiler:
                 self.doc.path,
                 self.tracker.secrets,
             )
-            if not self.problems
+            if not self.problems and not self.options.spoiled.anything
             else planned
         )
         runs = expand_runs(self.engine, selected, context, self.options.shard, self.template_failed)
@@ -174,11 +183,20 @@ class _Compiler:
             env_names=tuple(sorted(self.env.used)),
         )
 
+    def scenarios(self) -> list[tuple[int, dict[str, Any]]]:
+        """The scenarios to compile, with their indices: all but the spoiled ones."""
+        return [
+            (index, raw)
+            for index, raw in enumerate(self.data["scenarios"])
+            if index not in self.options.spoiled.scenarios
+        ]
+
     def pick_environment(self) -> str | None:
         """The environment to compile; stops here only when there is none to pick."""
         environments: dict[str, Any] = self.data.get("environments") or {}
         names = list(environments)
-        default = self.data.get("default_environment")
+        spoiled = self.options.spoiled.default_environment
+        default = None if spoiled else self.data.get("default_environment")
         chosen = self.options.environment
         if default is not None and default not in environments:
             self.fail(
@@ -203,14 +221,17 @@ class _Compiler:
                 self.stop_if_failed()
             return chosen
         if environments and default is None:
-            self.fail(
-                ("environments",),
-                "the suite defines environments but no "
-                "default_environment: pass --env NAME or set default_environment"
-                f"{listing('environments', names)}",
-                at_key=True,
-            )
-            self.stop_if_failed()
+            # The schema requires default_environment with environments: only a suite
+            # that was not checked against it, or whose default_environment is spoiled
+            # (a problem reported with the schema's), comes here.
+            if not spoiled:
+                self.fail(
+                    ("environments",),
+                    "the suite defines environments but no default_environment: "
+                    f"set default_environment{listing('environments', names)}",
+                    at_key=True,
+                )
+            raise SuiteError(self.problems)
         return default
 
     def render_vars(
@@ -224,6 +245,10 @@ class _Compiler:
             rendered = self.render(self.compile(raw, path, VARS_SCOPE), context)
             if rendered is not None:
                 merged = deep_merge(merged, self.seal(*rendered))
+        environment = env_path[1] if env_path else None
+        keys = [path for path, _ in self.options.overrides]
+        for unknown in unknown_vars(self.data, str(environment) if environment else None, keys):
+            self.fail(unknown.path, unknown.message, at_key=unknown.at_key)
         return apply_overrides(merged, self.options.overrides)
 
     def seal(self, value: Any, shown: Any) -> Any:
@@ -254,7 +279,7 @@ class _Compiler:
     ) -> int | None:
         if "agent" in env_conf:
             raw, path = env_conf["agent"], (*env_path, "agent")
-        elif "agent" in self.data:
+        elif "agent" in self.data and not self.options.spoiled.agent:
             raw, path = self.data["agent"], ("agent",)
         else:
             return None
@@ -288,7 +313,7 @@ class _Compiler:
         layers = []
         if env_conf.get("defaults"):
             layers.append((env_conf["defaults"], (*env_path, "defaults")))
-        if self.data.get("defaults"):
+        if self.data.get("defaults") and isinstance(self.data["defaults"], dict):
             layers.append((self.data["defaults"], ("defaults",)))
         return layers
 
@@ -300,7 +325,7 @@ class _Compiler:
         total = 0
         crossed: JsonPath | None = None
         over = False
-        for index, raw in enumerate(self.data["scenarios"]):
+        for index, raw in self.scenarios():
             path: JsonPath = ("scenarios", index)
             layers = [(raw, path), *defaults]
             matrix, include, exclude, repeat = (
@@ -360,9 +385,20 @@ class _Compiler:
             name = f"scenario-#{index + 1}"  # unique, so that no second error follows
         tags = tuple(value_of(setting("tags"), []))
         repeat = int(value_of(setting("repeat"), 1))
-        room = self.resolve_room(setting("room"), env_conf, env_path, path, name)
-        timeout = timeout_of(setting("timeout"), self.fail)
-        expect = expectation_of(setting("expect"), repeat, name, self.fail)
+        spoiled = self.options.spoiled.settings_of(index)  # each checked once it is valid
+        room = (
+            None
+            if "room" in spoiled
+            else resolve_room(self, setting("room"), env_conf, env_path, path, name)
+        )
+        timeout = (
+            DEFAULT_TIMEOUT if "timeout" in spoiled else timeout_of(setting("timeout"), self.fail)
+        )
+        expect = (
+            Expectation()
+            if "expect" in spoiled
+            else expectation_of(setting("expect"), repeat, name, self.fail)
+        )
         cells = cells_of(
             setting("matrix"),
             setting("include"),
@@ -387,38 +423,6 @@ class _Compiler:
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
         return ScenarioDraft(planned, path, payload, prefixes, secret_id=secret_id)
-
-    def resolve_room(
-        self,
-        setting: tuple[Any, JsonPath] | None,
-        env_conf: dict[str, Any],
-        env_path: JsonPath,
-        path: JsonPath,
-        name: str,
-    ) -> str | None:
-        rooms = list(self.data["rooms"])
-        if setting is not None and setting[1][: len(path)] == path:
-            chosen, where = setting
-        elif "room" in env_conf:
-            chosen, where = env_conf["room"], (*env_path, "room")
-        elif setting is not None:
-            chosen, where = setting
-        elif len(rooms) == 1:
-            return str(rooms[0])
-        else:
-            self.fail(
-                path,
-                f"scenario {name!r} has no room: set `room` on the scenario, in "
-                f"`defaults` or on the environment{listing('rooms', rooms)}",
-            )
-            return None
-        if chosen not in self.data["rooms"]:
-            self.fail(
-                where,
-                f"unknown room {chosen!r}{did_you_mean(chosen, rooms)}{listing('rooms', rooms)}",
-            )
-            return None
-        return str(chosen)
 
     def payload_node(
         self, raw: dict[str, Any], path: JsonPath, defaults: list[tuple[dict[str, Any], JsonPath]]

@@ -7,13 +7,14 @@ where a known key or value is close, suggests it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
 from specrunner.errors import Diagnostic
 from specrunner.schemas import load_schema
-from specrunner.suggest import did_you_mean, one_of
+from specrunner.suggest import did_you_mean, listing, one_of
 from specrunner.suite.load import Document, JsonPath
 
 SUPPORTED_VERSIONS = (1,)
@@ -70,16 +71,30 @@ def check_version(doc: Document) -> Diagnostic | None:
     return doc.diagnostic(("version",), message)
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaProblem:
+    """One schema violation, and the path of what it is about: a missing or unknown key's
+    own path (not its mapping's), else the value's. `suite.spoiled` reads the paths."""
+
+    diagnostic: Diagnostic
+    subject: JsonPath
+
+
 def schema_diagnostics(doc: Document, kind: str = "suite") -> list[Diagnostic]:
+    return sorted({problem.diagnostic for problem in schema_problems(doc, kind)})
+
+
+def schema_problems(doc: Document, kind: str = "suite") -> list[SchemaProblem]:
+    """Every schema violation of `doc`, in plain language, sorted by position."""
     validator = Draft202012Validator(load_schema(kind))
-    found: list[Diagnostic] = []
+    found: list[SchemaProblem] = []
     root = "the suite" if kind == "suite" else f"the {kind} configuration"
     for error in validator.iter_errors(doc.data):
         found.extend(_explain(doc, error, root))
-    return sorted(set(found))
+    return sorted(found, key=lambda problem: problem.diagnostic)
 
 
-def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[Diagnostic]:
+def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[SchemaProblem]:
     path: JsonPath = tuple(error.absolute_path)
     where = dotted(path, root)
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -95,7 +110,10 @@ def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[Diagn
             hint = did_you_mean(key, known)
             if not hint and known:
                 hint = f" (expected one of: {', '.join(known)})"
-            yield doc.diagnostic((*path, key), f"unknown key {key!r} in {where}{hint}", at_key=True)
+            yield SchemaProblem(
+                doc.diagnostic((*path, key), f"unknown key {key!r} in {where}{hint}", at_key=True),
+                (*path, key),
+            )
         return
     if kind == "required" and isinstance(instance, dict):
         for name in value:
@@ -105,21 +123,61 @@ def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[Diagn
                 hint = did_you_mean(
                     name, [k for k in instance if k not in schema.get("properties", {})]
                 )
-                yield doc.diagnostic(
-                    path,
-                    f"{where}: missing required key {name!r}{extra}"
-                    f"{hint.replace('; did you mean', '; is it misspelt as')}",
+                yield SchemaProblem(
+                    doc.diagnostic(
+                        path,
+                        f"{where}: missing required key {name!r}{extra}"
+                        f"{hint.replace('; did you mean', '; is it misspelt as')}",
+                    ),
+                    (*path, name),
                 )
+        return
+    if kind == "dependentRequired" and isinstance(instance, dict):
+        yield from _dependents(doc, path, where, schema, instance, value)
         return
     if "propertyNames" in error.relative_schema_path and isinstance(instance, str):
         # jsonschema reports a bad key at its mapping; point at the key itself.
-        yield doc.diagnostic(
+        yield SchemaProblem(
+            doc.diagnostic(
+                (*path, instance),
+                f"{where}: the name {instance!r} is not allowed: {_name_rule(schema)}",
+                at_key=True,
+            ),
             (*path, instance),
-            f"{where}: the name {instance!r} is not allowed: {_name_rule(schema)}",
-            at_key=True,
         )
         return
-    yield doc.diagnostic(path, f"{where}: {_message(error, schema, instance)}")
+    yield SchemaProblem(doc.diagnostic(path, f"{where}: {_message(error, schema, instance)}"), path)
+
+
+def _dependents(
+    doc: Document,
+    path: JsonPath,
+    where: str,
+    schema: dict[str, Any],
+    instance: dict[str, Any],
+    rules: Any,
+) -> Iterable[SchemaProblem]:
+    """A key that needs another (`environments` needs `default_environment`): pointed at
+    the key that is there, with an example drawn from its names."""
+    for present, needed in rules.items():
+        if present not in instance:
+            continue
+        for name in needed:
+            if name in instance:
+                continue
+            about = _first_sentence(schema.get("properties", {}).get(name, {}))
+            extra = f" ({about})" if about else ""
+            names = list(instance[present]) if isinstance(instance[present], dict) else []
+            example = f", for example `{name}: {names[0]}`" if names else ""
+            yield SchemaProblem(
+                doc.diagnostic(
+                    (*path, present),
+                    f"{where} has {present} but no {name}{extra}: add it{example}"
+                    f"{listing(present, names)}",
+                    at_key=True,
+                ),
+                (*path, name),
+            )
 
 
 def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
