@@ -46,6 +46,8 @@ class Cadence:
         self._quiet = 0
         self._hurried = False
         """Whether the last poll asked for came before the interval was up."""
+        self._oldest = 0.0
+        """Before any run has ended: the age of the oldest live run when last asked."""
         self._live_for: deque[float] = deque(maxlen=SEEN)
         """For each of the latest ended runs, the longest it was seen live (a lower bound
         of its duration)."""
@@ -79,19 +81,33 @@ class Cadence:
         self._hurried = at < last + self.interval
         return at
 
+    def poll_from(self) -> float:
+        """The age from which live runs are worth asking about in the next poll: all of
+        them (0) at the interval; in a poll brought forward, only those as old as runs
+        have been seen live for (younger ones are still going, as far as is known), or,
+        before any has ended, those within an eighth of the oldest's age."""
+        if not self._hurried:
+            return 0.0
+        if len(self._ended_by) < MIN_SEEN:  # young polls: the runs near the oldest's age
+            return self._oldest * (YOUNG_SHARE - 1) / YOUNG_SHARE
+        return self._low() if self._live_for else 0.0
+
+    def _low(self) -> float:
+        """The median of the ages runs were last seen live at (a lower bound of their
+        lengths)."""
+        live_for = sorted(self._live_for)
+        return live_for[(len(live_for) - 1) // 2]
+
     def _next_poll(self, last: float, now: float, submitted: Iterable[float]) -> float:
         regular = last + self.interval
         if len(self._ended_by) < MIN_SEEN:
             return min(regular, self._before_any_ended(last, now, submitted))
         ended_by = sorted(self._ended_by)
         high = ended_by[(len(ended_by) - 1) * 9 // 10]  # the 90th percentile
-        if self._live_for:
-            # The median of the lower bounds: near the truth for calls of one length, and
-            # for calls of many, the age at which half of them are still going.
-            live_for = sorted(self._live_for)
-            low = live_for[(len(live_for) - 1) // 2]
-        else:  # every run ended before a poll saw it: they are shorter than that
-            low = ended_by[(len(ended_by) - 1) // 2] / 2
+        # The median of the lower bounds: near the truth for calls of one length, and for
+        # calls of many, the age at which half of them are still going. (When every run
+        # ended before a poll saw it live, they are shorter than half the median span.)
+        low = self._low() if self._live_for else ended_by[(len(ended_by) - 1) // 2] / 2
         fast = min(self.shortest, max(self.shortest / FASTEST_SHARE, low / DURATION_SHARE))
         # A little after the estimate, so that a run of exactly the usual length has ended.
         start = low + max(MARGIN, low * MARGIN_SHARE)
@@ -114,5 +130,6 @@ class Cadence:
         oldest = max((now - since for since in submitted), default=None)
         if oldest is None:
             return float("inf")
+        self._oldest = oldest
         fast = self.shortest / FASTEST_SHARE
         return last + min(self.interval, max(fast, oldest / YOUNG_SHARE))

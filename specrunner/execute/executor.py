@@ -526,9 +526,15 @@ class Executor:
         self._last_poll = self.settings.now()
         while self._polling(submitter):
             await self._pause(submitter)
-            before, self._last_poll = self._last_poll, self.settings.now()
-            live = list(self._tally.live.values())
-            changed = await self._poll(live, before) if live else False
+            self._last_poll = now = self.settings.now()
+            # A poll brought forward asks only for the runs that may have ended by now.
+            old_enough = now - self._cadence.poll_from()
+            live = [
+                run
+                for run in self._tally.live.values()
+                if run.submitted_at is None or run.submitted_at <= old_enough
+            ]
+            changed = await self._poll(live) if live else False
             expired = self._past_timeout()
             for run in expired:
                 self._time_out(run)
@@ -547,8 +553,8 @@ class Executor:
             self._became_live.clear()
             await _first_of(self.settings.sleep(min(left, STEP)), self._became_live.wait())
 
-    async def _poll(self, live: list[Tracked], before: float) -> bool:
-        """Poll `live` (the last tick was at `before`); whether anything changed."""
+    async def _poll(self, live: list[Tracked]) -> bool:
+        """Poll `live`; whether anything changed."""
         by_id = {run.run_id: run for run in live if run.run_id is not None}
         bound = self._poll_bound(live)
         asked = self._last_poll
@@ -585,11 +591,13 @@ class Executor:
                 changed = True
             run.status, run.cekura = data["status"], what_is_read(data)
             verdict = outcome_of(data)
-            if verdict is not None:
-                if run.submitted_at is not None:
-                    live_at = max(run.submitted_at, before)  # the last tick that saw it live
-                    self._cadence.ended(run.submitted_at, live_at, asked)
-                self._finish(run, *verdict)
+            if verdict is None:
+                run.seen_live_at = asked
+                continue
+            if run.submitted_at is not None:
+                live_at = run.seen_live_at or run.submitted_at
+                self._cadence.ended(run.submitted_at, live_at, asked)
+            self._finish(run, *verdict)
         return changed
 
     def _poll_bound(self, live: list[Tracked]) -> float:

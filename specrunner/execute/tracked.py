@@ -58,6 +58,8 @@ class Tracked:
     error: str | None = None
     lease: RoomLease | None = None
     submitted_at: float | None = None
+    seen_live_at: float | None = None
+    """When the last poll that found it still going was sent."""
     cekura: dict[str, Any] | None = None
     holds_slot: bool = False
     sending: bool = False

@@ -186,3 +186,22 @@ def test_runs_never_seen_live_are_expected_at_half_the_age_they_were_found_at() 
         cadence.ended(0.0, 0.0, 0.8)  # each ended before the first poll after it was sent
     # they lasted at most 0.8 s: the next wave is looked at from 0.4 s (and a margin) on
     assert cadence.next_poll(10.0, 10.0, [10.0]) == pytest.approx(10.42)
+
+
+def test_a_poll_brought_forward_asks_only_for_runs_old_enough_to_have_ended() -> None:
+    cadence = Cadence(1.0)
+    for _ in range(3):
+        cadence.ended(0.0, 0.5, 0.55)  # runs of about half a second
+    # at the interval, every live run is asked about
+    assert cadence.next_poll(10.0, 10.9, [10.85]) == 11.0
+    assert cadence.poll_from() == 0.0
+    # brought forward for a run that is due, only runs at least as old as runs were seen
+    # live for are asked about; younger ones are still going
+    assert cadence.next_poll(10.0, 10.4, [9.9, 10.3]) == pytest.approx(10.42)
+    assert cadence.poll_from() == pytest.approx(0.5)
+
+
+def test_young_polls_ask_for_the_runs_near_the_oldest_age() -> None:
+    cadence = Cadence(1.0)
+    assert cadence.next_poll(10.0, 10.0, [9.2, 9.9]) == pytest.approx(10.125)
+    assert cadence.poll_from() == pytest.approx(0.8 * 7 / 8)
