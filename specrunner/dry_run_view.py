@@ -20,6 +20,7 @@ from specrunner.plan_view import (
     grouped,
     payload_lines,
     prose,
+    runs_sentence,
     scenario_id,
     sentences,
     shown,
@@ -78,15 +79,8 @@ class DryRun:
 
 def dry_run_text(dry: DryRun, width: int | None = DEFAULT_WIDTH) -> str:
     plan = dry.plan
-    counts = summary(plan)
     lines = suite_heading(plan, "Dry run of", width, end=": nothing is leased or sent.")
-    selected = "" if plan.total_runs == len(plan.runs) else f" (of {plan.total_runs} in the suite)"
-    lines += sentences(
-        plan,
-        f"{count(counts['runs'], 'run')}{selected} in {count(counts['cells'], 'cell')} of "
-        f"{count(counts['scenarios'], 'scenario')}, at most {dry.concurrency} at once.",
-        width,
-    )
+    lines += sentences(plan, f"{runs_sentence(plan)}, at most {dry.concurrency} at once.", width)
     lines += sentences(
         plan,
         f"Call time: at most {format_duration(dry.call_time)} in all (an upper bound: the "

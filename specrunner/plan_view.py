@@ -92,19 +92,22 @@ def plan_json_text(plan: Plan) -> str:
     return head + ',\n  "runs": ' + body + "\n}\n"
 
 
+def runs_sentence(plan: Plan) -> str:
+    """`3 runs (of 6 in the suite) in 2 cells of 2 scenarios`."""
+    counts = summary(plan)
+    selected = "" if plan.total_runs == len(plan.runs) else f" (of {plan.total_runs} in the suite)"
+    return (
+        f"{count(counts['runs'], 'run')}{selected} in {count(counts['cells'], 'cell')} of "
+        f"{count(counts['scenarios'], 'scenario')}"
+    )
+
+
 def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
     """The plan as a person reads it, in lines of at most `width` characters (where a
     piece is not longer by itself), or one line per item when `width` is None."""
     counts = summary(plan)
     lines = suite_heading(plan, "Suite", width)
-    selected = "" if plan.total_runs == len(plan.runs) else f" (of {plan.total_runs} in the suite)"
-    lines += prose(
-        plan,
-        f"{count(counts['runs'], 'run')}{selected} in {count(counts['cells'], 'cell')} of "
-        f"{count(counts['scenarios'], 'scenario')}",
-        width,
-        indent="",
-    )
+    lines += prose(plan, runs_sentence(plan), width, indent="")
     for scenario, cells in grouped(plan):
         runs = [run for cell_runs in cells for run in cell_runs]
         tags = f", tags [{', '.join(scenario.tags)}]" if scenario.tags else ""

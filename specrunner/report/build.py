@@ -16,8 +16,8 @@ from specrunner.masking import MASK, Secrets
 from specrunner.models import Plan, RunRecord
 from specrunner.report.planned import fingerprint, plan_cells, plan_record
 from specrunner.report.records import (
+    CellMeta,
     ExpectedOutcome,
-    ExpectRule,
     OutcomeCounts,
     PlanCell,
     Report,
@@ -31,17 +31,6 @@ from specrunner.suite.matrix import cell_label
 from specrunner.version import __version__
 
 REPORT_VERSION: Final = 1
-
-
-class CellMeta(TypedDict):
-    """What judging needs of a cell besides its runs: its identity, labels and rule."""
-
-    scenario: str
-    scenario_id: int | str
-    cell: dict[str, Any]
-    label: str
-    tags: list[str]
-    expect: ExpectRule
 
 
 class CekuraDetails(TypedDict):

@@ -73,14 +73,19 @@ class ExpectRule(TypedDict):
     min_passes: NotRequired[int]
 
 
-class ReportCell(TypedDict):
-    id: str
+class CellMeta(TypedDict):
+    """What judging needs of a cell besides its runs: its identity, labels and rule."""
+
     scenario: str
     scenario_id: int | str
     cell: dict[str, Any]
     label: str
     tags: list[str]
     expect: ExpectRule
+
+
+class ReportCell(CellMeta):
+    id: str
     runs: int
     outcomes: OutcomeCounts
     pass_rate: float | None
@@ -90,16 +95,10 @@ class ReportCell(TypedDict):
     keys: list[str]
 
 
-class PlanCell(TypedDict):
+class PlanCell(CellMeta):
     """A cell of the plan (`$defs/plan_cell`): what judging needs of it, the room that
     serves it, and the keys of all its runs, whichever shard they fall in."""
 
-    scenario: str
-    scenario_id: int | str
-    cell: dict[str, Any]
-    label: str
-    tags: list[str]
-    expect: ExpectRule
     room: str
     keys: list[str]
 
