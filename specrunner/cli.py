@@ -6,7 +6,9 @@ imports what it needs when it runs.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -174,6 +176,16 @@ def main() -> None:
     Suites are YAML files: which Cekura scenarios to run, how often, with which
     publish_data_message, and where each run's room comes from.
     """
+    _no_last_collection()
+
+
+@functools.cache
+def _no_last_collection() -> None:
+    """At exit (after every other exit handler: the journal is closed by then), freeze
+    what is left, so that the interpreter's last garbage collection does not walk every
+    record of a large suite only for the process to end: a tenth of a second of a
+    2,000-run suite's exit."""
+    atexit.register(gc.freeze)
 
 
 @main.command()
