@@ -89,7 +89,10 @@ class RoomSpec:
     capacity: int | None
     env_names: tuple[str, ...]
     missing_env: tuple[str, ...]
+    """Of `env_names`, those read as `env.NAME` and not set: a run would stop."""
     render: Callable[[Mapping[str, str]], RoomConfig] = field(repr=False, compare=False)
+    optional_unset: tuple[str, ...] = ()
+    """Of `env_names`, those read with `env.get` and not set: the room's default is used."""
 
 
 @dataclass(frozen=True, slots=True)

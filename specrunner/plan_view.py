@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from specrunner.masking import MASK
-from specrunner.models import Plan, PlannedRun, PlannedScenario
+from specrunner.models import Plan, PlannedRun, PlannedScenario, RoomSpec
 from specrunner.suite.duration import format_duration
 from specrunner.suite.matrix import cell_label
 from specrunner.text import visible
@@ -149,9 +149,7 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
             capacity = f", at most {spec.capacity} at once" if spec.capacity else ""
             needs = ""
             if spec.env_names:
-                status = [
-                    f"{n} ({'not set' if n in spec.missing_env else 'set'})" for n in spec.env_names
-                ]
+                status = [f"{n} ({_env_state(n, spec)})" for n in spec.env_names]
                 needs = f"; needs {', '.join(status)}"
             used = counts["by_room"].get(name, 0)
             text = f"{name}: {spec.source}{capacity}; {count(used, 'run')}{needs}"
@@ -234,3 +232,11 @@ def shown(plan: Plan, text: str) -> str:
 
 def count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _env_state(name: str, spec: RoomSpec) -> str:
+    """Whether the variable `name`, which the room `spec` reads, is set (in the words of
+    the dry run's list of secrets)."""
+    if name in spec.missing_env:
+        return "not set"
+    return "not set, optional" if name in spec.optional_unset else "set"

@@ -306,6 +306,23 @@ def test_plan_does_not_need_room_secrets(tmp_path: Path, clean_environ: pytest.M
     assert "LAB_TOKEN (not set)" in run("plan", "s.yaml").stdout
 
 
+def test_plan_says_an_optional_room_variable_that_is_not_set_is_optional(
+    tmp_path: Path, clean_environ: pytest.MonkeyPatch
+) -> None:
+    clean_environ.chdir(tmp_path)
+    write_suite(
+        tmp_path,
+        MINIMAL.replace(
+            "    url: https://acme.daily.co/lab\n",
+            "    url: https://acme.daily.co/{{ env.get('LAB_ROOM', 'lab') }}\n",
+        ),
+        "s.yaml",
+    )
+    assert "LAB_ROOM (not set, optional)" in run("plan", "s.yaml").stdout
+    clean_environ.setenv("LAB_ROOM", "lab-7")
+    assert "LAB_ROOM (set)" in run("plan", "s.yaml").stdout
+
+
 # ---- validate ----------------------------------------------------------------------------
 
 

@@ -71,6 +71,7 @@ def plan_room(
         env_names=tuple(sorted(probe.used)),
         missing_env=missing,
         render=render,
+        optional_unset=tuple(sorted(probe.used - probe.missing - set(environ))),
     )
 
 
