@@ -4,14 +4,13 @@ configuration (`bot`), Daily rooms a start_bot request reached, Pipecat Cloud se
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from emukit import BULK, CEKURA, DAILY, DOMAIN, PIPECAT, PRIVATE, serve
 
 import specrunner
 from specrunner.emulator import (
@@ -25,13 +24,7 @@ from specrunner.emulator import (
     load_config,
 )
 
-CEKURA = {"X-CEKURA-API-KEY": "specrunner-emulator-key"}
-DAILY = {"Authorization": "Bearer daily-key"}
-PIPECAT = {"Authorization": "Bearer pk_public"}
-PRIVATE = {"Authorization": "Bearer sk_private"}
-DOMAIN = "https://specrunner-emulator.daily.co"
 RUN = "/test_framework/v1/scenarios/run_scenarios_pipecat/"
-BULK = "/test_framework/v2/runs/bulk/"
 NEVER_JOINED = "The agent never joined the room"
 
 
@@ -43,18 +36,6 @@ def config(**overrides: Any) -> EmulatorConfig:
     }
     values.update(overrides)
     return EmulatorConfig(**values)
-
-
-@contextmanager
-def serve(
-    cfg: EmulatorConfig | None = None,
-) -> Iterator[tuple[Emulator, httpx.Client, ManualClock]]:
-    clock = ManualClock()
-    with (
-        Emulator(cfg or config(), clock=clock) as emu,
-        httpx.Client(base_url=emu.base_url, timeout=5.0) as client,
-    ):
-        yield emu, client, clock
 
 
 def daily_room(client: httpx.Client, name: str) -> tuple[str, str]:
@@ -101,7 +82,7 @@ def assert_never_joined(run: dict[str, Any], room: str) -> None:
 
 
 def test_a_run_in_a_daily_room_nobody_started_a_bot_in_fails() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         url, token = daily_room(client, "empty")
         result_id, run_id = run_in(client, url, token)
         assert_never_joined(after_the_call(client, clock, run_id), "empty")
@@ -113,7 +94,7 @@ def test_a_run_in_a_daily_room_nobody_started_a_bot_in_fails() -> None:
 
 
 def test_a_start_bot_request_puts_an_agent_in_the_room() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         url, token = daily_room(client, "staffed")
         clock.advance(0.5)
         started = start_bot(client, {"room_url": url, "token": token, "persona": "calm"})
@@ -128,7 +109,7 @@ def test_a_start_bot_request_puts_an_agent_in_the_room() -> None:
 
 
 def test_the_agent_stays_for_the_next_run_in_the_same_room() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         url, token = daily_room(client, "reused")
         assert start_bot(client, {"room_url": url, "token": token}).status_code == 200
         _, first = run_in(client, url, token)
@@ -138,7 +119,7 @@ def test_the_agent_stays_for_the_next_run_in_the_same_room() -> None:
 
 
 def test_a_bot_started_after_the_post_but_before_the_call_counts() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         url, token = daily_room(client, "late-bot")
         _, run_id = run_in(client, url, token)
         clock.advance(0.5)  # the call starts at 1.0 (queue_seconds)
@@ -147,7 +128,7 @@ def test_a_bot_started_after_the_post_but_before_the_call_counts() -> None:
 
 
 def test_a_bot_started_after_the_call_began_is_too_late() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         url, token = daily_room(client, "too-late")
         _, run_id = run_in(client, url, token)
         clock.advance(2.0)
@@ -171,7 +152,7 @@ def test_a_bot_started_after_the_call_began_is_too_late() -> None:
     ids=["list", "no-url", "blank-url", "unknown", "other-domain", "private", "forged", "int"],
 )
 def test_a_bot_that_cannot_join_is_refused_and_the_room_stays_empty(body: Any, words: str) -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         url, token = daily_room(client, "locked")
         refused = start_bot(client, body)
         assert refused.status_code == 400
@@ -181,7 +162,7 @@ def test_a_bot_that_cannot_join_is_refused_and_the_room_stays_empty(body: Any, w
 
 
 def test_a_body_that_is_not_json_is_refused() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         refused = client.post("/bot/start", content=b"{nope")
         assert refused.status_code == 400
         assert "JSON" in refused.json()["error"]
@@ -242,7 +223,7 @@ def test_a_session_s_own_room_has_its_bot_until_the_session_ends() -> None:
 
 
 def test_a_session_ended_with_its_call_leaves_no_bot_for_another_run() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         session = start_session(client, {"createDailyRoom": True})
         url, token = session["dailyRoom"], session["dailyToken"]
         _, first = run_in(client, url, token)
@@ -252,7 +233,7 @@ def test_a_session_ended_with_its_call_leaves_no_bot_for_another_run() -> None:
 
 
 def test_a_session_whose_body_names_an_existing_room_puts_its_bot_there() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         url, token = daily_room(client, "existing")
         clock.advance(2.0)
         start_session(client, {"body": {"room_url": url, "token": token}})
@@ -266,7 +247,7 @@ def test_a_session_whose_body_names_an_existing_room_puts_its_bot_there() -> Non
 
 
 def test_a_session_whose_bot_cannot_join_the_room_it_names_puts_no_bot_there() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         url, token = daily_room(client, "guarded")
         start_session(client, {"body": {"room_url": url}})  # a private room, no token
         assert emu.ledger.sessions[0].room is None

@@ -5,19 +5,16 @@ runs in the POST's answer)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from emukit import BULK, DOMAIN, serve
 
 from specrunner.cekura import CekuraClient, Submitted
 from specrunner.emulator import (
     Behaviour,
-    Emulator,
     EmulatorConfig,
-    ManualClock,
     ScriptedOutcome,
     StaticRoom,
 )
@@ -25,9 +22,7 @@ from specrunner.emulator.config import ReplyOrder
 
 KEY = "specrunner-emulator-key"
 AUTH = {"X-CEKURA-API-KEY": KEY}
-DOMAIN = "https://specrunner-emulator.daily.co"
 RUN = "/test_framework/v1/scenarios/run_scenarios_pipecat/"
-BULK = "/test_framework/v2/runs/bulk/"
 ROOMS = tuple(StaticRoom(f"lab-{i}") for i in range(1, 9))
 
 RUN_PATHS = (
@@ -57,18 +52,6 @@ def config(**overrides: Any) -> EmulatorConfig:
     }
     values.update(overrides)
     return EmulatorConfig(**values)
-
-
-@contextmanager
-def serve(
-    cfg: EmulatorConfig | None = None,
-) -> Iterator[tuple[Emulator, httpx.Client, ManualClock]]:
-    clock = ManualClock()
-    with (
-        Emulator(cfg or config(), clock=clock) as emu,
-        httpx.Client(base_url=emu.base_url, timeout=5.0) as client,
-    ):
-        yield emu, client, clock
 
 
 def entry(scenario: Any = 1, room: str = "lab-1", **extra: Any) -> dict[str, Any]:
@@ -106,7 +89,7 @@ def result(client: httpx.Client, result_id: int) -> dict[str, Any]:
 @pytest.mark.parametrize("slash", ["/", ""], ids=["slash", "no-slash"])
 @pytest.mark.parametrize("path", RUN_PATHS)
 def test_every_run_path_creates_a_result_with_one_pending_run(path: str, slash: str) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = post_run(client, {"scenarios": [entry(4)]}, path + slash)
         assert response.status_code == 200, response.text
         data = response.json()
@@ -209,7 +192,7 @@ VALIDATION = [
 def test_invalid_bodies_get_drf_field_errors_and_create_nothing(
     body: Any, errors: dict[str, Any]
 ) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = post_run(client, body)
         assert response.status_code == 400
         assert response.json() == errors
@@ -219,7 +202,7 @@ def test_invalid_bodies_get_drf_field_errors_and_create_nothing(
 
 @pytest.mark.parametrize("raw", [b"{", b'{"scenarios": [', b"not json", b"\xff\xfe"])
 def test_invalid_json_is_a_drf_parse_error(raw: bytes) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = client.post(
             RUN, content=raw, headers={**AUTH, "Content-Type": "application/json"}
         )
@@ -232,7 +215,7 @@ def test_invalid_json_is_a_drf_parse_error(raw: bytes) -> None:
 
 
 def test_scenario_ids_as_digit_strings_are_accepted_as_drf_integer_fields_are() -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         data = start(client, entry(" 12 "), agent="7")
         assert data["agent"] == 7
         assert data["runs"][0]["scenario"] == 12
@@ -242,7 +225,7 @@ def test_scenario_ids_as_digit_strings_are_accepted_as_drf_integer_fields_are() 
 def test_an_empty_body_reports_the_missing_scenarios_field() -> None:
     # DRF parses an empty JSON body as {} and reports the required field; the emulator
     # must not leak its internal "no body" sentinel ("... but got object.").
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = client.post(RUN, headers={**AUTH, "Content-Type": "application/json"})
         assert response.status_code == 400
         assert response.json() == {"scenarios": ["This field is required."]}
@@ -250,7 +233,7 @@ def test_an_empty_body_reports_the_missing_scenarios_field() -> None:
 
 
 def test_a_null_room_url_is_reported_as_drf_reports_null() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         response = post_run(client, {"scenarios": [{"scenario": 1, "pipecat_room_url": None}]})
         assert response.status_code == 400
         assert response.json() == {
@@ -260,7 +243,7 @@ def test_a_null_room_url_is_reported_as_drf_reports_null() -> None:
 
 @pytest.mark.parametrize("value", ["--5", "-", "²", "1.5"])
 def test_malformed_integer_strings_are_a_400_not_a_crash(value: str) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = post_run(client, {"scenarios": [entry(value)]})
         assert response.status_code == 400, response.text
         assert response.json() == {"scenarios": ["Item 0: scenario: A valid integer is required."]}
@@ -288,7 +271,7 @@ def test_unknown_scenarios_default_message() -> None:
 
 
 def test_one_run_per_entry_duplicates_included() -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         entries = [entry(5, "lab-1"), entry(5, "lab-2"), entry(6, "lab-3"), entry(5, "lab-4")]
         data = start(client, *entries)
         runs = data["runs"]
@@ -409,7 +392,7 @@ def test_the_agent_comes_from_the_body_else_the_first_scenario_else_the_default(
     ],
 )
 def test_cekura_needs_the_configured_api_key(headers: dict[str, str], detail: str) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         answers = [
             client.post(RUN, json={"scenarios": [entry()]}, headers=headers),
             client.get(BULK, params={"run_ids": "1001"}, headers=headers),
@@ -444,7 +427,7 @@ def test_another_configured_key_replaces_the_default() -> None:
     ],
 )
 def test_a_wrong_method_is_405(method: str, path: str, allow: str) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = client.request(method, path, headers=AUTH)
         assert response.status_code == 405
         assert response.headers["Allow"] == allow
@@ -464,7 +447,7 @@ def test_a_wrong_method_is_405(method: str, path: str, allow: str) -> None:
     ],
 )
 def test_unknown_paths_are_404(path: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         for method in ("GET", "POST"):
             response = client.request(method, path, headers=AUTH, json={"scenarios": [entry()]})
             assert response.status_code == 404
@@ -477,7 +460,7 @@ def test_unknown_paths_are_404(path: str) -> None:
 @pytest.mark.parametrize("path", BULK_PATHS)
 @pytest.mark.parametrize("name", ["run_ids", "ids"])
 def test_bulk_returns_the_requested_runs_in_order(path: str, name: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         data = start(client, entry(1, "lab-1"), entry(2, "lab-2"), entry(3, "lab-3"))
         a, b, c = (r["id"] for r in data["runs"])
         response = client.get(path, params={name: f"{c},{a}, 999999,{b}"}, headers=AUTH)
@@ -493,7 +476,7 @@ def test_bulk_returns_the_requested_runs_in_order(path: str, name: str) -> None:
 
 
 def test_bulk_with_only_unknown_ids_is_an_empty_list() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         start(client, entry())
         assert bulk(client, [1, 2, 3]) == []
 
@@ -501,7 +484,7 @@ def test_bulk_with_only_unknown_ids_is_an_empty_list() -> None:
 @pytest.mark.parametrize("name", ["run_ids", "ids"])
 @pytest.mark.parametrize("value", ["[1001]", "[1001, 1002]", " [1001,1002]"])
 def test_a_json_array_value_is_400(name: str, value: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         start(client, entry())
         response = client.get(BULK, params={name: value}, headers=AUTH)
         assert response.status_code == 400
@@ -512,7 +495,7 @@ def test_a_json_array_value_is_400(name: str, value: str) -> None:
 
 @pytest.mark.parametrize("value", ["1001,x", "abc", "1.5", "1001;1002"])
 def test_a_non_integer_run_id_is_400(value: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         start(client, entry())
         response = client.get(BULK, params={"run_ids": value}, headers=AUTH)
         assert response.status_code == 400
@@ -521,7 +504,7 @@ def test_a_non_integer_run_id_is_400(value: str) -> None:
 
 @pytest.mark.parametrize("params", [{}, {"run_id": "1001"}, {"result_id": "501"}])
 def test_a_missing_run_ids_parameter_is_400(params: dict[str, str]) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         start(client, entry())
         response = client.get(BULK, params=params, headers=AUTH)
         assert response.status_code == 400
@@ -529,7 +512,7 @@ def test_a_missing_run_ids_parameter_is_400(params: dict[str, str]) -> None:
 
 
 def test_run_ids_wins_over_ids() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         a, b = (r["id"] for r in start(client, entry(1), entry(2, "lab-2"))["runs"])
         response = client.get(BULK, params={"run_ids": str(a), "ids": str(b)}, headers=AUTH)
         assert [r["id"] for r in response.json()] == [a]
@@ -609,7 +592,7 @@ def test_result_status_and_success_rate(
 
 @pytest.mark.parametrize("path", [*RESULT_PATHS, "/test_framework/v2/results/{id}"])
 def test_unknown_result_is_404(path: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         data = start(client, entry())
         assert client.get(path.format(id=data["id"]), headers=AUTH).status_code == 200
         response = client.get(path.format(id=data["id"] + 1), headers=AUTH)
@@ -670,7 +653,7 @@ def test_end_calls_cancels_live_runs_and_leaves_final_ones(path: str) -> None:
 
 @pytest.mark.parametrize("path", END_CALL)
 def test_end_call_cancels_one_run(path: str) -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         data = start(client, entry(1, "lab-1"), entry(1, "lab-2"))
         one, other = (r["id"] for r in data["runs"])
         clock.advance(2.0)
@@ -686,7 +669,7 @@ def test_end_call_cancels_one_run(path: str) -> None:
 
 
 def test_end_call_on_a_pending_run_cancels_it_before_it_starts() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         data = start(client, entry())
         run_id = data["runs"][0]["id"]
         assert client.post(f"/test_framework/v2/runs/{run_id}/end_call/", headers=AUTH).is_success
@@ -698,7 +681,7 @@ def test_end_call_on_a_pending_run_cancels_it_before_it_starts() -> None:
 
 @pytest.mark.parametrize("path", [*END_CALLS, *END_CALL])
 def test_end_calls_for_unknown_ids_are_404(path: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         start(client, entry())
         response = client.post(path.format(id=77777), headers=AUTH)
         assert response.status_code == 404

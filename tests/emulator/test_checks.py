@@ -3,30 +3,14 @@ properties, wrong types, names too long) and rate limits, Pipecat Cloud's start 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from emukit import DAILY, PIPECAT, serve
 
-from specrunner.emulator import Emulator, EmulatorConfig, ManualClock
+from specrunner.emulator import EmulatorConfig
 from specrunner.emulator.daily_rules import ROOM_PROPERTIES
-
-DAILY = {"Authorization": "Bearer daily-key"}
-PIPECAT = {"Authorization": "Bearer pk_public"}
-
-
-@contextmanager
-def serve(
-    cfg: EmulatorConfig | None = None,
-) -> Iterator[tuple[Emulator, httpx.Client, ManualClock]]:
-    clock = ManualClock()
-    with (
-        Emulator(cfg or EmulatorConfig(), clock=clock) as emu,
-        httpx.Client(base_url=emu.base_url, timeout=5.0) as client,
-    ):
-        yield emu, client, clock
 
 
 def refused_room(client: httpx.Client, body: Any) -> str:
@@ -65,7 +49,7 @@ def refused_room(client: httpx.Client, body: Any) -> str:
 def test_unknown_room_properties_and_wrong_types_are_refused(
     properties: dict[str, Any], words: str
 ) -> None:
-    with serve() as (emu, client, _):
+    with serve(EmulatorConfig()) as (emu, client, _):
         info = refused_room(client, {"name": "r", "properties": properties})
         assert words in info, info
         assert emu.ledger.rooms == []
@@ -88,7 +72,7 @@ def test_documented_properties_of_the_right_types_are_accepted() -> None:
         "sip": {"display_name": "x"},
         "streaming_endpoints": [],
     }
-    with serve() as (_, client, _clock):
+    with serve(EmulatorConfig()) as (_, client, _clock):
         response = client.post("/v1/rooms", json={"properties": good}, headers=DAILY)
         assert response.status_code == 200, response.text
         assert response.json()["config"] == good
@@ -110,7 +94,7 @@ def test_every_documented_room_property_has_a_type() -> None:
     ],
 )
 def test_unknown_parameters_and_bad_values_are_refused(body: dict[str, Any], words: str) -> None:
-    with serve() as (_, client, _clock):
+    with serve(EmulatorConfig()) as (_, client, _clock):
         assert words in refused_room(client, body)
 
 
@@ -129,7 +113,7 @@ def test_a_name_and_its_domain_together_have_at_most_41_characters(
 
 
 def test_a_generated_name_fits_the_limit() -> None:
-    with serve() as (_, client, _clock):
+    with serve(EmulatorConfig()) as (_, client, _clock):
         room = client.post("/v1/rooms", json={}, headers=DAILY).json()
         assert len("specrunner-emulator") + len(room["name"]) <= 41
 
@@ -138,7 +122,7 @@ def test_a_generated_name_fits_the_limit() -> None:
 
 
 def test_at_most_50_room_deletions_in_30_seconds() -> None:
-    with serve() as (_, client, clock):
+    with serve(EmulatorConfig()) as (_, client, clock):
         for i in range(60):
             clock.advance(0.06)  # within the general limit
             assert (
@@ -179,7 +163,7 @@ def test_at_most_50_room_deletions_in_30_seconds() -> None:
 def test_a_start_request_of_the_wrong_shape_is_400_with_error_and_code(
     body: dict[str, Any], words: str
 ) -> None:
-    with serve() as (emu, client, _clock):
+    with serve(EmulatorConfig()) as (emu, client, _clock):
         response = client.post("/v1/public/bot/start", json=body, headers=PIPECAT)
         assert response.status_code == 400
         answer = response.json()
@@ -199,6 +183,6 @@ def test_a_start_request_of_the_wrong_shape_is_400_with_error_and_code(
     ],
 )
 def test_start_requests_of_the_documented_shape_are_accepted(body: dict[str, Any]) -> None:
-    with serve() as (_, client, _clock):
+    with serve(EmulatorConfig()) as (_, client, _clock):
         response = client.post("/v1/public/bot/start", json=body, headers=PIPECAT)
         assert response.status_code == 200, response.text

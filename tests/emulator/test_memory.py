@@ -5,31 +5,22 @@ forgotten id answers as an unknown one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from emukit import BULK, CEKURA, DAILY, DOMAIN, PIPECAT, PRIVATE, serve
 
 from specrunner.cekura import CekuraClient
 from specrunner.emulator import (
     Behaviour,
-    Emulator,
     EmulatorConfig,
-    ManualClock,
     ScriptedOutcome,
     StaticRoom,
 )
 from specrunner.emulator.ledger import Window
 
-CEKURA = {"X-CEKURA-API-KEY": "specrunner-emulator-key"}
-DAILY = {"Authorization": "Bearer daily-key"}
-PIPECAT = {"Authorization": "Bearer pk_public"}
-PRIVATE = {"Authorization": "Bearer sk_private"}
-DOMAIN = "https://specrunner-emulator.daily.co"
 RUN = "/test_framework/v2/scenarios/run_scenarios_pipecat/"
-BULK = "/test_framework/v2/runs/bulk/"
 
 
 def config(**overrides: Any) -> EmulatorConfig:
@@ -41,16 +32,6 @@ def config(**overrides: Any) -> EmulatorConfig:
     }
     values.update(overrides)
     return EmulatorConfig(**values)
-
-
-@contextmanager
-def serve(cfg: EmulatorConfig) -> Iterator[tuple[Emulator, httpx.Client, ManualClock]]:
-    clock = ManualClock()
-    with (
-        Emulator(cfg, clock=clock) as emu,
-        httpx.Client(base_url=emu.base_url, timeout=5.0) as client,
-    ):
-        yield emu, client, clock
 
 
 def post(client: httpx.Client, *rooms: int) -> tuple[int, list[int]]:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from emukit import BULK, DOMAIN, serve
 
 from specrunner.emulator import (
     Behaviour,
     Emulator,
     EmulatorConfig,
-    ManualClock,
     Profile,
     StaticRoom,
     config_from_mapping,
@@ -27,20 +25,8 @@ from specrunner.emulator.profiles import TIMINGS
 from specrunner.errors import SuiteError
 
 AUTH = {"X-CEKURA-API-KEY": "specrunner-emulator-key"}
-DOMAIN = "https://specrunner-emulator.daily.co"
 RUN = "/test_framework/v2/scenarios/run_scenarios_pipecat/"
-BULK = "/test_framework/v2/runs/bulk/"
 ROOMS = tuple(StaticRoom(f"lab-{i}") for i in range(40))
-
-
-@contextmanager
-def serve(cfg: EmulatorConfig) -> Iterator[tuple[Emulator, httpx.Client, ManualClock]]:
-    clock = ManualClock()
-    with (
-        Emulator(cfg, clock=clock) as emu,
-        httpx.Client(base_url=emu.base_url, timeout=5.0) as client,
-    ):
-        yield emu, client, clock
 
 
 def start_runs(client: httpx.Client, count: int) -> list[int]:

@@ -8,11 +8,11 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from emukit import BULK, CEKURA, DAILY, DOMAIN, PIPECAT, PRIVATE, serve
 
 from specrunner.emulator import (
     Behaviour,
@@ -23,13 +23,7 @@ from specrunner.emulator import (
     StaticRoom,
 )
 
-CEKURA = {"X-CEKURA-API-KEY": "specrunner-emulator-key"}
-DAILY = {"Authorization": "Bearer daily-key"}
-PIPECAT = {"Authorization": "Bearer pk_public"}
-PRIVATE = {"Authorization": "Bearer sk_private"}
-DOMAIN = "https://specrunner-emulator.daily.co"
 RUN = "/test_framework/v1/scenarios/run_scenarios_pipecat/"
-BULK = "/test_framework/v2/runs/bulk/"
 AT_CAPACITY = {
     "status": 429,
     "code": "429",
@@ -46,18 +40,6 @@ def config(**overrides: Any) -> EmulatorConfig:
     }
     values.update(overrides)
     return EmulatorConfig(**values)
-
-
-@contextmanager
-def serve(
-    cfg: EmulatorConfig | None = None,
-) -> Iterator[tuple[Emulator, httpx.Client, ManualClock]]:
-    clock = ManualClock()
-    with (
-        Emulator(cfg or config(), clock=clock) as emu,
-        httpx.Client(base_url=emu.base_url, timeout=5.0) as client,
-    ):
-        yield emu, client, clock
 
 
 def create_room(client: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -149,21 +131,21 @@ def test_a_room_outside_the_emulators_daily_domain_fails_the_run(url: str) -> No
 
 
 def test_a_room_that_does_not_exist_fails_the_run() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         assert_join_failed(
             finished(client, clock, run_in(client, f"{DOMAIN}/nowhere")), "nowhere", "not exist"
         )
 
 
 def test_a_deleted_room_fails_the_run() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         room = create_room(client, name="gone")
         assert client.delete("/v1/rooms/gone", headers=DAILY).status_code == 200
         assert_join_failed(finished(client, clock, run_in(client, room["url"])), "gone")
 
 
 def test_an_expired_room_fails_the_run() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         room = create_room(client, name="brief", properties={"exp": int(time.time()) + 30})
         clock.advance(60.0)
         assert_join_failed(finished(client, clock, run_in(client, room["url"])), "brief")
@@ -179,7 +161,7 @@ def test_a_room_that_expires_while_the_run_is_pending_fails_it() -> None:
 
 @pytest.fixture
 def private_room() -> Iterator[tuple[Emulator, httpx.Client, ManualClock, str]]:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         room = create_room(client, name="vault", privacy="private")
         create_room(client, name="other", privacy="private")
         start_bot(client, room["url"], create_token(client, room_name="vault"))
@@ -316,7 +298,7 @@ def test_the_same_room_under_another_spelling_of_its_url_is_busy_too(alias: str)
 def test_a_room_created_after_the_caller_tried_to_join_does_not_help() -> None:
     # The caller tries to join at t = 1 (queue_seconds), when the room does not exist yet;
     # the room is created at t = 5; nobody polled in between.
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         run_id = run_in(client, f"{DOMAIN}/late")
         clock.advance(5.0)
         create_room(client, name="late")
@@ -347,7 +329,7 @@ def test_a_room_is_free_again_once_the_call_ended_without_a_poll_in_between() ->
 def test_deleting_a_room_after_the_caller_joined_does_not_undo_the_join() -> None:
     # The run joined at t = 1 (queue_seconds); the room is deleted at t = 5, during the call.
     # Nobody polled in between: the run must still have joined at t = 1.
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         room = create_room(client, name="short-lived")
         start_bot(client, room["url"])
         run_id = run_in(client, room["url"])
@@ -362,7 +344,7 @@ def test_deleting_a_room_after_the_caller_joined_does_not_undo_the_join() -> Non
 
 
 def test_start_with_create_daily_room_returns_room_token_and_session() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         response = start_session(
             client,
             body={
@@ -393,7 +375,7 @@ def test_start_with_create_daily_room_returns_room_token_and_session() -> None:
 
 
 def test_start_without_create_daily_room_returns_only_the_session_and_records_the_body() -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         body = {"room_url": f"{DOMAIN}/mine", "token": "tok", "nested": {"n": [1, 2]}}
         response = start_session(client, body={"body": body})
         assert response.status_code == 200, response.text
@@ -423,7 +405,7 @@ def test_start_needs_a_configured_public_key(headers: dict[str, str]) -> None:
 
 
 def test_any_bearer_key_is_accepted_when_none_are_configured() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         assert start_session(client, headers={"Authorization": "Bearer x"}).status_code == 200
         assert start_session(client, headers={}).status_code == 401
 
@@ -462,7 +444,7 @@ def test_capacity_is_429_with_the_documented_body_and_stopping_frees_a_slot() ->
 
 
 def test_stopping_an_unknown_session_is_404_and_a_malformed_id_400() -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         session = start_session(client, body={}).json()["sessionId"]
         for path in (f"/v1/agents/bot/sessions/{uuid.uuid4()}", f"/v1/agents/x/sessions/{session}"):
             response = client.delete(path, headers=PRIVATE)
@@ -561,7 +543,7 @@ def test_a_pipecat_room_expires_with_its_session() -> None:
 
 
 def test_a_body_over_1_mb_is_413() -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         big = {"body": {"blob": "x" * 1_000_100}}
         response = start_session(client, body=big)
         assert response.status_code == 413
@@ -573,7 +555,7 @@ def test_a_body_over_1_mb_is_413() -> None:
 
 @pytest.mark.parametrize("raw", [b"[]", b'"start"', b"42", b"{nope"])
 def test_a_non_object_body_is_400(raw: bytes) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = client.post(
             "/v1/public/bot/start",
             content=raw,
@@ -587,7 +569,7 @@ def test_a_non_object_body_is_400(raw: bytes) -> None:
 
 
 def test_non_object_room_properties_are_400() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         response = start_session(
             client, body={"createDailyRoom": True, "dailyRoomProperties": ["exp"]}
         )
@@ -598,7 +580,7 @@ def test_non_object_room_properties_are_400() -> None:
 
 
 def test_create_get_and_delete_a_room() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         room = create_room(client, name="Demo_room-1", properties={"enable_chat": True})
         assert room["name"] == "Demo_room-1"
         assert room["url"] == f"{DOMAIN}/Demo_room-1"
@@ -623,7 +605,7 @@ def test_create_get_and_delete_a_room() -> None:
 
 
 def test_an_unknown_room_is_404_with_error_and_info() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         for method in ("GET", "DELETE"):
             response = client.request(method, "/v1/rooms/nothing-here", headers=DAILY)
             assert response.status_code == 404
@@ -634,7 +616,7 @@ def test_an_unknown_room_is_404_with_error_and_info() -> None:
 
 @pytest.mark.parametrize("name", ["has space", "dot.name", "slash/x", "é", "", "x" * 129, 12])
 def test_room_names_outside_the_charset_are_400(name: Any) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = client.post("/v1/rooms", json={"name": name}, headers=DAILY)
         assert response.status_code == 400
         assert response.json()["error"] == "invalid-request-error"
@@ -642,7 +624,7 @@ def test_room_names_outside_the_charset_are_400(name: Any) -> None:
 
 
 def test_a_duplicate_room_name_is_400_until_the_room_is_deleted() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         create_room(client, name="twice")
         again = client.post("/v1/rooms", json={"name": "twice"}, headers=DAILY)
         assert again.status_code == 400
@@ -652,7 +634,7 @@ def test_a_duplicate_room_name_is_400_until_the_room_is_deleted() -> None:
 
 
 def test_a_room_without_a_name_gets_a_generated_one() -> None:
-    with serve() as (_, client, _clock):
+    with serve(config()) as (_, client, _clock):
         first = create_room(client, privacy="private")
         second = create_room(client)
         assert first["name"] != second["name"]
@@ -665,7 +647,7 @@ def test_a_room_without_a_name_gets_a_generated_one() -> None:
 
 
 def test_an_expired_room_behaves_as_deleted() -> None:
-    with serve() as (emu, client, clock):
+    with serve(config()) as (emu, client, clock):
         exp = int(time.time()) + 30
         create_room(client, name="ttl", properties={"exp": exp})
         assert client.get("/v1/rooms/ttl", headers=DAILY).status_code == 200
@@ -680,7 +662,7 @@ def test_an_expired_room_behaves_as_deleted() -> None:
 
 
 def test_meeting_tokens_carry_their_properties() -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         properties = {"room_name": "r1", "is_owner": True, "exp": 2_000_000_000, "user_name": "q"}
         token = create_token(client, **properties)
         assert emu.decode_token(token) == properties
@@ -715,7 +697,7 @@ DAILY_CALLS = [
 def test_daily_without_a_bearer_header_is_400(
     method: str, path: str, body: Any, headers: dict[str, str]
 ) -> None:
-    with serve() as (emu, client, _):
+    with serve(config()) as (emu, client, _):
         response = client.request(method, path, json=body, headers=headers)
         assert response.status_code == 400
         assert response.json()["error"] == "authorization-header-error"
@@ -736,7 +718,7 @@ def test_daily_with_a_wrong_key_is_401_when_keys_are_configured(
 
 
 def test_more_than_two_room_deletions_a_second_are_429() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         for name in ("a", "b", "c", "d"):
             create_room(client, name=name)
         assert client.delete("/v1/rooms/a", headers=DAILY).status_code == 200
@@ -753,7 +735,7 @@ def test_more_than_two_room_deletions_a_second_are_429() -> None:
 
 
 def test_more_than_twenty_requests_a_second_are_429() -> None:
-    with serve() as (_, client, clock):
+    with serve(config()) as (_, client, clock):
         create_room(client, name="r")
         answers = [client.get("/v1/rooms/r", headers=DAILY).status_code for _ in range(25)]
         assert answers == [200] * 19 + [429] * 6
