@@ -67,7 +67,7 @@ from typing import Any
 import httpx
 import yaml
 
-from emulated import emulator
+from emulated import Emulated, emulator
 
 KEY = "bench-key"
 REPEAT = 20
@@ -287,6 +287,38 @@ def exactly_once(ledger: dict[str, Any], planned: set[str]) -> tuple[bool | None
     return not problems, "; ".join(problems) or None
 
 
+def under_emulator(
+    case: Case, folder: Path, command: Callable[[Emulated], tuple[list[str], dict[str, str]]]
+) -> tuple[Usage, float, dict[str, Any]]:
+    """Run the command made for a fresh emulator of `case`: its usage, the emulator's CPU
+    seconds meanwhile, and the emulator's ledger."""
+    with emulator(emulator_config(case), folder) as emu:
+        argv, env = command(emu)
+        before = emu.cpu_seconds()
+        emu.mark()
+        usage = measure(argv, env, folder, folder / "log")
+        return usage, emu.cpu_seconds() - before, emu.ledger()
+
+
+def sample_of(usage: Usage, emulator_cpu: float, ledger: dict[str, Any], **checked: Any) -> Sample:
+    """The figures of one measured command, with what was `checked` of its outcome."""
+    posts, gets = traffic(ledger)
+    first_post, tail = timeline(ledger, usage.wall)
+    return Sample(
+        wall=usage.wall,
+        cpu=usage.cpu,
+        peak_mb=usage.peak_mb,
+        code=usage.code,
+        posts=posts,
+        gets=gets,
+        created=len(ledger["runs"]),
+        emulator_cpu=emulator_cpu,
+        first_post=first_post,
+        tail=tail,
+        **checked,
+    )
+
+
 def run_specrunner(
     case: Case, poll: float, work: Path, suite_path: Path, profile: Path | None, tag: str
 ) -> Sample:
@@ -295,17 +327,12 @@ def run_specrunner(
     python = [sys.executable]
     if profile is not None:
         python += ["-m", "cProfile", "-o", str(profile / f"{tag}.prof")]
-    with emulator(emulator_config(case), folder) as emu:
+
+    def command(emu: Emulated) -> tuple[list[str], dict[str, str]]:
         env = {**os.environ, "CEKURA_API_URL": emu.base_url, "CEKURA_API_KEY": KEY}
-        before = emu.cpu_seconds()
-        emu.mark()
-        usage = measure(
-            [*python, *specrunner_command(case, poll, suite_path)], env, folder, folder / "log"
-        )
-        emulator_cpu = emu.cpu_seconds() - before
-        ledger = emu.ledger()
-    posts, gets = traffic(ledger)
-    first_post, tail = timeline(ledger, usage.wall)
+        return [*python, *specrunner_command(case, poll, suite_path)], env
+
+    usage, emulator_cpu, ledger = under_emulator(case, folder, command)
     found = list(folder.glob(".specrunner/runs/*/results.json"))
     problem = None
     outcomes: dict[str, int] = {}
@@ -322,42 +349,21 @@ def run_specrunner(
     elif outcomes != {"passed": case.runs}:
         problem = "; ".join(filter(None, [problem, f"outcomes {outcomes}"]))
     shutil.rmtree(folder / ".specrunner", ignore_errors=True)
-    return Sample(
-        wall=usage.wall,
-        cpu=usage.cpu,
-        peak_mb=usage.peak_mb,
-        code=usage.code,
-        posts=posts,
-        gets=gets,
-        created=len(ledger["runs"]),
-        emulator_cpu=emulator_cpu,
-        first_post=first_post,
-        tail=tail,
-        exactly_once=once,
-        problem=problem,
-        outcomes=outcomes,
+    return sample_of(
+        usage, emulator_cpu, ledger, exactly_once=once, problem=problem, outcomes=outcomes
     )
 
 
 def run_naive(case: Case, work: Path, tag: str) -> Sample:
     folder = work / tag
     folder.mkdir()
-    with emulator(emulator_config(case), folder) as emu:
-        before = emu.cpu_seconds()
-        emu.mark()
-        command = [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--naive-child",
-            emu.base_url,
-            str(case.runs),
-            str(case.rooms),
-        ]
-        usage = measure(command, dict(os.environ), folder, folder / "log")
-        emulator_cpu = emu.cpu_seconds() - before
-        ledger = emu.ledger()
-    posts, gets = traffic(ledger)
-    first_post, tail = timeline(ledger, usage.wall)
+
+    def command(emu: Emulated) -> tuple[list[str], dict[str, str]]:
+        script = str(Path(__file__).resolve())
+        argv = [sys.executable, script, "--naive-child", emu.base_url]
+        return [*argv, str(case.runs), str(case.rooms)], dict(os.environ)
+
+    usage, emulator_cpu, ledger = under_emulator(case, folder, command)
     problem = None
     if usage.code != 0:
         problem = f"exit {usage.code}: see {folder / 'log'}"
@@ -365,19 +371,7 @@ def run_naive(case: Case, work: Path, tag: str) -> Sample:
         problem = truncated(ledger)
     elif len(ledger["runs"]) != case.runs:
         problem = f"{len(ledger['runs'])} runs created"
-    return Sample(
-        wall=usage.wall,
-        cpu=usage.cpu,
-        peak_mb=usage.peak_mb,
-        code=usage.code,
-        posts=posts,
-        gets=gets,
-        created=len(ledger["runs"]),
-        emulator_cpu=emulator_cpu,
-        first_post=first_post,
-        tail=tail,
-        problem=problem,
-    )
+    return sample_of(usage, emulator_cpu, ledger, problem=problem)
 
 
 def naive(base_url: str, runs: int, rooms: int) -> int:
