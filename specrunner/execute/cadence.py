@@ -46,8 +46,8 @@ class Cadence:
         self._quiet = 0
         self._hurried = False
         """Whether the last poll asked for came before the interval was up."""
-        self._oldest = 0.0
-        """Before any run has ended: the age of the oldest live run when last asked."""
+        self._poll_from = 0.0
+        """What `poll_from` answers for the last poll asked for."""
         self._live_for: deque[float] = deque(maxlen=SEEN)
         """For each of the latest ended runs, the longest it was seen live (a lower bound
         of its duration)."""
@@ -77,8 +77,9 @@ class Cadence:
         """When to poll next (on the executor's clock), the last poll having been at
         `last`, for live runs submitted at the times `submitted`. Asked again as runs are
         submitted, so a wave sent just after a poll is not left to the interval."""
-        at = self._next_poll(last, now, submitted)
+        at, worth_from = self._next_poll(last, now, submitted)
         self._hurried = at < last + self.interval
+        self._poll_from = worth_from if self._hurried else 0.0
         return at
 
     def poll_from(self) -> float:
@@ -86,11 +87,7 @@ class Cadence:
         them (0) at the interval; in a poll brought forward, only those as old as runs
         have been seen live for (younger ones are still going, as far as is known), or,
         before any has ended, those within an eighth of the oldest's age."""
-        if not self._hurried:
-            return 0.0
-        if len(self._ended_by) < MIN_SEEN:  # young polls: the runs near the oldest's age
-            return self._oldest * (YOUNG_SHARE - 1) / YOUNG_SHARE
-        return self._low() if self._live_for else 0.0
+        return self._poll_from
 
     def _low(self) -> float:
         """The median of the ages runs were last seen live at (a lower bound of their
@@ -98,16 +95,22 @@ class Cadence:
         live_for = sorted(self._live_for)
         return live_for[(len(live_for) - 1) // 2]
 
-    def _next_poll(self, last: float, now: float, submitted: Iterable[float]) -> float:
+    def _next_poll(
+        self, last: float, now: float, submitted: Iterable[float]
+    ) -> tuple[float, float]:
+        """When to poll next, and from what age live runs are worth asking about then if
+        that is before the interval is up."""
         regular = last + self.interval
         if len(self._ended_by) < MIN_SEEN:
-            return min(regular, self._before_any_ended(last, now, submitted))
+            young, oldest = self._before_any_ended(last, now, submitted)
+            return min(regular, young), oldest * (YOUNG_SHARE - 1) / YOUNG_SHARE
         ended_by = sorted(self._ended_by)
         high = ended_by[(len(ended_by) - 1) * 9 // 10]  # the 90th percentile
         # The median of the lower bounds: near the truth for calls of one length, and for
         # calls of many, the age at which half of them are still going. (When every run
         # ended before a poll saw it live, they are shorter than half the median span.)
-        low = self._low() if self._live_for else ended_by[(len(ended_by) - 1) // 2] / 2
+        seen_live = self._low() if self._live_for else 0.0
+        low = seen_live if self._live_for else ended_by[(len(ended_by) - 1) // 2] / 2
         fast = min(self.shortest, max(self.shortest / FASTEST_SHARE, low / DURATION_SHARE))
         # A little after the estimate, so that a run of exactly the usual length has ended.
         start = low + max(MARGIN, low * MARGIN_SHARE)
@@ -115,21 +118,24 @@ class Cadence:
         for since in submitted:
             age = now - since
             if start <= age <= high + self.shortest:
-                return min(regular, last + fast)  # as old as runs were when they ended
+                # as old as runs were when they ended
+                return min(regular, last + fast), seen_live
             if age < start:
                 due = min(due, since + start)
         if due - regular < fast:  # a regular poll just before runs are due would miss them
-            return max(last + fast, due)
-        return min(regular, max(last + fast, due))
+            return max(last + fast, due), seen_live
+        return min(regular, max(last + fast, due)), seen_live
 
-    def _before_any_ended(self, last: float, now: float, submitted: Iterable[float]) -> float:
+    def _before_any_ended(
+        self, last: float, now: float, submitted: Iterable[float]
+    ) -> tuple[float, float]:
         """Before runs have been seen to end, their length is unknown: the oldest live run
         is polled each time its age grows by an eighth (at most every eighth of the
         interval, at least every interval), so that short calls are seen within an eighth
-        of their length, and calls of minutes cost a few polls more while they are young."""
+        of their length, and calls of minutes cost a few polls more while they are young.
+        Also the oldest live run's age (0 when none is live)."""
         oldest = max((now - since for since in submitted), default=None)
         if oldest is None:
-            return float("inf")
-        self._oldest = oldest
+            return float("inf"), 0.0
         fast = self.shortest / FASTEST_SHARE
-        return last + min(self.interval, max(fast, oldest / YOUNG_SHARE))
+        return last + min(self.interval, max(fast, oldest / YOUNG_SHARE)), oldest

@@ -595,7 +595,7 @@ class Executor:
                 run.seen_live_at = asked
                 continue
             if run.submitted_at is not None:
-                live_at = run.seen_live_at or run.submitted_at
+                live_at = run.submitted_at if run.seen_live_at is None else run.seen_live_at
                 self._cadence.ended(run.submitted_at, live_at, asked)
             self._finish(run, *verdict)
         return changed
