@@ -205,3 +205,68 @@ def test_young_polls_ask_for_the_runs_near_the_oldest_age() -> None:
     cadence = Cadence(1.0)
     assert cadence.next_poll(10.0, 10.0, [9.2, 9.9]) == pytest.approx(10.125)
     assert cadence.poll_from() == pytest.approx(0.8 * 7 / 8)
+
+
+class MixedCekura(TimedCekura):
+    """Runs of scenario 30 end after `short` seconds (a call that fails at once, say); the
+    others after `call`."""
+
+    def __init__(self, clock: Clock, call: float, short: float) -> None:
+        super().__init__(clock, call)
+        self.short = short
+        self.scenario_of: dict[int, int] = {}
+        self.ended_at: dict[int, float] = {}
+        self.found_at: dict[int, float] = {}
+
+    async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
+        answer = await super().submit(entries, agent)
+        for entry, run_id in zip(entries, answer.run_ids, strict=True):
+            assert run_id is not None
+            self.scenario_of[run_id] = entry["scenario"]
+        return answer
+
+    def _length(self, run_id: int) -> float:
+        return self.short if self.scenario_of[run_id] == 30 else self.call
+
+    async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        self.polls.append(list(run_ids))
+        now = self.clock.now()
+        done = {i for i in run_ids if now - self.started[i] >= self._length(i)}
+        for i in done:
+            self.ended_at[i] = self.started[i] + self._length(i)
+            self.found_at[i] = now
+        return [
+            {"id": i, "status": "completed" if i in done else "running", "success": i in done}
+            for i in run_ids
+        ]
+
+
+def test_runs_that_end_early_are_not_lost_to_polls_that_skip_young_runs(tmp_path: Path) -> None:
+    """Polls brought forward for runs near their expected end ask only for runs that old
+    (Cadence.poll_from, tested above); with calls of two lengths, one ten times the other,
+    no run is lost to that: each is seen to end within the interval of its end. (Which
+    polls skip which runs depends on how the fake clock moves while the journal's thread
+    writes, so it is not asserted here.)"""
+    clock = Clock()
+    cekura = MixedCekura(clock, call=1.0, short=0.1)
+    the_plan = plan(30, {"a": 2}, scenarios=2)  # one short, one long run at a time
+    journal = Journal(tmp_path / JOURNAL)
+    journal.write("start", keys=[r.key for r in the_plan.runs], request={})
+    executor = Executor(
+        the_plan,
+        cekura=cekura,
+        sources={"a": FakeSource("a", 2)},
+        journal=journal,
+        settings=Settings(
+            concurrency=2, poll_interval=1.0, batch_window=0.0, now=clock.now, sleep=clock.sleep
+        ),
+    )
+    try:
+        records = asyncio.run(executor.run())
+    finally:
+        journal.close()
+    assert [r.outcome.value for r in records if r.outcome is not None] == ["passed"] * 30
+    assert set(cekura.found_at) == set(cekura.started)  # every run was seen to end
+    # yet each run is seen within the interval of its end (plus a step of the fake clock)
+    late = max(cekura.found_at[i] - cekura.ended_at[i] for i in cekura.found_at)
+    assert late <= 1.0 + 0.25 + 1e-9, late
