@@ -68,6 +68,33 @@ def _output_option(what: str, *, required: bool = False) -> Callable[..., Any]:
     )
 
 
+def _baseline_options(what: str) -> Callable[..., Any]:
+    """`--baseline BASE.json` and `--alpha A` (only with it), for `run` and `merge`."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--alpha",
+            type=click.FloatRange(0, 0.5, min_open=True),
+            default=None,
+            metavar="A",
+            help="With --baseline: the false discovery rate of the comparison (default 0.05).",
+        )(command)
+        return click.option(
+            "--baseline",
+            metavar="BASE.json",
+            help=f"Compare {what} with this report of the same suite, cell by cell: a "
+            "significant regression makes the exit code 1 (see `specrunner compare`).",
+        )(command)
+
+    return decorate
+
+
+def _check_alpha(baseline: str | None, alpha: float | None) -> float:
+    if alpha is not None and baseline is None:
+        raise click.UsageError("--alpha is the level of the comparison with --baseline: give both")
+    return 0.05 if alpha is None else alpha
+
+
 def _out(text: str) -> None:
     click.echo(text)
 
@@ -78,11 +105,16 @@ def _err(text: str) -> None:
 
 def _err_colour() -> bool:
     """Whether errors may be coloured: stderr is a terminal and NO_COLOR is not set."""
+    return _colour(sys.stderr)
+
+
+def _colour(stream: Any) -> bool:
+    """Whether `stream` may be coloured: a terminal, and NO_COLOR not set."""
     import os
 
     from specrunner.diagnostic_view import wants_colour  # loaded by a command, not by --help
 
-    return wants_colour(sys.stderr, os.environ)
+    return wants_colour(stream, os.environ)
 
 
 def _finish(action: Callable[[], int | None]) -> None:
@@ -305,6 +337,7 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
     help="With --dry-run: never wrap, each payload on one line however long.",
 )
 @_output_option("a report")
+@_baseline_options("the run's report")
 def run(
     suite: str | None,
     selection: dict[str, Any],
@@ -319,6 +352,8 @@ def run(
     dry_run: bool,
     wide: bool,
     outputs: tuple[str, ...],
+    baseline: str | None,
+    alpha: float | None,
 ) -> None:
     """Run a suite: lease a room per run, submit the runs to Cekura, poll them to the end.
 
@@ -326,8 +361,9 @@ def run(
     `--resume RUN_DIR` can continue it. The first Ctrl-C (or SIGTERM) stops sending, lets
     a submission in flight finish and leaves live runs running (or ends them, with
     --on-interrupt end); a second stops at once. Exit code 0 when every cell meets its
-    `expect` rule, 1 when one does not, 2 for an invalid suite or option, 3 when Cekura or
-    a room source stopped the run, 130 when interrupted.
+    `expect` rule (and, with --baseline, none regressed), 1 when one does not, 2 for an
+    invalid suite, option or baseline, 3 when Cekura or a room source stopped the run, 130
+    when interrupted.
     """
     from specrunner.app import running  # each command loads its own use case
 
@@ -340,6 +376,7 @@ def run(
         )
     if wide and not dry_run:
         raise click.UsageError("--wide lays out the output of --dry-run: give it with --dry-run")
+    level = _check_alpha(baseline, alpha)
 
     def action() -> int:
         request = running.RunRequest.of(
@@ -355,6 +392,8 @@ def run(
             on_interrupt=on_interrupt,
             dry_run=dry_run,
             outputs=outputs,
+            baseline=baseline,
+            alpha=level,
         )
         return running.run_suite(
             request,
@@ -413,20 +452,31 @@ def report(results: str, outputs: tuple[str, ...]) -> None:
     help="Merge even when shards are missing: their runs count as not run, and their "
     "cells as not met.",
 )
-def merge(reports: tuple[str, ...], outputs: tuple[str, ...], allow_partial: bool) -> None:
+@_baseline_options("the merged report")
+def merge(
+    reports: tuple[str, ...],
+    outputs: tuple[str, ...],
+    allow_partial: bool,
+    baseline: str | None,
+    alpha: float | None,
+) -> None:
     """Join the JSON reports of the shards of one plan and judge the cells again.
 
     The reports must come from one plan (suite, environment and selection but the shard),
     cut into one number of shards (one N in --shard I/N), each shard given once. A missing
     shard is an error that names it; with --allow-partial, its runs count as not run.
     Prints the merged verdict and each file written. Exit code 0 when the merged verdict
-    passed, 1 when it did not, 2 when the reports are not the shards of one plan or a
-    shard is missing.
+    passed (and, with --baseline, no cell regressed), 1 when it did not, 2 when the reports
+    are not the shards of one plan, a shard is missing or the baseline does not fit.
     """
     from specrunner.app import reports as use_case  # the command's own use case
 
+    level = _check_alpha(baseline, alpha)
+
     def action() -> int:
-        merged = use_case.merge(reports, outputs, allow_partial=allow_partial)
+        merged = use_case.merge(
+            reports, outputs, allow_partial=allow_partial, baseline=baseline, alpha=level
+        )
         for line in [*use_case.merge_lines(merged.report), *merged.lines()]:
             _out(line)
         return merged.exit_code
@@ -435,15 +485,57 @@ def merge(reports: tuple[str, ...], outputs: tuple[str, ...], allow_partial: boo
 
 
 @main.command()
+@click.argument("base", metavar="BASE.json")
+@click.argument("new", metavar="NEW.json")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    metavar="PATH",
+    multiple=True,
+    help="Write the comparison here, in the format its extension names: .json, .html or "
+    ".md (for a pull-request comment). Repeatable.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 0.5, min_open=True),
+    default=0.05,
+    show_default=True,
+    metavar="A",
+    help="The false discovery rate: a change is significant when its adjusted p-value "
+    "is at most this.",
+)
+def compare(base: str, new: str, outputs: tuple[str, ...], alpha: float) -> None:
+    """Compare two reports of one suite, cell by cell: what regressed, what improved.
+
+    Cells are matched by scenario and matrix values. A change counts only when it is
+    significant: Fisher's exact test of the cell's passes (out of its passed, failed and
+    error runs), one-sided, with the false discovery rate over the cells held at --alpha
+    (Benjamini-Hochberg). Prints the cells that changed and each file written. Exit code
+    0 when no cell regressed significantly, 1 when one did, 2 when the reports cannot be
+    compared (not reports, a shard's alone, of two suites, no cell in common).
+    """
+    from specrunner.app import comparing  # each command loads its own use case
+
+    def action() -> int:
+        compared = comparing.compare(base, new, outputs, alpha=alpha)
+        for line in compared.lines(colour=_colour(sys.stdout)):
+            _out(line)
+        return compared.exit_code
+
+    _finish(action)
+
+
+@main.command()
 @click.argument(
     "kind",
-    type=click.Choice(["suite", "report"]),
+    type=click.Choice(["suite", "report", "compare"]),
     default="suite",
     required=False,
-    metavar="[suite|report]",
+    metavar="[suite|report|compare]",
 )
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a suite file or of the JSON report."""
+    """Print the JSON Schema of a suite file, of the JSON report or of a comparison."""
     from specrunner.app import starter  # each command loads its own use case
 
     _finish(lambda: click.echo(starter.schema_text(kind), nl=False))

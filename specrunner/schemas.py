@@ -11,6 +11,7 @@ from typing import Any
 KNOWN = {
     "suite": "suite.v1.json",
     "report": "report.v1.json",
+    "compare": "compare.v1.json",
     "emulator": "emulator.v1.json",
     "cekura-run": "cekura-run.v1.json",
 }

@@ -9,17 +9,19 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
+from specrunner.app.comparing import Baseline, baseline_for_reports, read
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
-from specrunner.report.build import build_report, finite
+from specrunner.report.build import build_report
+from specrunner.report.comparison import DEFAULT_ALPHA, regressed
+from specrunner.report.comparison_console import comparison_lines
 from specrunner.report.markdown import append_step_summary
 from specrunner.report.records import Report
-from specrunner.report.saved import merge_reports, read_report
+from specrunner.report.saved import merge_reports
 from specrunner.report.shards import partial_note
-from specrunner.report.write import check_outputs, write_reports
+from specrunner.report.write import check_outputs, write_reports, wrote_lines
 from specrunner.text import visible
 
 
@@ -37,8 +39,10 @@ def write_run_report(
     run_dir: Path | None,
     workdir: Path,
     stopped: str | None = None,
+    baseline: Baseline | None = None,
 ) -> Report:
-    """The run's JSON report, written to each of `outputs` in the format it names."""
+    """The run's JSON report (compared with `baseline`, when given), written to each of
+    `outputs` in the format it names."""
     report = build_report(
         plan,
         records,
@@ -49,6 +53,8 @@ def write_run_report(
         git_commit=git_commit(workdir),
         stopped=stopped,
     )
+    if baseline is not None:
+        report["comparison"] = baseline.compare(report)
     write_reports(report, outputs)
     return report
 
@@ -88,33 +94,44 @@ class Rendered:
 
     @property
     def exit_code(self) -> int:
-        return ExitCode.OK if self.report["verdict"]["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+        """0 when every cell met its rule and none regressed against the baseline; else 1."""
+        return verdict_code(self.report)
 
     def lines(self) -> list[str]:
-        """`wrote PATH` for each file. The step summary's path is not shown: it is a value
-        read from the environment, and those are never printed."""
-        lines = [f"wrote {visible(path)}" for path in self.written]
-        if self.step_summary:
-            lines.append("appended the Markdown summary to $GITHUB_STEP_SUMMARY")
-        return lines
+        return wrote_lines(self.written, step_summary=self.step_summary)
+
+
+def verdict_code(report: Report) -> int:
+    """1 when a cell did not meet its rule or regressed against the baseline; else 0."""
+    if not report["verdict"]["passed"] or regressed(report.get("comparison")):
+        return ExitCode.EXPECTATIONS_NOT_MET
+    return ExitCode.OK
 
 
 def render_saved(path: str, outputs: Sequence[str]) -> Rendered:
-    """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's."""
+    """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's
+    (and, when it was compared with a baseline, 1 on a regression)."""
     check_outputs(outputs)
     # A saved report may hold a NaN (JSON files written elsewhere): it is written as null.
-    report = cast(Report, finite(read_report(path)))
-    return _written(report, outputs)
+    return _written(read(path), outputs)
 
 
-def merge(paths: Sequence[str], outputs: Sequence[str], *, allow_partial: bool = False) -> Rendered:
-    """`specrunner merge`: join the reports of a plan's shards and judge the cells again."""
+def merge(
+    paths: Sequence[str],
+    outputs: Sequence[str],
+    *,
+    allow_partial: bool = False,
+    baseline: str | None = None,
+    alpha: float = DEFAULT_ALPHA,
+) -> Rendered:
+    """`specrunner merge`: join the reports of a plan's shards and judge the cells again;
+    with `baseline`, compare the merged report with it."""
     check_outputs(outputs)
-    merged = merge_reports(
-        [cast(Report, finite(read_report(p))) for p in paths],
-        list(paths),
-        allow_partial=allow_partial,
-    )
+    shards = [read(p) for p in paths]
+    against = baseline_for_reports(baseline, shards, paths, alpha=alpha) if baseline else None
+    merged = merge_reports(shards, list(paths), allow_partial=allow_partial)
+    if against is not None:
+        merged["comparison"] = against.compare(merged)
     return _written(merged, outputs)
 
 
@@ -145,4 +162,7 @@ def merge_lines(report: Report) -> list[str]:
         lines.append(f"partial: {partial}")
     if report.get("stopped"):
         lines.append(f"stopped early: {visible(str(report.get('stopped')))}")
+    comparison = report.get("comparison")
+    if comparison is not None:
+        lines += ["", *comparison_lines(comparison, of_run=True), ""]
     return lines

@@ -26,8 +26,9 @@ from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
 from specrunner.app.clients import Clients, open_clients, run_environment
 from specrunner.app.collecting import few_collections
+from specrunner.app.comparing import Baseline, baseline_for_plan
 from specrunner.app.planning import PlanRequest, plan
-from specrunner.app.reports import now_iso, step_summary, write_run_report
+from specrunner.app.reports import now_iso, step_summary, verdict_code, write_run_report
 from specrunner.cekura import api_key
 from specrunner.dry_run_view import DryRun
 from specrunner.errors import ExitCode, SpecrunnerError, UsageError
@@ -37,6 +38,7 @@ from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
 from specrunner.masking import SecretTracker
 from specrunner.models import Plan, RoomConfig, RunRecord, Snapshot
+from specrunner.report.comparison import DEFAULT_ALPHA, check_alpha
 from specrunner.report.console import console_summary
 from specrunner.report.progress import progress_view
 from specrunner.report.records import Report
@@ -64,6 +66,11 @@ class RunRequest:
     outputs: tuple[str, ...] = ()
     on_interrupt: str = "leave"
     """On the first Ctrl-C (or SIGTERM): `leave` live runs for --resume, or `end` them."""
+    baseline: str | None = None
+    """A report to compare the run's with (`--baseline`): read and checked before anything
+    is sent; a significant regression makes the exit code 1."""
+    alpha: float = DEFAULT_ALPHA
+    """The false discovery rate of the comparison with `baseline`."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     workdir: Path = field(default_factory=Path.cwd)
 
@@ -194,6 +201,7 @@ def execute(
     the_plan = plan(planned, request.environ)
     if resumed is not None:
         run_dirs.check_resume(resumed, the_plan, str(request.resume))
+    baseline = _baseline(request, the_plan)
     emulator = _emulator(request) or (resumed is not None and resumed.emulator)
     pools = _static_pools(the_plan, request.environ) if emulator else []
     with (
@@ -228,6 +236,7 @@ def execute(
                     progress,
                     holder,
                     resumed=resumed,
+                    baseline=baseline,
                     note=note,
                 )
             )
@@ -245,6 +254,7 @@ async def _execute(
     holder: list[_Ending],
     *,
     resumed: run_dirs.Resumed | None,
+    baseline: Baseline | None,
     note: Callable[[str], None],
 ) -> RunResult:
     async with open_clients(rooms, environ, concurrency=request.concurrency) as clients:
@@ -274,6 +284,7 @@ async def _execute(
                 progress,
                 ending,
                 resumed=resumed,
+                baseline=baseline,
                 note=note,
             )
 
@@ -289,6 +300,7 @@ async def _run(
     ending: _Ending,
     *,
     resumed: run_dirs.Resumed | None,
+    baseline: Baseline | None,
     note: Callable[[str], None],
 ) -> RunResult:
     journal = Journal(run_dir / JOURNAL, secrets=secrets)
@@ -330,6 +342,7 @@ async def _run(
                 run_dir=run_dir,
                 workdir=request.workdir,
                 stopped=executor.stopped,
+                baseline=baseline,
             )
         except Exception as unwritten:
             if failure is None:
@@ -339,10 +352,7 @@ async def _run(
     report = ending.report
     assert report is not None
     verdict = report["verdict"]
-    if executor.stopped is not None:
-        code = ExitCode.INTERRUPTED
-    else:
-        code = ExitCode.OK if verdict["passed"] else ExitCode.EXPECTATIONS_NOT_MET
+    code = ExitCode.INTERRUPTED if executor.stopped is not None else verdict_code(report)
     return RunResult(
         the_plan, records, run_dir, code, report, verdict["cells_failed"], executor.stopped
     )
@@ -422,6 +432,14 @@ def _check_settings(request: RunRequest) -> None:
         raise UsageError(f"--on-interrupt {request.on_interrupt!r}: give leave or end")
 
 
+def _baseline(request: RunRequest, the_plan: Plan) -> Baseline | None:
+    """The baseline of `--baseline`, checked against the plan (nothing is sent yet)."""
+    if request.baseline is None:
+        check_alpha(request.alpha)
+        return None
+    return baseline_for_plan(request.baseline, the_plan, alpha=request.alpha)
+
+
 def _emulator(request: RunRequest) -> bool:
     return request.emulator or request.emulator_config is not None
 
@@ -431,8 +449,10 @@ def _dry_run(request: RunRequest) -> DryRun:
     dry_runs.check_request(request.plan, resume=request.resume, outputs=request.outputs)
     assert request.plan is not None
     _check_settings(request)
+    the_plan = plan(request.plan, request.environ)
+    _baseline(request, the_plan)
     return dry_runs.prepare(
-        plan(request.plan, request.environ),
+        the_plan,
         request.environ,
         concurrency=request.concurrency,
         emulator=_emulator(request),

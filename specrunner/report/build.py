@@ -153,10 +153,10 @@ def judge(
     """
     by_cell: dict[str, list[ReportRun]] = {}
     for run in runs:
-        by_cell.setdefault(_key(run["scenario"], run["cell"]), []).append(run)
+        by_cell.setdefault(cell_key(run["scenario"], run["cell"]), []).append(run)
     cells: list[ReportCell] = []
     for meta in cells_meta:
-        members = by_cell.get(_key(meta["scenario"], meta["cell"]))
+        members = by_cell.get(cell_key(meta["scenario"], meta["cell"]))
         if not members:
             continue
         counts = CellCounts(count(r["outcome"] for r in members))
@@ -249,7 +249,9 @@ def _outcome_counts(counts: Mapping[str, int]) -> OutcomeCounts:
     }
 
 
-def _key(scenario: str, cell: Mapping[str, Any]) -> str:
+def cell_key(scenario: str, cell: Mapping[str, Any]) -> str:
+    """What makes a cell the same cell in any report: its scenario's name and its matrix
+    values, as canonical JSON (whatever the order of the values, the shard or the run)."""
     return json.dumps([scenario, cell], sort_keys=True, ensure_ascii=False)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from specrunner.report.build import cell_id
+from specrunner.report.comparison import regressed
+from specrunner.report.comparison_console import comparison_lines
 from specrunner.report.records import Report, ReportCell
 from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
 
@@ -27,7 +29,7 @@ def console_summary(report: Report) -> list[str]:
     cells = report["cells"]
     if not cells:
         lines.append("No cells were run.")
-        return lines
+        return lines + _compared(report)
     shown = _shown_cells(cells, MAX_CELL_ROWS)
     rows: list[tuple[str, ...]] = [("SCENARIO", "CELL", "PASSED", "RATE", "EXPECT", "VERDICT", "")]
     rows += [_cell_row(cell) for cell in shown]
@@ -44,7 +46,15 @@ def console_summary(report: Report) -> list[str]:
         lines += [f"  {line}" for line in errors[:MAX_ERROR_LINES]]
         if len(errors) > MAX_ERROR_LINES:
             lines.append(f"  ... and {len(errors) - MAX_ERROR_LINES} more failing runs")
-    return lines
+    return lines + _compared(report)
+
+
+def _compared(report: Report) -> list[str]:
+    """With a baseline: what changed against it, under the run's own summary."""
+    comparison = report.get("comparison")
+    if comparison is None:
+        return []
+    return ["", *comparison_lines(comparison, of_run=True)]
 
 
 def _headline(report: Report) -> str:
@@ -55,8 +65,11 @@ def _headline(report: Report) -> str:
     if verdict["flaky_cells"]:
         cells += f", {verdict['flaky_cells']} flaky"
     rate = percent(verdict["pass_rate"])
+    word = "FAILED" if not verdict["passed"] else "PASSED"
+    if verdict["passed"] and regressed(report.get("comparison")):
+        word = "REGRESSED"
     return (
-        f"{'PASSED' if verdict['passed'] else 'FAILED'}  {one_line(report['suite']['name'])}"
+        f"{word}  {one_line(report['suite']['name'])}"
         f"{where}: {cells}; {outcome_counts(verdict['runs'], verdict['outcomes'])}; "
         f"pass rate {rate}"
     )

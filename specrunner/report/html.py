@@ -26,6 +26,9 @@ import jinja2
 from markupsafe import Markup
 
 from specrunner.judge import OUTCOMES
+from specrunner.report.build import cell_key
+from specrunner.report.comparison import regressed
+from specrunner.report.html_changes import change_data, changes_by_cell, comparison_facts
 from specrunner.report.records import ExpectRule, Report
 from specrunner.report.shards import partial_note
 from specrunner.text import visible_in_json
@@ -75,7 +78,9 @@ def render_html(report: Report) -> str:
         js=assets.js,
         version=report.get("specrunner") or __version__,
         suite=report["suite"],
-        passed=bool(verdict["passed"]),
+        passed=bool(verdict["passed"]) and not regressed(report.get("comparison")),
+        verdict_word=verdict_word(report),
+        compared="comparison" in report,
         facts=_facts(report),
         outcomes=[(name, verdict["outcomes"].get(name, 0)) for name in OUTCOMES],
         metrics=sorted(verdict.get("metrics", {}).items()),
@@ -100,9 +105,19 @@ def script_json(value: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
+def verdict_word(report: Report) -> str:
+    """PASSED, FAILED, or REGRESSED when every cell met its rule but one regressed
+    significantly against the baseline."""
+    if not report["verdict"]["passed"]:
+        return "FAILED"
+    return "REGRESSED" if regressed(report.get("comparison")) else "PASSED"
+
+
 def page_data(report: Report) -> dict[str, Any]:
     """What the page's script needs: each cell's values, as text to show and as values to
-    sort on, with the positions of its runs; and the runs themselves."""
+    sort on, with the positions of its runs (and, against a baseline, its change); and
+    the runs themselves."""
+    changes = changes_by_cell(report.get("comparison"))
     runs = report["runs"]
     position: dict[str, int] = {}
     for i, run in enumerate(runs):
@@ -127,6 +142,8 @@ def page_data(report: Report) -> dict[str, Any]:
                 "run_indices": [position[k] for k in cell["keys"] if k in position],
             }
         )
+        if changes is not None:
+            cells[-1].update(change_data(changes.get(cell_key(cell["scenario"], cell["cell"]))))
     return {"cells": cells, "runs": runs}
 
 
@@ -189,6 +206,9 @@ def _facts(report: Report) -> list[Fact]:
             f"{seconds(durations['median'])} / {seconds(durations['p95'])}",
         ),
     ]
+    comparison = report.get("comparison")
+    if comparison is not None:
+        facts += [Fact(label, text, wide=True) for label, text in comparison_facts(comparison)]
     stopped = report.get("stopped")
     if stopped:
         facts.append(Fact("Partial: stopped early", stopped, wide=True))
@@ -229,13 +249,18 @@ def _assets() -> Assets:
     template = environment.from_string(
         folder.joinpath("report.html.j2").read_text(encoding="utf-8")
     )
-    # Hashes, not 'unsafe-inline': a script or handler that slipped into the markup would
-    # still not run, and nothing at all may be fetched.
-    csp = (
-        f"default-src 'none'; script-src {_sha256(js)}; style-src {_sha256(css)}; "
+    return Assets(template=template, css=Markup(css), js=Markup(js), csp=policy(css, js))
+
+
+def policy(css: str, js: str | None) -> str:
+    """The pages' Content Security Policy: their own style (and script, if any) by hash,
+    not 'unsafe-inline', so that a script or handler that slipped into the markup would
+    still not run; and nothing at all may be fetched."""
+    script = f"script-src {_sha256(js)}; " if js is not None else ""
+    return (
+        f"default-src 'none'; {script}style-src {_sha256(css)}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
-    return Assets(template=template, css=Markup(css), js=Markup(js), csp=csp)
 
 
 def _sha256(text: str) -> str:

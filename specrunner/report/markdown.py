@@ -11,25 +11,21 @@ characters are shown as escapes (`one_line`).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from specrunner.report.build import cell_id
+from specrunner.report.comparison import regressed
+from specrunner.report.comparison_markdown import comparison_section
 from specrunner.report.records import Report, ReportCell, ReportRun
 from specrunner.report.shards import partial_note
-from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
+from specrunner.report.wording import expect_text, md, outcome_counts, percent, run_reason
 
 MAX_CELL_ROWS = 50
 MAX_RUN_LINES = 20
-MAX_TEXT = 100
 MAX_REASON = 200
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
-_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
-_MENTION = re.compile(r"@(?=\w)")
-_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _NOT_PASSED = ("error", "unknown", "not_run")
 
 
@@ -40,6 +36,9 @@ def render_markdown(report: Report) -> str:
     missing = partial_note(report)
     if missing is not None:
         lines += [f"**Partial merge:** {md(missing)}.", ""]
+    comparison = report.get("comparison")
+    if comparison is not None:
+        lines += comparison_section(comparison)
     cells = report["cells"]
     listed = [c for c in cells if not c["met"]] + [c for c in cells if c["met"] and c["flaky"]]
     if not cells:
@@ -68,11 +67,17 @@ def append_step_summary(report: Report, environ: Mapping[str, str]) -> Path | No
     Earlier steps (or an earlier report in this step) may have written to the file: it is
     appended to, never replaced.
     """
+    if not environ.get(STEP_SUMMARY):
+        return None
+    return append_to_step_summary(render_markdown(report), environ)
+
+
+def append_to_step_summary(text: str, environ: Mapping[str, str]) -> Path | None:
+    """Append Markdown `text` to the GitHub Actions job summary, when there is one."""
     name = environ.get(STEP_SUMMARY)
     if not name:
         return None
     path = Path(name)
-    text = render_markdown(report)
     with path.open("a+b") as file:
         if file.seek(0, os.SEEK_END) > 0:
             file.seek(-1, os.SEEK_END)
@@ -82,19 +87,13 @@ def append_step_summary(report: Report, environ: Mapping[str, str]) -> Path | No
     return path
 
 
-def md(value: Any, limit: int = MAX_TEXT) -> str:
-    """Text from the suite or Cekura, safe inline and in a table cell: one line, HTML and
-    Markdown characters escaped, @mentions broken by a zero-width space."""
-    text = one_line(value, limit).translate(_HTML)
-    text = _MARKDOWN.sub(r"\\\1", text)
-    return _MENTION.sub("@\u200b", text)
-
-
 def _title(report: Report) -> str:
     passed = report["verdict"]["passed"]
     environment = report["environment"]
     where = f" ({md(environment)})" if environment else ""
     mark, word = ("✅", "passed") if passed else ("❌", "failed")
+    if passed and regressed(report.get("comparison")):
+        mark, word = "❌", "regressed against the baseline"
     return f"## {mark} {md(report['suite']['name'])}{where} {word}"
 
 

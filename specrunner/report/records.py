@@ -150,6 +150,93 @@ class ReportRun(TypedDict):
     publish_data_message: Any
 
 
+CountedOutcome = Literal["passed", "failed", "error"]
+"""The outcomes a comparison counts a cell's passes out of."""
+
+ChangeStatus = Literal["regressed", "improved", "unchanged", "not_compared", "new", "removed"]
+"""What became of a cell between two reports (`$defs/change`)."""
+
+
+class ComparedReport(TypedDict):
+    """One of the two reports of a comparison, as the comparison names it."""
+
+    file: str | None
+    """The file as given; None for the report that carries the comparison."""
+    suite_version: int
+    environment: str | None
+    git_commit: str | None
+    finished_at: str
+    passed: bool
+    """Its own verdict: every cell met its rule."""
+    stopped: str | None
+    cells: int
+
+
+class ComparisonMethod(TypedDict):
+    test: Literal["fisher_exact_one_sided"]
+    adjustment: Literal["benjamini_hochberg"]
+    alpha: float
+    counted: list[CountedOutcome]
+    """The outcomes of the runs a cell's pass count is out of."""
+
+
+class ComparedSide(TypedDict):
+    """A cell's runs on one side of a comparison."""
+
+    passed: int
+    counted: int
+    """Its runs of the counted outcomes: passed, failed, error."""
+    left_out: int
+    """Its runs without a verdict (unknown, not run), left out of the test."""
+    pass_rate: float | None
+    """`passed / counted`, or null when nothing counted."""
+    met: bool
+    expect: ExpectRule
+
+
+class ComparedCell(TypedDict):
+    id: str
+    scenario: str
+    cell: dict[str, Any]
+    label: str
+    status: ChangeStatus
+    base: ComparedSide | None
+    new: ComparedSide | None
+    change: float | None
+    """The new pass rate less the baseline's; null unless both have one."""
+    p_worse: float | None
+    p_better: float | None
+    q_worse: float | None
+    q_better: float | None
+    note: str | None
+    """Why a cell is not what its verdicts suggest (met before, not now, within chance)."""
+
+
+class ComparisonSummary(TypedDict):
+    regressed: int
+    improved: int
+    unchanged: int
+    not_compared: int
+    new: int
+    removed: int
+    tested: int
+    """The cells tested (the size of the family the false discovery rate is over)."""
+
+
+class Comparison(TypedDict):
+    """Two reports of one suite compared cell by cell (`specrunner compare`, `--baseline`)."""
+
+    comparison_version: Literal[1]
+    specrunner: str
+    suite: str
+    base: ComparedReport
+    new: ComparedReport
+    method: ComparisonMethod
+    summary: ComparisonSummary
+    notes: list[str]
+    cells: list[ComparedCell]
+
+
 class Report(TypedDict):
     """The whole report: the canonical record of a run (or of merged shards)."""
 
@@ -169,3 +256,5 @@ class Report(TypedDict):
     verdict: Verdict
     cells: list[ReportCell]
     runs: list[ReportRun]
+    comparison: NotRequired[Comparison]
+    """With `--baseline`: how its cells changed against the baseline report."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from specrunner.judge import OUTCOMES
@@ -55,3 +56,17 @@ def one_line(value: Any, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+_MENTION = re.compile(r"@(?=\w)")
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+MAX_MARKDOWN_TEXT = 100
+
+
+def md(value: Any, limit: int = MAX_MARKDOWN_TEXT) -> str:
+    """Text from the suite or Cekura, safe inline and in a Markdown table cell: one line,
+    HTML and Markdown characters escaped, @mentions broken by a zero-width space."""
+    text = one_line(value, limit).translate(_HTML)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _MENTION.sub("@\u200b", text)

@@ -8,16 +8,21 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from specrunner.errors import UsageError
+from specrunner.report.comparison_html import render_comparison_html
+from specrunner.report.comparison_markdown import render_comparison_markdown
 from specrunner.report.html import render_html
 from specrunner.report.junit import render_junit
 from specrunner.report.markdown import render_markdown
-from specrunner.report.records import Report
+from specrunner.report.records import Comparison, Report
+from specrunner.text import visible
 
 Renderer = Callable[[Report], str]
+Rendered = TypeVar("Rendered")
 
 
 class ReportsNotWritten(UsageError):
@@ -30,10 +35,10 @@ class ReportsNotWritten(UsageError):
         super().__init__(f"could not write {len(self.failed)} {noun}: {what}")
 
 
-def render_json(report: Report) -> str:
-    """The report as JSON: its fields indented, one cell or run per line (so that a diff
-    of two reports shows the runs that changed, and 10,000 runs take json's fast path).
-    A NaN or an infinity is an error here, never invalid JSON written."""
+def render_json(report: Mapping[str, object]) -> str:
+    """A report (or a comparison) as JSON: its fields indented, one cell or run per line
+    (so that a diff of two reports shows the runs that changed, and 10,000 runs take
+    json's fast path). A NaN or an infinity is an error here, never invalid JSON written."""
     return "{\n" + ",\n".join(_member(k, v, "  ") for k, v in report.items()) + "\n}\n"
 
 
@@ -76,15 +81,27 @@ def renderers() -> dict[str, Renderer]:
     }
 
 
-def check_outputs(paths: Sequence[str]) -> None:
+def comparison_renderers() -> dict[str, Callable[[Comparison], str]]:
+    """Extension -> renderer, for the formats of `specrunner compare -o`."""
+    return {
+        ".json": render_json,
+        ".html": render_comparison_html,
+        ".md": render_comparison_markdown,
+    }
+
+
+def check_outputs(
+    paths: Sequence[str], known: Mapping[str, object] | None = None, *, what: str = "report"
+) -> None:
     """Refuse, before anything runs, a path that cannot be written: its extension names no
-    format, it is a folder, a file stands where a folder of it should be, or its folder
-    (or the folder it would be made in) cannot be written in."""
-    known = renderers()
+    format (of `known`, by default the report's), it is a folder, a file stands where a
+    folder of it should be, or its folder (or the folder it would be made in) cannot be
+    written in."""
+    known = renderers() if known is None else known
     for path in paths:
         if Path(path).suffix.lower() not in known:
             formats = ", ".join(sorted(known))
-            raise UsageError(f"-o {path}: the extension names no report format ({formats})")
+            raise UsageError(f"-o {path}: the extension names no {what} format ({formats})")
         problem = file_problem(Path(path))
         if problem is not None:
             raise UsageError(f"-o {path}: {problem}")
@@ -163,19 +180,25 @@ def _shown(path: Path) -> str:
 
 
 def write_reports(report: Report, paths: Sequence[Path]) -> None:
-    """Write `report` to each of `paths`, in the format its extension names.
+    """Write `report` to each of `paths`, in the format its extension names."""
+    write_rendered(report, paths, renderers())
+
+
+def write_rendered(
+    value: Rendered, paths: Sequence[Path], known: Mapping[str, Callable[[Rendered], str]]
+) -> None:
+    """Write `value` to each of `paths`, rendered as its extension names in `known`.
 
     Every path that can be written is written, whatever happens to the others. Then a
     `ReportsNotWritten` names those that could not be (an OSError: a folder in the way, no
     permission, a full disk); an unexpected error in rendering is raised again as it was,
     after the others were written."""
-    known = renderers()
     failed: list[tuple[Path, str]] = []
     unexpected: list[Exception] = []
     for path in paths:
         partial = path.with_name(path.name + ".partial")
         try:
-            text = known[path.suffix.lower()](report)
+            text = known[path.suffix.lower()](value)
             path.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(text, encoding="utf-8")
             partial.replace(path)
@@ -192,3 +215,12 @@ def write_reports(report: Report, paths: Sequence[Path]) -> None:
         raise unexpected[0]
     if failed:
         raise ReportsNotWritten(failed)
+
+
+def wrote_lines(written: Sequence[str | Path], *, step_summary: bool) -> list[str]:
+    """`wrote PATH` for each file written. The step summary's path is not shown: it is a
+    value read from the environment, and those are never printed."""
+    lines = [f"wrote {visible(str(path))}" for path in written]
+    if step_summary:
+        lines.append("appended the Markdown summary to $GITHUB_STEP_SUMMARY")
+    return lines

@@ -16,7 +16,11 @@
     failed: function (c) { return c.failed > 0; },
     error: function (c) { return c.error > 0; },
     unknown: function (c) { return c.unknown > 0; },
-    not_run: function (c) { return c.not_run > 0; }
+    not_run: function (c) { return c.not_run > 0; },
+    regressed: function (c) { return c.change_status === "regressed"; },
+    changed: function (c) {
+      return !!c.change_status && (c.change_status !== "unchanged" || !!c.change_note);
+    }
   };
 
   var root = document.documentElement;
@@ -120,6 +124,15 @@
     },
     flaky: function (c) {
       return h("td", null, c.flaky ? h("span", { class: "badge flaky" }, "flaky") : null);
+    },
+    change: function (c) {
+      // Against the baseline: a badge, the counts and q, and why the verdict may mislead.
+      return h("td", { class: "change", title: c.change_note || null }, [
+        c.change_status ? h("span", { class: "badge change-" + c.change_status },
+                            c.change_status.replace("_", " ")) : null,
+        c.change_text ? h("span", { class: "sub" }, c.change_text) : null,
+        c.change_note ? h("span", { class: "sub change-note" }, c.change_note) : null
+      ]);
     }
   };
   OUTCOMES.forEach(function (key) { CELL[key] = countCell(key); });
