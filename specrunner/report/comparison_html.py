@@ -2,8 +2,8 @@
 
 Static markup and one style sheet, no script: the regressed cells, the improved ones and
 the other changes in tables (cards on a phone), the unchanged cells folded. Everything
-from the reports is escaped by Jinja, and the Content Security Policy is the report's
-(`html.policy`), without a script to allow.
+from the reports is escaped by Jinja, its bidi controls shown as escapes (`visible`), and
+the Content Security Policy is the report's (`html.policy`), without a script to allow.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from specrunner.report.comparison_console import listed, method_line, shown_q
 from specrunner.report.html import policy, timestamp
 from specrunner.report.records import ComparedCell, ComparedReport, ComparedSide, Comparison
 from specrunner.report.wording import percent
+from specrunner.text import visible
 from specrunner.version import __version__
 
 
@@ -49,13 +50,13 @@ def render_comparison_html(comparison: Comparison) -> str:
         version=comparison["specrunner"] or __version__,
         word="REGRESSED" if regressed else "NO REGRESSION",
         regressed=regressed,
-        suite=comparison["suite"],
+        suite=visible(comparison["suite"]),
         counts=[(name, status_count(summary, name)) for name in STATUSES],
         sides=[
             ("Baseline", _report_text(comparison["base"])),
             ("Now", _report_text(comparison["new"])),
         ],
-        notes=comparison["notes"],
+        notes=[visible(note) for note in comparison["notes"]],
         groups=_groups(comparison["cells"]),
         method=method_line(comparison),
     )
@@ -87,15 +88,15 @@ def _row(cell: ComparedCell) -> dict[str, str]:
     q = shown_q(cell)
     return {
         "status": cell["status"],
-        "scenario": cell["scenario"],
-        "label": "" if cell["label"] == "-" else cell["label"],
+        "scenario": visible(cell["scenario"]),
+        "label": "" if cell["label"] == "-" else visible(cell["label"]),
         "base": _counts(cell["base"]),
         "base_rate": _rate(cell["base"]),
         "new": _counts(cell["new"]),
         "new_rate": _rate(cell["new"]),
         "change": change_text(cell["change"]) if cell["change"] is not None else "",
         "q": p_text(q) if q is not None else "",
-        "note": cell["note"] or "",
+        "note": visible(cell["note"] or ""),
     }
 
 
@@ -114,7 +115,7 @@ def _report_text(report: ComparedReport) -> str:
     if report["environment"]:
         parts.append(f"environment {report['environment']}")
     parts.append("passed" if report["passed"] else "failed")
-    return ", ".join(parts)
+    return visible(", ".join(parts))
 
 
 @cache
