@@ -49,6 +49,8 @@ def comparison_lines(
             ("STATUS", "SCENARIO", "CELL", "BASE", "NOW", "CHANGE", "Q", "NOTE")
         ]
         rows += [_row(cell) for cell in shown[:MAX_ROWS]]
+        if not any(row[-1] for row in rows[1:]):
+            rows = [row[:-1] for row in rows]  # no note to head
         lines.append("")
         lines += _align(rows, colour=colour)
         if len(shown) > MAX_ROWS:
