@@ -208,7 +208,13 @@ def test_extraction_handles_continuations_operators_and_globs() -> None:
 
 def test_there_are_recipes() -> None:
     names = {str(p.relative_to(CI)) for p in CI_FILES}
-    assert {"github/validate.yml", "github/run.yml", "gitlab/.gitlab-ci.yml"} <= names
+    assert {
+        "github/validate.yml",
+        "github/run.yml",
+        "github/compare.yml",
+        "gitlab/.gitlab-ci.yml",
+        "gitlab/compare.yml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", [*CI_FILES, HOOKS], ids=lambda p: str(p.relative_to(REPO)))
@@ -253,7 +259,53 @@ def test_recipe_commands_are_valid(path: Path) -> None:
 
 def test_recipes_use_every_command_the_brief_names() -> None:
     used = {args[0] for path in CI_FILES for args in file_commands(path)}
-    assert {"validate", "run", "merge"} <= used
+    assert {"validate", "run", "merge", "compare"} <= used
+
+
+# ---- comparing with the default branch's last report
+
+
+def outputs(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, arg in enumerate(args) if arg in ("-o", "--output")]
+
+
+def test_github_keeps_main_s_last_passing_report_and_posts_the_comparison() -> None:
+    data = yaml.safe_load((CI / "github" / "compare.yml").read_text(encoding="utf-8"))
+    (job,) = data["jobs"].values()
+    assert job["permissions"]["pull-requests"] == "write"
+    steps = {step.get("name", step.get("uses", step.get("run"))): step for step in job["steps"]}
+    restore = next(s for s in steps.values() if s.get("uses") == "actions/cache/restore@v4")
+    save = next(s for s in steps.values() if s.get("uses") == "actions/cache/save@v4")
+    assert save["with"]["path"] == restore["with"]["path"] == "baseline.json"
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    # Saved only from main, and only when the run's verdict passed.
+    assert "github.event_name == 'push'" in save["if"] and "steps.run.outcome" in save["if"]
+    (run,) = [c for s in job["steps"] if "run" in s for c in commands_in(s["run"]) if c[0] == "run"]
+    (compare,) = [
+        c for s in job["steps"] if "run" in s for c in commands_in(s["run"]) if c[0] == "compare"
+    ]
+    assert compare[1] == restore["with"]["path"]
+    assert compare[2] in outputs(run)
+    post = next(s for s in job["steps"] if "gh pr comment" in s.get("run", ""))
+    words = shlex.split(post["run"])
+    assert words[words.index("--body-file") + 1] in outputs(compare)
+    assert {"--edit-last", "--create-if-none"} <= set(words)
+    assert post["env"]["GH_TOKEN"] == "${{ github.token }}"
+
+
+def test_gitlab_downloads_the_baseline_from_the_job_that_writes_it() -> None:
+    text = (CI / "gitlab" / "compare.yml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    jobs = {k: v for k, v in data.items() if isinstance(v, dict) and "script" in v}
+    writer = re.search(r"/jobs/artifacts/\$CI_DEFAULT_BRANCH/download\?job=(\w+)", text)
+    assert writer is not None and writer.group(1) in jobs
+    run = jobs[writer.group(1)]
+    (run_args,) = [a for s in run["script"] for a in commands_in(s) if a[0] == "run"]
+    assert "report.json" in outputs(run_args) and "report.json" in run["artifacts"]["paths"]
+    (compare,) = [a for s in jobs["compare"]["script"] for a in commands_in(s)]
+    assert compare[:3] == ["compare", "baseline/report.json", "report.json"]
+    assert "body@comparison.md" in text and "comparison.md" in outputs(compare)
+    assert jobs["compare"]["needs"] == [{"job": writer.group(1), "artifacts": True}]
 
 
 def test_doc_commands_are_valid() -> None:

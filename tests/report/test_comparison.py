@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -319,3 +320,32 @@ def test_p_text(value: float | None, text: str) -> None:
 )
 def test_change_text(value: float | None, text: str) -> None:
     assert change_text(value) == text
+
+
+# ---- the worked example of docs/reports.md
+
+DOC = Path(__file__).parents[2] / "docs" / "reports.md"
+EXAMPLE_ROW = re.compile(r"^\| `([^`]+)` \| (\d+)/10 \| (.+) \| (.+) \| (\w+) \|$", re.MULTILINE)
+
+
+def test_the_worked_example_in_the_docs_is_what_specrunner_computes() -> None:
+    section = DOC.read_text(encoding="utf-8").split("**A worked example.**", 1)[1]
+    rows = EXAMPLE_ROW.findall(section.split("\n\n", 2)[1])
+    assert len(rows) == 3
+    before = make_report([outcomes(10)] * 3)
+    now = make_report([outcomes(int(passes), 10 - int(passes)) for _, passes, *_ in rows])
+    cells = compare_reports(before, now, base_file="a", new_file="b")["cells"]
+    for (_, _, p, q, status), cell in zip(rows, cells, strict=True):
+        assert p.rsplit("= ", 1)[-1] == p_text(cell["p_worse"])
+        assert q.rsplit("= ", 1)[-1] == p_text(cell["q_worse"])
+        assert status == cell["status"]
+
+
+@pytest.mark.parametrize(("runs", "smallest"), [(10, 6), (20, 15)])
+def test_the_smallest_significant_drop_the_docs_give(runs: int, smallest: int) -> None:
+    def status(passes: int) -> str:
+        return compared([outcomes(runs)], [outcomes(passes, runs - passes)])["cells"][0]["status"]
+
+    assert status(smallest) == "regressed"
+    assert status(smallest + 1) == "unchanged"
+    assert f"to {smallest}/{runs}" in " ".join(DOC.read_text(encoding="utf-8").split())
