@@ -72,9 +72,15 @@ class Compared:
         return [*lines, *wrote_lines(self.written, step_summary=self.step_summary)]
 
 
-def read(path: str) -> Report:
-    """A saved report; a NaN in it (JSON written elsewhere) is null."""
-    return cast(Report, finite(read_report(path)))
+def read(path: str, who: str | None = None) -> Report:
+    """A saved report; a NaN in it (JSON written elsewhere) is null. `who` (the command or
+    option that reads it) starts the message of a file that is not a report."""
+    try:
+        return cast(Report, finite(read_report(path)))
+    except UsageError as error:
+        if who is None:
+            raise
+        raise UsageError(f"{who}: {error}") from None
 
 
 def compare(
@@ -88,7 +94,7 @@ def compare(
     """`specrunner compare`: NEW.json against BASE.json, written to each of `outputs`."""
     check_alpha(alpha)
     check_outputs(outputs, comparison_renderers(), what="comparison")
-    base, new = read(base_path), read(new_path)
+    base, new = read(base_path, "compare"), read(new_path, "compare")
     for report, name in ((base, base_path), (new, new_path)):
         check_whole(report, name, "compare")
     check_suite(base, base_path, new["suite"]["name"], new_path, "compare")
@@ -115,7 +121,7 @@ def baseline_for_plan(path: str, plan: Plan, *, alpha: float = DEFAULT_ALPHA) ->
             "--baseline, then compare the merged report: specrunner merge SHARDS... "
             f"--baseline {path} -o merged.json"
         )
-    report = read(path)
+    report = read(path, "--baseline")
     check_whole(report, path, "--baseline")
     check_suite(report, path, plan.suite_name, "this run", "--baseline")
     cells = [(s.name, cell) for s in plan.scenarios for cell in s.cells]
@@ -129,7 +135,7 @@ def baseline_for_reports(
     """`merge --baseline PATH`: the baseline, checked against the shards' suite and cells
     before they are merged."""
     check_alpha(alpha)
-    report = read(path)
+    report = read(path, "--baseline")
     check_whole(report, path, "--baseline")
     first = reports[0]
     check_suite(report, path, first["suite"]["name"], names[0], "--baseline")

@@ -69,7 +69,7 @@ def test_a_looser_alpha_finds_more(here: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["missing.json", "new.json"], "missing.json: no such file"),
+        (["missing.json", "new.json"], "compare: missing.json: no such file"),
         (["base.json", "new.json", "-o", "d.txt"], "-o d.txt: the extension names no comparison "
          "format (.html, .json, .md)"),
         (["base.json", "new.json", "-o", "dir.md"], "-o dir.md: dir.md is a folder, not a file"),
