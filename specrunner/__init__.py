@@ -21,9 +21,9 @@ def run(
 
     `options` are those of the command, by their Python names: the selection
     (`environment`, `sets`, `tags`, `scenarios`, `shard`) and `concurrency`,
-    `batch_size`, `submissions`, `poll_interval`, `emulator`, `resume`, `dry_run`, `outputs`
-    (docs/python-api.md lists them). `environ` is the environment to read secrets from
-    (default: `os.environ`).
+    `batch_size`, `submissions`, `poll_interval`, `emulator`, `resume`, `dry_run`, `outputs`,
+    `baseline`, `alpha` (docs/python-api.md lists them). `environ` is the environment to
+    read secrets from (default: `os.environ`).
 
     `result.records` holds each run's outcome, Cekura ids and status; `result.exit_code`
     is what the command would exit with; `result.run_dir` is the run directory (for

@@ -78,6 +78,17 @@ def test_schema_prints_the_suite_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(printed)
 
 
+@pytest.mark.parametrize(
+    ("kind", "file"), [("report", "report.v1.json"), ("compare", "compare.v1.json")]
+)
+def test_schema_prints_the_report_and_comparison_schemas(kind: str, file: str) -> None:
+    result = run("schema", kind)
+    assert result.exit_code == 0
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((REPO / "schemas" / file).read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(printed)
+
+
 def test_schema_default_kind_is_suite() -> None:
     assert run("schema").stdout == run("schema", "suite").stdout
 

@@ -17,9 +17,11 @@ import pytest
 from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
+import specrunner
 from specrunner.cli import main
 from specrunner.emulator import Emulator, EmulatorConfig
 from specrunner.emulator.config import Behaviour, Fault
+from specrunner.errors import UsageError
 from specrunner.schemas import load_schema
 
 SUITE = """\
@@ -223,3 +225,17 @@ def test_alpha_goes_with_a_baseline(workdir: Path) -> None:
     assert "--alpha is the level of the comparison with --baseline: give both" in result.output
     bad = cli(None, "compare", "a.json", "b.json", "--alpha", "0.7")
     assert bad.exit_code == 2 and "0<x<=0.5" in bad.output
+
+
+def test_the_python_api_takes_a_baseline(workdir: Path) -> None:
+    baseline(workdir)
+    with serving(REFUND_FAILS) as emulator:
+        result = specrunner.run(
+            "suite.yaml", environ=emulator.environment(), poll_interval=0.05, baseline="base.json"
+        )
+    assert result.exit_code == 1
+    comparison = result.report["comparison"]
+    assert comparison["base"]["file"] == "base.json" and comparison["new"]["file"] is None
+    assert [c["status"] for c in comparison["cells"]] == ["unchanged", "unchanged", "regressed"]
+    with pytest.raises(UsageError, match="--alpha"):
+        specrunner.run("suite.yaml", environ={}, alpha=0.7)
