@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from specrunner.report.comparison import change_text, counts_text, p_text, summary_counts
+from specrunner.report.comparison import (
+    STATUSES,
+    change_text,
+    counts_text,
+    p_text,
+    summary_counts,
+)
 from specrunner.report.records import ChangeStatus, ComparedCell, ComparedReport, Comparison
 from specrunner.report.wording import one_line
 
@@ -21,14 +27,6 @@ MAX_NOTE = 160
 
 _RESET = "\x1b[0m"
 _PAINT: dict[ChangeStatus, str] = {"regressed": "\x1b[1;31m", "improved": "\x1b[1;32m"}
-SHOWN_ORDER: tuple[ChangeStatus, ...] = (
-    "regressed",
-    "improved",
-    "unchanged",
-    "not_compared",
-    "new",
-    "removed",
-)
 
 
 def comparison_lines(
@@ -67,7 +65,7 @@ def listed(cells: Sequence[ComparedCell]) -> list[ComparedCell]:
     """The cells worth a row, by kind of change: every cell but those unchanged without a
     note (a verdict that flipped within chance, a rule that changed)."""
     worth = [c for c in cells if c["status"] != "unchanged" or c["note"]]
-    return sorted(worth, key=lambda c: SHOWN_ORDER.index(c["status"]))
+    return sorted(worth, key=lambda c: STATUSES.index(c["status"]))
 
 
 def _headline(comparison: Comparison, *, of_run: bool) -> str:
@@ -155,4 +153,4 @@ def _align(rows: Sequence[Sequence[str]], *, colour: bool) -> list[str]:
 
 
 def _status_of(word: str) -> ChangeStatus | None:
-    return next((s for s in SHOWN_ORDER if status_word(s) == word), None)
+    return next((s for s in STATUSES if status_word(s) == word), None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import jinja2
 from markupsafe import Markup
@@ -23,7 +22,7 @@ from specrunner.report.comparison import (
     status_count,
 )
 from specrunner.report.comparison_console import listed, method_line, shown_q
-from specrunner.report.html import policy, timestamp
+from specrunner.report.html import asset, page_template, policy, timestamp
 from specrunner.report.records import ComparedCell, ComparedReport, ComparedSide, Comparison
 from specrunner.report.wording import percent
 from specrunner.text import visible
@@ -41,12 +40,12 @@ class Group:
 
 
 def render_comparison_html(comparison: Comparison) -> str:
-    template, css = _assets()
+    template, styles = _assets()
     summary = comparison["summary"]
     regressed = summary["regressed"] > 0
     return template.render(
-        csp=policy(css, None),
-        css=Markup(css),
+        csp=policy(styles, None),
+        styles=[Markup(css) for css in styles],
         version=comparison["specrunner"] or __version__,
         word="REGRESSED" if regressed else "NO REGRESSION",
         regressed=regressed,
@@ -119,14 +118,7 @@ def _report_text(report: ComparedReport) -> str:
 
 
 @cache
-def _assets() -> tuple[jinja2.Template, str]:
-    folder = resources.files("specrunner.report").joinpath("templates")
-    css = folder.joinpath("comparison.css").read_text(encoding="utf-8")
-    environment = jinja2.Environment(
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    source = folder.joinpath("comparison.html.j2").read_text(encoding="utf-8")
-    return environment.from_string(source), css
+def _assets() -> tuple[jinja2.Template, tuple[str, ...]]:
+    """The template and its styles: the report's (its palette, summary, tables and badges)
+    and the comparison's own."""
+    return page_template("comparison.html.j2"), (asset("report.css"), asset("comparison.css"))

@@ -237,28 +237,38 @@ def _facts(report: Report) -> list[Fact]:
 
 @cache
 def _assets() -> Assets:
+    css = asset("report.css")
+    js = asset("report.js")
+    template = page_template("report.html.j2")
+    return Assets(template=template, css=Markup(css), js=Markup(js), csp=policy([css], js))
+
+
+def asset(name: str) -> str:
+    """A file of `report/templates/`, as text."""
     folder = resources.files("specrunner.report").joinpath("templates")
-    css = folder.joinpath("report.css").read_text(encoding="utf-8")
-    js = folder.joinpath("report.js").read_text(encoding="utf-8")
+    return folder.joinpath(name).read_text(encoding="utf-8")
+
+
+def page_template(name: str) -> jinja2.Template:
+    """A page's template of `report/templates/`: everything it shows is escaped, and a
+    name it does not get is an error."""
     environment = jinja2.Environment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    template = environment.from_string(
-        folder.joinpath("report.html.j2").read_text(encoding="utf-8")
-    )
-    return Assets(template=template, css=Markup(css), js=Markup(js), csp=policy(css, js))
+    return environment.from_string(asset(name))
 
 
-def policy(css: str, js: str | None) -> str:
-    """The pages' Content Security Policy: their own style (and script, if any) by hash,
+def policy(styles: Sequence[str], js: str | None) -> str:
+    """The pages' Content Security Policy: their own styles (and script, if any) by hash,
     not 'unsafe-inline', so that a script or handler that slipped into the markup would
     still not run; and nothing at all may be fetched."""
     script = f"script-src {_sha256(js)}; " if js is not None else ""
+    hashes = " ".join(_sha256(css) for css in styles)
     return (
-        f"default-src 'none'; {script}style-src {_sha256(css)}; "
+        f"default-src 'none'; {script}style-src {hashes}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
 

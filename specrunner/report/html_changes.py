@@ -8,8 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from specrunner.report.build import cell_key
-from specrunner.report.comparison import change_text, counts_text, p_text, summary_counts
-from specrunner.report.comparison_console import SHOWN_ORDER, shown_q
+from specrunner.report.comparison import (
+    STATUSES,
+    change_text,
+    counts_text,
+    p_text,
+    summary_counts,
+)
+from specrunner.report.comparison_console import shown_q
 from specrunner.report.records import ComparedCell, Comparison
 
 MAX_REMOVED = 10
@@ -47,7 +53,7 @@ def change_data(cell: ComparedCell | None) -> Mapping[str, Any]:
     """A cell's change, for the page's script: a rank to sort on (regressed first), a
     status, and text."""
     if cell is None:  # a report edited by hand: its comparison lacks one of its cells
-        return {"change": len(SHOWN_ORDER), "change_status": "", "change_text": ""}
+        return {"change": len(STATUSES), "change_status": "", "change_text": ""}
     base, new = cell["base"], cell["new"]
     text = ""
     if base is not None and new is not None:
@@ -56,7 +62,7 @@ def change_data(cell: ComparedCell | None) -> Mapping[str, Any]:
             q = shown_q(cell)
             text += f" ({change_text(cell['change'])}, q {p_text(q)})"
     return {
-        "change": SHOWN_ORDER.index(cell["status"]),
+        "change": STATUSES.index(cell["status"]),
         "change_status": cell["status"],
         "change_text": text,
         "change_note": cell["note"] or "",

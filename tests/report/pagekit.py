@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import subprocess
 import time
@@ -109,6 +110,19 @@ HARNESS = """
 _CHARSET = '<meta charset="utf-8">'
 _CSP = re.compile(r'<meta http-equiv="Content-Security-Policy"[^>]*>\n?')
 _RESULT = re.compile(r'<pre id="harness-result">(.*?)</pre>', re.DOTALL)
+
+
+def chromium_or_skip() -> Path:
+    """Chromium, for a browser test; the test is skipped without it, except on CI
+    (CI=true), where a missing browser fails it."""
+    import pytest  # only the tests skip; bench/ uses this module too
+
+    if CHROMIUM.exists():
+        return CHROMIUM
+    reason = f"the browser tests need headless Chromium at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must install it", pytrace=False)
+    pytest.skip(reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,13 @@ baseline, in each of its views. The page is opened in headless Chromium, at 400 
 from __future__ import annotations
 
 import html
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from comparekit import HOSTILE, HOSTILE_LABEL, comparison, reports
-from pagekit import CHROMIUM, run_page
+from pagekit import chromium_or_skip, run_page
 from report_factory import check_golden
 
 from specrunner.report.comparison_console import comparison_lines
@@ -149,7 +148,7 @@ def test_the_page_groups_the_cells() -> None:
     page = render_comparison_html(comparison())
     order = [page.index(f'id="group-{g}"') for g in ("regressed", "improved", "other", "unchanged")]
     assert order == sorted(order)
-    assert '<details id="group-unchanged">' in page
+    assert '<details class="group" id="group-unchanged">' in page
     assert "REGRESSED" in page and "0123456789ab" in page
 
 
@@ -174,12 +173,7 @@ def test_the_runs_page_marks_each_cells_change() -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    reason = f"the browser tests need headless Chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must install it", pytrace=False)
-    pytest.skip(reason)
+    return chromium_or_skip()
 
 
 PHONE = {"width": 500, "height": 1070, "zoom": 1.25}

@@ -11,14 +11,13 @@ import base64
 import hashlib
 import html
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from pagekit import CHROMIUM, PageRun, run_page
+from pagekit import PageRun, chromium_or_skip, run_page
 from report_factory import cells_report, make_report
 from reportkit import (
     EVIL_ERROR,
@@ -218,12 +217,7 @@ def test_the_other_formats() -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    reason = f"the browser tests need headless Chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must install it", pytrace=False)
-    pytest.skip(reason)
+    return chromium_or_skip()
 
 
 def opened(report: Report, steps: str, tmp_path: Path, **options: Any) -> PageRun:
