@@ -430,7 +430,8 @@ def report(results: str, outputs: tuple[str, ...]) -> None:
     """Render reports again from a saved JSON report.
 
     Prints each file written. Exit code 0 when the report's verdict passed, 1 when it did
-    not, 2 for a file that is not a specrunner report.
+    not (or, for a report made with --baseline, a cell regressed), 2 for a file that is
+    not a specrunner report.
     """
     from specrunner.app import reports  # each command loads its own use case
 
