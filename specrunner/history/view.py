@@ -171,7 +171,7 @@ def _when(value: str | None) -> str:
     if not value:
         return "—"
     if len(value) >= 17 and value[10] == "T" and value.endswith("Z"):
-        return f"{value[:10]} {value[11:16]} UTC"
+        return f"{value[:10]} {value[11:19]} UTC"
     return visible(value)
 
 
