@@ -9,11 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 
-from report_factory import make_report  # noqa: E402  (the views' factory, one folder over)
+from report_factory import make_report
 
-from specrunner.history.entries import Source, entry_of  # noqa: E402
-from specrunner.history.store import HistoryStore  # noqa: E402
-from specrunner.report.records import OutcomeName, Report  # noqa: E402
+from specrunner.history.entries import Source, entry_of
+from specrunner.history.store import HistoryStore
+from specrunner.report.records import OutcomeName, Report
 
 
 def report(

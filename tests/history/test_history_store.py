@@ -118,9 +118,11 @@ def test_a_file_from_a_newer_specrunner_is_refused_and_left_alone(tmp_path: Path
 def test_a_file_that_is_not_a_history_is_one_clear_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "h.sqlite"
     path.write_bytes(content)
-    with pytest.raises(HistoryUnavailable, match=r"h\.sqlite: cannot use the history"):
-        with open_history(path) as store:
-            store.reports("made", None, last=1)
+    with (
+        pytest.raises(HistoryUnavailable, match=r"h\.sqlite: cannot use the history"),
+        open_history(path) as store,
+    ):
+        store.reports("made", None, last=1)
 
 
 def test_reading_a_missing_history_makes_nothing(tmp_path: Path) -> None:
