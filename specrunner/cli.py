@@ -601,7 +601,10 @@ def schema(kind: str) -> None:
 @click.argument("directory", default=".", required=False, metavar="[DIR]")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: str, force: bool) -> None:
-    """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR."""
+    """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR.
+
+    Also adds .specrunner/ (run directories and the history) to DIR/.gitignore.
+    """
     from specrunner.app import starter  # each command loads its own use case
 
     def action() -> None:

@@ -10,6 +10,7 @@ two shards finishing at once on one machine both get recorded.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,20 +113,37 @@ class SqliteHistory(HistoryStore):
             raise self._unavailable(error) from None
 
     def _prepare(self) -> None:
-        with self._guarded():
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            version = self._version()
-            if version > VERSION:
-                raise HistoryUnavailable(
-                    f"{self.path}: the history was written by a newer specrunner (schema "
-                    f"version {version}, this one knows up to {VERSION}): upgrade specrunner"
-                )
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            if version < VERSION:
-                self._migrate()
+        # Two processes making a new file at once: while one switches it to WAL, SQLite
+        # may answer the other "locked" without waiting (its busy handler is not called
+        # there). So the whole setup is tried again, for as long as a lock is waited for.
+        deadline = time.monotonic() + BUSY_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                self._set_up()
+                return
+            except sqlite3.OperationalError as error:
+                if not _locked(error) or time.monotonic() + pause > deadline:
+                    raise self._unavailable(error) from None
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    def _set_up(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        version = self._version()
+        if version > VERSION:
+            raise HistoryUnavailable(
+                f"{self.path}: the history was written by a newer specrunner (schema "
+                f"version {version}, this one knows up to {VERSION}): upgrade specrunner"
+            )
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        if version < VERSION:
+            self._migrate()
 
     def _version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -245,17 +263,18 @@ class SqliteHistory(HistoryStore):
                 "ORDER BY report, position",
                 chunk,
             ):
+                # Positional: a long window reads 100,000 of them.
                 found.setdefault(row[0], []).append(
                     CellEntry(
-                        cell=row[1],
-                        scenario=row[2],
-                        label=row[3],
-                        outcomes=tuple(row[4:9]),
-                        pass_rate=row[9],
-                        met=bool(row[10]),
-                        flaky=bool(row[11]),
-                        duration_median=row[12],
-                        duration_p95=row[13],
+                        row[1],
+                        row[2],
+                        row[3],
+                        row[4:9],
+                        row[9],
+                        bool(row[10]),
+                        bool(row[11]),
+                        row[12],
+                        row[13],
                     )
                 )
         return found
@@ -273,6 +292,11 @@ class SqliteHistory(HistoryStore):
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    text = str(error)
+    return "locked" in text or "busy" in text
 
 
 def _statements(script: str) -> list[str]:

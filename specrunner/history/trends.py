@@ -21,7 +21,7 @@ FLAKY_FLIPS: Final = 2
 
 @dataclass(frozen=True, slots=True)
 class CellTrend:
-    """One cell over the window's runs."""
+    """One cell over the window's runs (`trend` makes one, and works out its sums)."""
 
     cell: str
     scenario: str
@@ -29,43 +29,39 @@ class CellTrend:
     points: tuple[CellEntry | None, ...]
     """The cell in each run of the window, most recent first; None where a run did not
     have it (another selection, or the cell did not exist then)."""
-
-    @property
-    def recorded(self) -> tuple[CellEntry, ...]:
-        return tuple(point for point in self.points if point is not None)
-
-    @property
-    def runs(self) -> int:
-        return sum(point.runs for point in self.recorded)
-
-    @property
-    def passes(self) -> int:
-        return sum(point.outcomes[0] for point in self.recorded)
+    recorded: tuple[CellEntry, ...]
+    """`points` without the runs that lacked the cell."""
+    runs: int
+    passes: int
+    met: int
+    """In how many of the window's runs the cell met its rule."""
+    flips: int
+    """How often the verdict changed from one run of the cell to its next."""
 
     @property
     def pass_rate(self) -> float | None:
         """Passes over runs, across every run of the window that had the cell."""
-        runs = self.runs
-        return self.passes / runs if runs else None
-
-    @property
-    def met(self) -> int:
-        """In how many of the window's runs the cell met its rule."""
-        return sum(point.met for point in self.recorded)
-
-    @property
-    def flips(self) -> int:
-        """How often the verdict changed from one run of the cell to its next."""
-        verdicts = [point.met for point in self.recorded]
-        return sum(a != b for a, b in itertools.pairwise(verdicts))
+        return self.passes / self.runs if self.runs else None
 
     @property
     def flaky_across_runs(self) -> bool:
         return self.flips >= FLAKY_FLIPS
 
-    @property
-    def latest(self) -> CellEntry | None:
-        return self.points[0] if self.points else None
+
+def trend(cell: str, scenario: str, label: str, points: tuple[CellEntry | None, ...]) -> CellTrend:
+    recorded = tuple(point for point in points if point is not None)
+    verdicts = [point.met for point in recorded]
+    return CellTrend(
+        cell=cell,
+        scenario=scenario,
+        label=label,
+        points=points,
+        recorded=recorded,
+        runs=sum(point.runs for point in recorded),
+        passes=sum(point.outcomes[0] for point in recorded),
+        met=sum(verdicts),
+        flips=sum(a != b for a, b in itertools.pairwise(verdicts)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +107,6 @@ def trends_of(reports: tuple[Recorded, ...]) -> tuple[CellTrend, ...]:
         for key, cell in cells.items():
             order.setdefault(key, cell)
     return tuple(
-        CellTrend(
-            cell=key,
-            scenario=first.scenario,
-            label=first.label,
-            points=tuple(cells.get(key) for cells in by_report),
-        )
+        trend(key, first.scenario, first.label, tuple(cells.get(key) for cells in by_report))
         for key, first in order.items()
     )

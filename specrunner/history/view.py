@@ -53,16 +53,33 @@ def history_text(history: SuiteHistory, recorded: int) -> str:
 
 
 def history_json(history: SuiteHistory, recorded: int) -> str:
-    ids = [r.entry.id for r in history.reports]
     document: dict[str, Any] = {
         "suite": history.suite,
         "environment": history.environment,
         "recorded": recorded,
         "runs": [_run_json(r) for r in history.reports],
-        "cells": [_cell_json(cell, ids) for cell in history.cells],
+        "cells": [_cell_json(cell) for cell in history.cells],
         "flaky_across_runs": [cell.cell for cell in history.flaky_across_runs],
     }
-    return visible_in_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    return visible_in_json(_laid_out(document)) + "\n"
+
+
+def _laid_out(document: dict[str, Any]) -> str:
+    """JSON with a member per line and each run or cell on a line of its own: a long
+    window is 100,000 values, which json's indenting (pure Python) takes seconds over."""
+    members = []
+    for key, value in document.items():
+        name = json.dumps(key)
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {_compact(item)}" for item in value)
+            members.append(f"  {name}: [\n{items}\n  ]")
+        else:
+            members.append(f"  {name}: {_compact(value)}")
+    return "{\n" + ",\n".join(members) + "\n}"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _run_row(recorded: Recorded) -> tuple[str, ...]:
@@ -125,7 +142,7 @@ def _run_json(recorded: Recorded) -> dict[str, Any]:
     }
 
 
-def _cell_json(cell: CellTrend, ids: list[str]) -> dict[str, Any]:
+def _cell_json(cell: CellTrend) -> dict[str, Any]:
     return {
         "id": cell.cell,
         "scenario": cell.scenario,
@@ -137,19 +154,12 @@ def _cell_json(cell: CellTrend, ids: list[str]) -> dict[str, Any]:
         "recorded": len(cell.recorded),
         "flips": cell.flips,
         "flaky_across_runs": cell.flaky_across_runs,
+        # In the order of the document's `runs`; null where a run did not have the cell.
         "per_run": [
             None
             if p is None
-            else {
-                "report": report,
-                "runs": p.runs,
-                "passes": p.outcomes[0],
-                "pass_rate": p.pass_rate,
-                "met": p.met,
-                "flaky": p.flaky,
-                "duration_seconds": {"median": p.duration_median, "p95": p.duration_p95},
-            }
-            for p, report in zip(cell.points, ids, strict=True)
+            else {"runs": p.runs, "passes": p.outcomes[0], "pass_rate": p.pass_rate, "met": p.met}
+            for p in cell.points
         ],
     }
 
