@@ -11,21 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from specrunner.app.reports import now_iso
 from specrunner.errors import Diagnostic, SuiteError, UsageError
-from specrunner.history.charting import report_trend
 from specrunner.history.entries import Entry, Source, entry_of
 from specrunner.history.store import HistoryStore, SuiteRecords, history_path, open_history
 from specrunner.history.trends import suite_history
 from specrunner.history.view import history_json, history_text
-from specrunner.report.build import finite
-from specrunner.report.charts import Trend
 from specrunner.report.records import Report
-from specrunner.report.saved import read_report
 from specrunner.suggest import did_you_mean, listing
 from specrunner.text import visible
+
+if TYPE_CHECKING:
+    from specrunner.report.charts import Trend
+
+# `specrunner history` imports only what reading needs: recording, drawing and reading
+# report files load the rest when they run.
 
 DEFAULT_LAST = 20
 
@@ -52,6 +53,9 @@ def keep(
     `warn`) when the history cannot be written, and None when it is off."""
     if settings.off:
         return None
+    from specrunner.app.reports import now_iso
+    from specrunner.history.charting import report_trend
+
     try:
         entry = entry_of(report)
         with open_history(settings.location) as store:
@@ -79,6 +83,8 @@ def trend_of(report: Report, settings: HistorySettings) -> Trend | None:
     is off, missing or cannot be read (the charts that need it are then left out)."""
     if settings.off or not settings.location.is_file():
         return None
+    from specrunner.history.charting import report_trend
+
     try:
         with open_history(settings.location, create=False) as store:
             return report_trend(store, entry_of(report))
@@ -188,6 +194,10 @@ def import_reports(paths: Sequence[str], settings: HistorySettings) -> Imported:
     """Record each report of `paths`; one recorded before (by the run that wrote it, or
     an earlier import) is skipped. A file that is not a report is named, and the others
     are still recorded."""
+    from specrunner.app.reports import now_iso
+    from specrunner.report.build import finite
+    from specrunner.report.saved import read_report
+
     lines: list[str] = []
     failed = 0
     entries: list[tuple[str, Entry]] = []

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Any
 
 from specrunner.judge import OUTCOMES, percentile
-from specrunner.report.build import finite_number
 from specrunner.report.records import Report, ReportRun
 
 
@@ -121,6 +120,8 @@ def entry_of(report: Report) -> Entry:
 
 
 def _cell_entry(cell: Any, runs: list[ReportRun]) -> CellEntry:
+    from specrunner.report.build import finite_number  # recording only: reading stays light
+
     durations = [
         float(d) for r in runs if (d := finite_number(r.get("duration_seconds"))) is not None
     ]
@@ -138,5 +139,7 @@ def _cell_entry(cell: Any, runs: list[ReportRun]) -> CellEntry:
 
 
 def _number(value: Any) -> float | None:
+    from specrunner.report.build import finite_number
+
     number = finite_number(value)
     return None if number is None else float(number)
