@@ -51,7 +51,7 @@ def keep(
 ) -> Trend | None:
     """Record `report` and return the history its charts draw; None (and one warning on
     `warn`) when the history cannot be written, and None when it is off."""
-    if settings.off:
+    if settings.off or not report["runs"]:  # a selection of nothing has no history
         return None
     from specrunner.app.reports import now_iso
     from specrunner.history.charting import report_trend

@@ -56,8 +56,21 @@ def write_run_report(
     return report
 
 
-def git_commit(folder: Path) -> str | None:
-    """The commit checked out in `folder`, or None outside a git work tree."""
+def git_commit(folder: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """The commit checked out in `folder`; else the one CI names ($GITHUB_SHA,
+    $CI_COMMIT_SHA), for a runner without git; else None."""
+    found = _checked_out(folder)
+    if found is not None:
+        return found
+    named = environ if environ is not None else os.environ
+    for variable in ("GITHUB_SHA", "CI_COMMIT_SHA"):
+        value = named.get(variable, "").strip().lower()
+        if len(value) == 40 and all(c in "0123456789abcdef" for c in value):
+            return value
+    return None
+
+
+def _checked_out(folder: Path) -> str | None:
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"],

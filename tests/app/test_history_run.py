@@ -151,7 +151,9 @@ def test_merge_records_the_whole_plan_and_history_leaves_the_shards_out(workdir:
     assert "holds only reports of shards" in only_shards.output
     merged = cli("merge", "s1.json", "s2.json", "-o", "merged.html")
     assert merged.exit_code == 0, merged.output
-    assert recorded(workdir / DEFAULT) == 3
+    # Each shard that had runs, then the merge (a shard of no runs is not recorded).
+    shards = [json.loads((workdir / f"s{i}.json").read_text())["runs"] for i in (1, 2)]
+    assert recorded(workdir / DEFAULT) == sum(bool(runs) for runs in shards) + 1
     assert "the last 1 run of 1 recorded" in cli("history", "pool").output
 
 
@@ -195,3 +197,12 @@ def test_history_says_what_it_holds_when_the_suite_is_not_there(workdir: Path) -
     # `import` is a subcommand; a suite of that name is shown with `history show`.
     named = cli("history", "show", "import")
     assert named.exit_code == 2 and "no run of suite 'import'" in named.output
+
+
+def test_outside_git_the_commit_is_the_one_ci_names(tmp_path: Path) -> None:
+    from specrunner.app.reports import git_commit
+
+    assert git_commit(tmp_path, {}) is None
+    assert git_commit(tmp_path, {"GITHUB_SHA": "A" * 40}) == "a" * 40
+    assert git_commit(tmp_path, {"CI_COMMIT_SHA": "0123abcd" * 5}) == "0123abcd" * 5
+    assert git_commit(tmp_path, {"GITHUB_SHA": "not a commit; rm -rf /"}) is None
