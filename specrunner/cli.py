@@ -96,6 +96,16 @@ def _history_settings(path: str | None, off: bool = False) -> Any:
     return HistorySettings(path, off, dict(os.environ), Path.cwd())
 
 
+_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
 def _out(text: str) -> None:
     click.echo(text)
 
@@ -234,14 +244,7 @@ def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
 @main.command()
 @click.argument("suite", metavar="SUITE")
 @selection_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@_format_option
 @_wide_option
 def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) -> None:
     """Compile a suite into its plan of runs and print it, sending nothing.
@@ -525,14 +528,7 @@ def history() -> None:
     metavar="N",
     help="How many of the latest runs to look at.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@_format_option
 @_history_option
 def history_show(
     suite: str, environment: str | None, last: int, output_format: str, history: str | None
