@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -15,6 +15,7 @@ from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
 from specrunner.report.build import build_report, finite
+from specrunner.report.charts import Trend
 from specrunner.report.markdown import append_step_summary
 from specrunner.report.records import Report
 from specrunner.report.saved import merge_reports, read_report
@@ -37,8 +38,10 @@ def write_run_report(
     run_dir: Path | None,
     workdir: Path,
     stopped: str | None = None,
+    trend: TrendOf | None = None,
 ) -> Report:
-    """The run's JSON report, written to each of `outputs` in the format it names."""
+    """The run's JSON report, written to each of `outputs` in the format it names; `trend`
+    (when given) records it in the history and gives the history its charts draw."""
     report = build_report(
         plan,
         records,
@@ -49,12 +52,25 @@ def write_run_report(
         git_commit=git_commit(workdir),
         stopped=stopped,
     )
-    write_reports(report, outputs)
+    write_reports(report, outputs, trend=trend(report) if trend is not None else None)
     return report
 
 
-def git_commit(folder: Path) -> str | None:
-    """The commit checked out in `folder`, or None outside a git work tree."""
+def git_commit(folder: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """The commit checked out in `folder`; else the one CI names ($GITHUB_SHA,
+    $CI_COMMIT_SHA), for a runner without git; else None."""
+    found = _checked_out(folder)
+    if found is not None:
+        return found
+    named = environ if environ is not None else os.environ
+    for variable in ("GITHUB_SHA", "CI_COMMIT_SHA"):
+        value = named.get(variable, "").strip().lower()
+        if len(value) == 40 and all(c in "0123456789abcdef" for c in value):
+            return value
+    return None
+
+
+def _checked_out(folder: Path) -> str | None:
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -99,27 +115,39 @@ class Rendered:
         return lines
 
 
-def render_saved(path: str, outputs: Sequence[str]) -> Rendered:
+TrendOf = Callable[[Report], Trend | None]
+"""What gives a report's charts their history (and may record the report in it)."""
+
+
+def render_saved(path: str, outputs: Sequence[str], *, trend: TrendOf | None = None) -> Rendered:
     """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's."""
     check_outputs(outputs)
     # A saved report may hold a NaN (JSON files written elsewhere): it is written as null.
     report = cast(Report, finite(read_report(path)))
-    return _written(report, outputs)
+    return _written(report, outputs, trend)
 
 
-def merge(paths: Sequence[str], outputs: Sequence[str], *, allow_partial: bool = False) -> Rendered:
-    """`specrunner merge`: join the reports of a plan's shards and judge the cells again."""
+def merge(
+    paths: Sequence[str],
+    outputs: Sequence[str],
+    *,
+    allow_partial: bool = False,
+    trend: TrendOf | None = None,
+) -> Rendered:
+    """`specrunner merge`: join the reports of a plan's shards and judge the cells again;
+    `trend` records the merged report in the history."""
     check_outputs(outputs)
     merged = merge_reports(
         [cast(Report, finite(read_report(p))) for p in paths],
         list(paths),
         allow_partial=allow_partial,
     )
-    return _written(merged, outputs)
+    return _written(merged, outputs, trend)
 
 
-def _written(report: Report, outputs: Sequence[str]) -> Rendered:
-    write_reports(report, [Path(o) for o in outputs])
+def _written(report: Report, outputs: Sequence[str], trend: TrendOf | None) -> Rendered:
+    drawn = trend(report) if trend is not None else None
+    write_reports(report, [Path(o) for o in outputs], trend=drawn)
     appended = bool(step_summary(report, os.environ))
     return Rendered(report, tuple(outputs), appended)
 

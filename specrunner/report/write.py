@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import stat
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from specrunner.errors import UsageError
+from specrunner.report.charts import Trend
 from specrunner.report.html import render_html
 from specrunner.report.junit import render_junit
 from specrunner.report.markdown import render_markdown
@@ -66,11 +68,12 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
-def renderers() -> dict[str, Renderer]:
-    """Extension -> renderer, for the formats this build can write."""
+def renderers(trend: Trend | None = None) -> dict[str, Renderer]:
+    """Extension -> renderer, for the formats this build can write; the HTML report draws
+    `trend` (the suite's recorded history) when given."""
     return {
         ".json": render_json,
-        ".html": render_html,
+        ".html": functools.partial(render_html, trend=trend),
         ".xml": render_junit,
         ".md": render_markdown,
     }
@@ -162,14 +165,15 @@ def _shown(path: Path) -> str:
     return str(path) if str(path) else "."
 
 
-def write_reports(report: Report, paths: Sequence[Path]) -> None:
-    """Write `report` to each of `paths`, in the format its extension names.
+def write_reports(report: Report, paths: Sequence[Path], *, trend: Trend | None = None) -> None:
+    """Write `report` to each of `paths`, in the format its extension names (the HTML
+    report with the charts of `trend`, when given).
 
     Every path that can be written is written, whatever happens to the others. Then a
     `ReportsNotWritten` names those that could not be (an OSError: a folder in the way, no
     permission, a full disk); an unexpected error in rendering is raised again as it was,
     after the others were written."""
-    known = renderers()
+    known = renderers(trend)
     failed: list[tuple[Path, str]] = []
     unexpected: list[Exception] = []
     for path in paths:
