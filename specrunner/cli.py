@@ -89,10 +89,48 @@ def _baseline_options(what: str) -> Callable[..., Any]:
     return decorate
 
 
+_HISTORY_HELP = (
+    "The history's file (default: $SPECRUNNER_HISTORY, else .specrunner/history.sqlite)."
+)
+
+
+def _history_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--history", "history", metavar="PATH", help=_HISTORY_HELP)(command)
+
+
+def _history_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--history PATH` and `--no-history`, for a command that records (`what`) in it."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option("--no-history", is_flag=True, help=f"Do not {what}.")(command)
+        return _history_option(command)
+
+    return decorate
+
+
 def _check_alpha(baseline: str | None, alpha: float | None) -> float:
     if alpha is not None and baseline is None:
         raise click.UsageError("--alpha is the level of the comparison with --baseline: give both")
     return 0.05 if alpha is None else alpha
+
+
+def _history_settings(path: str | None, off: bool = False) -> Any:
+    import os
+    from pathlib import Path
+
+    from specrunner.app.history import HistorySettings  # loaded by a command, not by --help
+
+    return HistorySettings(path, off, dict(os.environ), Path.cwd())
+
+
+_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 
 
 def _out(text: str) -> None:
@@ -238,14 +276,7 @@ def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
 @main.command()
 @click.argument("suite", metavar="SUITE")
 @selection_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@_format_option
 @_wide_option
 def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) -> None:
     """Compile a suite into its plan of runs and print it, sending nothing.
@@ -338,6 +369,7 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
 )
 @_output_option("a report")
 @_baseline_options("the run's report")
+@_history_options("record the run in the history (nor draw the charts that need it)")
 def run(
     suite: str | None,
     selection: dict[str, Any],
@@ -354,6 +386,8 @@ def run(
     outputs: tuple[str, ...],
     baseline: str | None,
     alpha: float | None,
+    history: str | None,
+    no_history: bool,
 ) -> None:
     """Run a suite: lease a room per run, submit the runs to Cekura, poll them to the end.
 
@@ -363,7 +397,8 @@ def run(
     --on-interrupt end); a second stops at once. Exit code 0 when every cell meets its
     `expect` rule (and, with --baseline, none regressed), 1 when one does not, 2 for an
     invalid suite, option or baseline, 3 when Cekura or a room source stopped the run, 130
-    when interrupted.
+    when interrupted. A run that got to its end is recorded in the history (see
+    `specrunner history`).
     """
     from specrunner.app import running  # each command loads its own use case
 
@@ -394,6 +429,8 @@ def run(
             outputs=outputs,
             baseline=baseline,
             alpha=level,
+            history=history,
+            no_history=no_history,
         )
         return running.run_suite(
             request,
@@ -426,17 +463,21 @@ def cancel(run_dir: str) -> None:
 @main.command()
 @click.argument("results", metavar="RESULTS.json")
 @_output_option("the report", required=True)
-def report(results: str, outputs: tuple[str, ...]) -> None:
+@_history_options("draw the charts that need the history")
+def report(results: str, outputs: tuple[str, ...], history: str | None, no_history: bool) -> None:
     """Render reports again from a saved JSON report.
 
-    Prints each file written. Exit code 0 when the report's verdict passed, 1 when it did
-    not (or, for a report made with --baseline, a cell regressed), 2 for a file that is
-    not a specrunner report.
+    The HTML report's charts show the history recorded up to the report (it records
+    nothing). Prints each file written. Exit code 0 when the report's verdict passed, 1
+    when it did not (or, for a report made with --baseline, a cell regressed), 2 for a
+    file that is not a specrunner report.
     """
+    from specrunner.app import history as past
     from specrunner.app import reports  # each command loads its own use case
 
     def action() -> int:
-        rendered = reports.render_saved(results, outputs)
+        settings = _history_settings(history, no_history)
+        rendered = reports.render_saved(results, outputs, trend=past.reading(settings))
         for line in rendered.lines():
             _out(line)
         return rendered.exit_code
@@ -454,12 +495,15 @@ def report(results: str, outputs: tuple[str, ...]) -> None:
     "cells as not met.",
 )
 @_baseline_options("the merged report")
+@_history_options("record the merged report in the history")
 def merge(
     reports: tuple[str, ...],
     outputs: tuple[str, ...],
     allow_partial: bool,
     baseline: str | None,
     alpha: float | None,
+    history: str | None,
+    no_history: bool,
 ) -> None:
     """Join the JSON reports of the shards of one plan and judge the cells again.
 
@@ -468,19 +512,116 @@ def merge(
     shard is an error that names it; with --allow-partial, its runs count as not run.
     Prints the merged verdict and each file written. Exit code 0 when the merged verdict
     passed (and, with --baseline, no cell regressed), 1 when it did not, 2 when the reports
-    are not the shards of one plan, a shard is missing or the baseline does not fit.
+    are not the shards of one plan, a shard is missing or the baseline does not fit. The
+    merged report is recorded in the history.
     """
+    from specrunner.app import history as past
     from specrunner.app import reports as use_case  # the command's own use case
+    from specrunner.history.entries import Source
 
     level = _check_alpha(baseline, alpha)
 
     def action() -> int:
+        settings = _history_settings(history, no_history)
         merged = use_case.merge(
-            reports, outputs, allow_partial=allow_partial, baseline=baseline, alpha=level
+            reports,
+            outputs,
+            allow_partial=allow_partial,
+            baseline=baseline,
+            alpha=level,
+            trend=past.recording(settings, Source.MERGE, _err),
         )
         for line in [*use_case.merge_lines(merged.report), *merged.lines()]:
             _out(line)
         return merged.exit_code
+
+    _finish(action)
+
+
+class _HistoryGroup(click.Group):
+    """`specrunner history SUITE` is `specrunner history show SUITE`: any first word that
+    names no subcommand (and is not --help) is taken as show's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_HistoryGroup)
+def history() -> None:
+    """Look back over the recorded runs of a suite, or record reports made elsewhere.
+
+    Every run that gets to its end, and every merge, records its report in a local SQLite
+    file: .specrunner/history.sqlite, or where --history or $SPECRUNNER_HISTORY say (run
+    and merge take --no-history). `specrunner history SUITE` is `specrunner history show
+    SUITE`; a suite named `import` or `show` is shown with `history show NAME`.
+    """
+
+
+@history.command("show")
+@click.argument("suite", metavar="SUITE")
+@click.option(
+    "--env",
+    "environment",
+    metavar="NAME",
+    help="The environment whose runs to show (default: the suite file's "
+    "default_environment, else the one run last).",
+)
+@click.option(
+    "--last",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="How many of the latest runs to look at.",
+)
+@_format_option
+@_history_option
+def history_show(
+    suite: str, environment: str | None, last: int, output_format: str, history: str | None
+) -> None:
+    """Each cell's pass rate over a suite's last runs, and the cells that flip.
+
+    SUITE is the suite's file (its name is looked up) or its name. Only reports of whole
+    plans count: a run without --shard, or a merge; shards and stopped runs are kept but
+    left out. Per cell: its pass rate over the runs, in how many it met its rule, and its
+    verdict in each run, most recent first. A cell met and not met in turn (its verdict
+    changed at least twice) is flaky across runs; one that changed once is listed as a
+    regression or a fix. Exit code 0, or 2 when nothing of the suite is recorded.
+    """
+    from specrunner.app import history as past  # each command loads its own use case
+
+    def action() -> None:
+        text = past.show(
+            suite,
+            _history_settings(history),
+            environment=environment,
+            last=last,
+            output_format=output_format,
+        )
+        click.echo(text, nl=False)
+
+    _finish(action)
+
+
+@history.command("import")
+@click.argument("reports", metavar="REPORT.json...", nargs=-1, required=True)
+@_history_option
+def history_import(reports: tuple[str, ...], history: str | None) -> None:
+    """Record JSON reports made elsewhere (CI artifacts) in the history.
+
+    A report recorded before (by the run that wrote it, or an earlier import) is skipped.
+    Prints a line per file. Exit code 0, or 2 when a file is not a specrunner report (the
+    others are still recorded).
+    """
+    from specrunner.app import history as past  # each command loads its own use case
+
+    def action() -> int:
+        imported = past.import_reports(reports, _history_settings(history))
+        for line in imported.lines:
+            _out(line)
+        return imported.exit_code
 
     _finish(action)
 
@@ -546,7 +687,10 @@ def schema(kind: str) -> None:
 @click.argument("directory", default=".", required=False, metavar="[DIR]")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: str, force: bool) -> None:
-    """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR."""
+    """Write a starter suite (specs/smoke.yaml) and its schema (schemas/) into DIR.
+
+    Also adds .specrunner/ (run directories and the history) to DIR/.gitignore.
+    """
     from specrunner.app import starter  # each command loads its own use case
 
     def action() -> None:

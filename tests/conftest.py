@@ -36,8 +36,24 @@ scenarios:
     name: hello
 """
 
-# Environment variables that are never secrets and may stay set for a subprocess.
-_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+# Environment variables that are never secrets and may stay set for a subprocess (the
+# history's path among them: see `_history_outside_the_repository`).
+_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "SPECRUNNER_HISTORY")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _history_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every run and merge of the tests records into one history in a temporary folder,
+    never into the repository or the folder pytest was started in. The history's own
+    tests choose their files (or unset this to see the default path used)."""
+    path = tmp_path_factory.mktemp("history") / "history.sqlite"
+    saved = os.environ.get("SPECRUNNER_HISTORY")
+    os.environ["SPECRUNNER_HISTORY"] = str(path)
+    yield
+    if saved is None:
+        os.environ.pop("SPECRUNNER_HISTORY", None)
+    else:
+        os.environ["SPECRUNNER_HISTORY"] = saved
 
 
 def dedent(text: str) -> str:

@@ -147,6 +147,19 @@ def test_init_defaults_to_the_current_directory(
     assert result.exit_code == 0
     assert (tmp_path / "specs" / "smoke.yaml").is_file()
     assert "specrunner validate specs/smoke.yaml" in result.output
+    assert (tmp_path / ".gitignore").read_text("utf-8") == ".specrunner/\n"
+    assert "wrote .gitignore" in result.output
+
+
+def test_init_adds_the_run_folder_to_a_gitignore_once(
+    tmp_path: Path, clean_environ: pytest.MonkeyPatch
+) -> None:
+    clean_environ.chdir(tmp_path)
+    (tmp_path / ".gitignore").write_text("node_modules", encoding="utf-8")
+    assert run("init").exit_code == 0
+    again = run("init", "--force")
+    assert again.exit_code == 0 and ".gitignore" not in again.output
+    assert (tmp_path / ".gitignore").read_text("utf-8") == "node_modules\n.specrunner/\n"
 
 
 # ---- plan --------------------------------------------------------------------------------

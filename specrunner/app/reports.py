@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
 from specrunner.report.build import build_report
+from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, regressed
 from specrunner.report.comparison_console import comparison_lines
 from specrunner.report.markdown import append_step_summary
@@ -40,9 +41,11 @@ def write_run_report(
     workdir: Path,
     stopped: str | None = None,
     baseline: Baseline | None = None,
+    trend: TrendOf | None = None,
 ) -> Report:
     """The run's JSON report (compared with `baseline`, when given), written to each of
-    `outputs` in the format it names."""
+    `outputs` in the format it names; `trend` (when given) records it in the history and
+    gives the history its charts draw."""
     report = build_report(
         plan,
         records,
@@ -55,12 +58,25 @@ def write_run_report(
     )
     if baseline is not None:
         report["comparison"] = baseline.compare(report)
-    write_reports(report, outputs)
+    write_reports(report, outputs, trend=trend(report) if trend is not None else None)
     return report
 
 
-def git_commit(folder: Path) -> str | None:
-    """The commit checked out in `folder`, or None outside a git work tree."""
+def git_commit(folder: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """The commit checked out in `folder`; else the one CI names ($GITHUB_SHA,
+    $CI_COMMIT_SHA), for a runner without git; else None."""
+    found = _checked_out(folder)
+    if found is not None:
+        return found
+    named = environ if environ is not None else os.environ
+    for variable in ("GITHUB_SHA", "CI_COMMIT_SHA"):
+        value = named.get(variable, "").strip().lower()
+        if len(value) == 40 and all(c in "0123456789abcdef" for c in value):
+            return value
+    return None
+
+
+def _checked_out(folder: Path) -> str | None:
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -108,12 +124,16 @@ def verdict_code(report: Report) -> int:
     return ExitCode.OK
 
 
-def render_saved(path: str, outputs: Sequence[str]) -> Rendered:
+TrendOf = Callable[[Report], Trend | None]
+"""What gives a report's charts their history (and may record the report in it)."""
+
+
+def render_saved(path: str, outputs: Sequence[str], *, trend: TrendOf | None = None) -> Rendered:
     """`specrunner report`: re-render a saved JSON report; the exit code is its verdict's
     (and, when it was compared with a baseline, 1 on a regression)."""
     check_outputs(outputs)
     # A saved report may hold a NaN (JSON files written elsewhere): it is written as null.
-    return _written(read(path), outputs)
+    return _written(read(path), outputs, trend)
 
 
 def merge(
@@ -123,20 +143,23 @@ def merge(
     allow_partial: bool = False,
     baseline: str | None = None,
     alpha: float = DEFAULT_ALPHA,
+    trend: TrendOf | None = None,
 ) -> Rendered:
     """`specrunner merge`: join the reports of a plan's shards and judge the cells again;
-    with `baseline`, compare the merged report with it."""
+    with `baseline`, compare the merged report with it; `trend` records the merged report
+    in the history."""
     check_outputs(outputs)
     shards = [read(p) for p in paths]
     against = baseline_for_reports(baseline, shards, paths, alpha=alpha) if baseline else None
     merged = merge_reports(shards, list(paths), allow_partial=allow_partial)
     if against is not None:
         merged["comparison"] = against.compare(merged)
-    return _written(merged, outputs)
+    return _written(merged, outputs, trend)
 
 
-def _written(report: Report, outputs: Sequence[str]) -> Rendered:
-    write_reports(report, [Path(o) for o in outputs])
+def _written(report: Report, outputs: Sequence[str], trend: TrendOf | None) -> Rendered:
+    drawn = trend(report) if trend is not None else None
+    write_reports(report, [Path(o) for o in outputs], trend=drawn)
     appended = bool(step_summary(report, os.environ))
     return Rendered(report, tuple(outputs), appended)
 

@@ -27,6 +27,7 @@ from specrunner.app.aftermath import closing_lines
 from specrunner.app.clients import Clients, open_clients, run_environment
 from specrunner.app.collecting import few_collections
 from specrunner.app.comparing import Baseline, baseline_for_plan
+from specrunner.app.history import HistorySettings, keep, trend_of
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, verdict_code, write_run_report
 from specrunner.cekura import api_key
@@ -36,8 +37,10 @@ from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
+from specrunner.history.entries import Source
 from specrunner.masking import SecretTracker
 from specrunner.models import Plan, RoomConfig, RunRecord, Snapshot
+from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, check_alpha
 from specrunner.report.console import console_summary
 from specrunner.report.progress import progress_view
@@ -73,6 +76,14 @@ class RunRequest:
     """The false discovery rate of the comparison with `baseline`."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     workdir: Path = field(default_factory=Path.cwd)
+    history: str | None = None
+    """The history's file (default: $SPECRUNNER_HISTORY, else .specrunner/history.sqlite)."""
+    no_history: bool = False
+    """Record nothing in the history, and draw no chart that needs it."""
+
+    @property
+    def history_settings(self) -> HistorySettings:
+        return HistorySettings(self.history, self.no_history, self.environ, self.workdir)
 
     @classmethod
     def of(cls, suite: str | None, **options: Any) -> RunRequest:
@@ -323,6 +334,14 @@ async def _run(
         executor.restore(replay(run_dir / JOURNAL), lost_live=lost)
     records: tuple[RunRecord, ...] = ()
     failure: BaseException | None = None
+
+    def trend(report: Report) -> Trend | None:
+        """A run that got to its end is recorded in the history; one that did not is not,
+        but its charts still show the history before it."""
+        if failure is None and executor.stopped is None:
+            return keep(report, Source.RUN, request.history_settings, note)
+        return trend_of(report, request.history_settings)
+
     try:
         with _signals(executor, end_calls=request.on_interrupt == "end", note=note):
             records = tuple(await executor.run())
@@ -343,6 +362,7 @@ async def _run(
                 workdir=request.workdir,
                 stopped=executor.stopped,
                 baseline=baseline,
+                trend=trend,
             )
         except Exception as unwritten:
             if failure is None:

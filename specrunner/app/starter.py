@@ -16,7 +16,8 @@ def schema_text(kind: str) -> str:
 
 
 def init(directory: str, *, force: bool = False) -> list[Path]:
-    """Write a starter suite and the schema it names into `directory`."""
+    """Write a starter suite and the schema it names into `directory`, and make its
+    .gitignore ignore .specrunner/ (the run directories and the history)."""
     root = Path(directory)
     targets = {
         root / "specs" / "smoke.yaml": resources.files("specrunner")
@@ -34,4 +35,24 @@ def init(directory: str, *, force: bool = False) -> list[Path]:
     for path, text in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return list(targets)
+    ignored = _ignore_run_folder(root / ".gitignore")
+    return [*targets, *([ignored] if ignored is not None else [])]
+
+
+IGNORED = ".specrunner/"
+"""The run directories and the local history: never committed."""
+
+
+def _ignore_run_folder(path: Path) -> Path | None:
+    """Add `.specrunner/` to the .gitignore in `path` (made when missing); the path when
+    it was changed, None when it already ignored the folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    lines = {line.strip().rstrip("/") for line in text.splitlines()}
+    if {".specrunner", "/.specrunner"} & lines:
+        return None
+    with path.open("a", encoding="utf-8") as ignore:
+        ignore.write(("\n" if text and not text.endswith("\n") else "") + IGNORED + "\n")
+    return path

@@ -16,7 +16,7 @@ import base64
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -26,7 +26,17 @@ import jinja2
 from markupsafe import Markup
 
 from specrunner.judge import OUTCOMES
-from specrunner.report.build import cell_key
+from specrunner.report.build import cell_key, finite_number
+from specrunner.report.charts import (
+    Trend,
+    bin_span,
+    duration_bins,
+    duration_chart,
+    pass_rate_chart,
+    percent,
+    sparkline,
+    when,
+)
 from specrunner.report.comparison import regressed
 from specrunner.report.html_changes import change_data, changes_by_cell, comparison_facts
 from specrunner.report.records import ExpectRule, Report
@@ -65,10 +75,13 @@ COUNT_COLUMNS = (
 )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, trend: Trend | None = None) -> str:
+    """The page; `trend` (the suite's recorded history) adds its charts."""
     assets = _assets()
     verdict = report["verdict"]
     cells = report["cells"]
+    charts = _charts(report, trend)
+    sparks = _sparklines(report, trend)
     columns = list(COUNT_COLUMNS)
     if any(cell["outcomes"].get("not_run", 0) for cell in cells):
         columns.append(("not_run", "Not run"))
@@ -88,11 +101,74 @@ def render_html(report: Report) -> str:
         count_columns=columns,
         tags=sorted({tag for cell in cells for tag in cell["tags"]}),
         data=Markup(_DATA),
+        charts=charts,
+        sparklines=sparks,
     )
     # The data (most of the page) goes in last, by itself: through the template it would
     # be copied several times over.
     before, after = page.split(_DATA, 1)
-    return "".join((before, script_json(page_data(report)), after))
+    return "".join((before, script_json(page_data(report, sparks)), after))
+
+
+@dataclass(frozen=True, slots=True)
+class Charts:
+    """The charts of the page and their numbers, as rows of text."""
+
+    pass_rate: Markup | None = None
+    pass_rate_rows: tuple[tuple[str, ...], ...] = ()
+    durations: Markup | None = None
+    duration_rows: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.pass_rate is not None or self.durations is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Sparkline:
+    """A cell's sparkline, with its mean pass rate over the runs it draws (to sort on)."""
+
+    svg: Markup
+    mean: float | None
+
+
+def _charts(report: Report, trend: Trend | None) -> Charts:
+    durations = [finite_number(run.get("duration_seconds")) for run in report["runs"]]
+    bins = duration_bins([float(d) for d in durations if d is not None])
+    charts = Charts(
+        durations=duration_chart(bins) if bins else None,
+        duration_rows=tuple((bin_span(b), str(b.count)) for b in bins),
+    )
+    if trend is None or not trend.drawn:
+        return charts
+    return dataclasses.replace(
+        charts,
+        pass_rate=pass_rate_chart(trend.runs),
+        pass_rate_rows=tuple(
+            (
+                when(run.finished_at),
+                (run.git_commit or "—")[:12],
+                "passed" if run.passed else "failed",
+                f"{run.cells_passed} of {run.cells}",
+                percent(run.pass_rate),
+            )
+            for run in reversed(trend.runs)
+        ),
+    )
+
+
+def _sparklines(report: Report, trend: Trend | None) -> dict[int, Sparkline]:
+    """The sparklines of the report's cells, by their position in it."""
+    if trend is None or not trend.drawn:
+        return {}
+    drawn: dict[int, Sparkline] = {}
+    for i, cell in enumerate(report["cells"]):
+        points = trend.cells.get(cell["id"], ())
+        svg = sparkline(cell["id"], points)
+        if svg is None:
+            continue
+        rates = [p.pass_rate for p in points if p is not None and p.pass_rate is not None]
+        drawn[i] = Sparkline(svg, sum(rates) / len(rates) if rates else None)
+    return drawn
 
 
 _DATA = "<!--specrunner:report-data-->"
@@ -113,17 +189,20 @@ def verdict_word(report: Report) -> str:
     return "REGRESSED" if regressed(report.get("comparison")) else "PASSED"
 
 
-def page_data(report: Report) -> dict[str, Any]:
+def page_data(report: Report, sparks: Mapping[int, Sparkline] | None = None) -> dict[str, Any]:
     """What the page's script needs: each cell's values, as text to show and as values to
     sort on, with the positions of its runs (and, against a baseline, its change); and
-    the runs themselves."""
+    the runs themselves. A cell with a sparkline has its mean pass rate over the recorded
+    runs as its `trend`."""
+    sparks = sparks or {}
     changes = changes_by_cell(report.get("comparison"))
     runs = report["runs"]
     position: dict[str, int] = {}
     for i, run in enumerate(runs):
         position.setdefault(run["key"], i)
     cells: list[dict[str, Any]] = []
-    for cell in report["cells"]:
+    for i, cell in enumerate(report["cells"]):
+        spark = sparks.get(i)
         cells.append(
             {
                 "id": cell["id"],
@@ -140,18 +219,12 @@ def page_data(report: Report) -> dict[str, Any]:
                 "met": bool(cell["met"]),
                 "flaky": bool(cell["flaky"]),
                 "run_indices": [position[k] for k in cell["keys"] if k in position],
+                **({"trend": spark.mean} if spark is not None else {}),
             }
         )
         if changes is not None:
             cells[-1].update(change_data(changes.get(cell_key(cell["scenario"], cell["cell"]))))
     return {"cells": cells, "runs": runs}
-
-
-def percent(value: float | None) -> str:
-    if value is None:
-        return "—"
-    text = f"{value * 100:.1f}".removesuffix(".0")
-    return f"{text}%"
 
 
 def interval(bounds: Sequence[float] | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import stat
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from specrunner.errors import UsageError
+from specrunner.report.charts import Trend
 from specrunner.report.comparison_html import render_comparison_html
 from specrunner.report.comparison_markdown import render_comparison_markdown
 from specrunner.report.html import render_html
@@ -71,11 +73,12 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
-def renderers() -> dict[str, Renderer]:
-    """Extension -> renderer, for the formats this build can write."""
+def renderers(trend: Trend | None = None) -> dict[str, Renderer]:
+    """Extension -> renderer, for the formats this build can write; the HTML report draws
+    `trend` (the suite's recorded history) when given."""
     return {
         ".json": render_json,
-        ".html": render_html,
+        ".html": functools.partial(render_html, trend=trend),
         ".xml": render_junit,
         ".md": render_markdown,
     }
@@ -179,9 +182,10 @@ def _shown(path: Path) -> str:
     return str(path) if str(path) else "."
 
 
-def write_reports(report: Report, paths: Sequence[Path]) -> None:
-    """Write `report` to each of `paths`, in the format its extension names."""
-    write_rendered(report, paths, renderers())
+def write_reports(report: Report, paths: Sequence[Path], *, trend: Trend | None = None) -> None:
+    """Write `report` to each of `paths`, in the format its extension names (the HTML
+    report with the charts of `trend`, when given)."""
+    write_rendered(report, paths, renderers(trend))
 
 
 def write_rendered(

@@ -43,6 +43,16 @@
   var noMatch = document.getElementById("no-match");
   var moreCells = document.getElementById("more-cells");
 
+  // Each cell's sparkline is drawn by the report's writer as SVG in a <template>: this
+  // script only puts a copy of it in the cell's row.
+  var sparklines = {};
+  var drawn = document.getElementById("sparklines");
+  if (drawn) {
+    Array.prototype.forEach.call(drawn.content.querySelectorAll("[data-cell]"), function (node) {
+      sparklines[node.getAttribute("data-cell")] = node;
+    });
+  }
+
   var states = data.cells.map(function (cell, i) {
     return { cell: cell, index: i, row: null, detail: null, list: null, more: null,
              shown: 0, open: false, text: null };
@@ -133,6 +143,10 @@
         c.change_text ? h("span", { class: "sub" }, c.change_text) : null,
         c.change_note ? h("span", { class: "sub change-note" }, c.change_note) : null
       ]);
+    },
+    trend: function (c, state) {
+      var spark = sparklines[state.index];
+      return h("td", { class: "trend" }, spark ? spark.cloneNode(true) : null);
     }
   };
   OUTCOMES.forEach(function (key) { CELL[key] = countCell(key); });
