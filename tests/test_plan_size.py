@@ -108,6 +108,11 @@ def test_the_total_counts_every_selected_scenario() -> None:
         f"all scenarios), more than the 100 --max-runs allows: {NARROW}"
     ]
     assert len(compile_text(text, max_runs=110).runs) == 110
+    third = scenario("third", 10, 4).replace("30", "32")
+    assert suite_errors(text + third, max_runs=100) == [
+        "suite.yaml:15:5: with this scenario, the suite plans 150 runs (cells x repeat, "
+        f"all scenarios), more than the 100 --max-runs allows: {NARROW}"
+    ]
 
 
 def test_the_cap_counts_the_runs_the_selection_keeps() -> None:
@@ -128,6 +133,18 @@ def test_the_cap_counts_the_runs_the_selection_keeps() -> None:
         "this scenario plans 200,000 runs (cells x repeat), more than the 100,000 "
         f"--max-runs allows (its default): {NARROW}"
     )
+
+
+def test_a_broken_suite_with_a_selection_shows_its_problems_not_a_count() -> None:
+    # With a problem found, the selection is not applied: the count of every scenario
+    # would not be what the selection plans, so it is not reported.
+    broken = "    expect: {min_passes: 3}\n"
+    text = HEAD + scenario("big", 1000, 200, tags="nightly")
+    text += scenario("smoke", 2, 2, broken, tags="smoke").replace("30", "31")
+    errors = suite_errors(text, tags=("smoke",), max_runs=10)
+    assert len(errors) == 1 and "min_passes 3 is more than the 2 runs" in errors[0]
+    unselected = suite_errors(text, max_runs=10)  # no selection: both are real
+    assert len(unselected) == 2 and "this scenario plans 200,000 runs" in unselected[0]
 
 
 def test_a_low_cap_refuses_no_matrix_it_does_not_run() -> None:

@@ -166,7 +166,7 @@ class _Compiler:
             if not self.problems and not self.options.spoiled.anything
             else planned
         )
-        self.check_size(selected, defaults, self.cap)
+        self.check_size(selected, defaults)
         runs = expand_runs(self.engine, selected, context, self.options.shard, self.template_failed)
         self.stop_if_failed()
         if self.options.shard is not None:
@@ -328,44 +328,36 @@ class _Compiler:
         return layers
 
     def check_size(
-        self,
-        selected: list[ScenarioDraft],
-        defaults: list[tuple[dict[str, Any], JsonPath]],
-        cap: RunCap,
+        self, selected: list[ScenarioDraft], defaults: list[tuple[dict[str, Any], JsonPath]]
     ) -> None:
-        """Stop before any run is made when the selected scenarios plan more runs than
-        `cap` allows (see `suite.size`), pointing at the scenario that is over by itself,
-        or else at the one where the total passes the cap. A suite with problems already
-        found is not selected: it stops with them, without a count its selection might
-        not have reached."""
-        limit = cap.before_shard
-        if sum(len(s.plan.cells) * s.plan.repeat for s in selected) <= limit:
+        """Stop before any run is made when the selected scenarios plan more runs than the
+        cap allows (`suite.size`), pointing at each scenario over it by itself, or else at
+        the one where the total passes it. A suite with problems already found is not
+        selected: with a selection asked for, it stops with those problems alone."""
+        limit = self.cap.before_shard
+        counts = [len(s.plan.cells) * s.plan.repeat for s in selected]
+        if sum(counts) <= limit:
             return
-        unselected = self.problems or self.options.spoiled.anything
-        if unselected and (self.options.tags or self.options.scenarios):
+        asked = bool(self.options.tags or self.options.scenarios)
+        if asked and (self.problems or self.options.spoiled.anything):
             raise SuiteError(self.problems)
-        total = 0
-        crossed: tuple[JsonPath, int] | None = None
-        for scenario in selected:
-            count = len(scenario.plan.cells) * scenario.plan.repeat
+        running = 0
+        crossed: JsonPath | None = None
+        for scenario, count in zip(selected, counts, strict=True):
             layers = [(self.data["scenarios"][scenario.path[1]], scenario.path), *defaults]
             where = _size_key(
                 scenario.path, *(_setting(layers, key) for key in ("repeat", "matrix", "include"))
             )
             if count > limit:
-                self.fail(where, cap.scenario_over(count), at_key=where != scenario.path)
-            total += count
-            if crossed is None and total > limit:
-                crossed = where, total
-        if crossed is not None and not any(
-            len(s.plan.cells) * s.plan.repeat > limit for s in selected
-        ):
-            where, total = crossed
-            chosen = bool(self.options.tags or self.options.scenarios)
+                self.fail(where, self.cap.scenario_over(count), at_key=where != scenario.path)
+            running += count
+            if crossed is None and running > limit:
+                crossed = where
+        if crossed is not None and max(counts) <= limit:
             self.fail(
-                where,
-                cap.total_over(total, selected=chosen),
-                at_key=where[-1] in ("repeat", "matrix", "include"),
+                crossed,
+                self.cap.total_over(sum(counts), selected=asked),
+                at_key=crossed[-1] in ("repeat", "matrix", "include"),
             )
         raise SuiteError(self.problems)
 
