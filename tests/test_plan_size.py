@@ -61,6 +61,12 @@ def test_a_nine_variable_matrix_is_refused_at_once_at_its_matrix() -> None:
     assert elapsed < 5.0
 
 
+def test_no_count_of_shards_lets_it_through() -> None:
+    started = time.perf_counter()
+    assert suite_errors(HUGE, shard=(1, 999_999_999)) == [HUGE_MESSAGE]
+    assert time.perf_counter() - started < 5.0
+
+
 def test_validate_refuses_it_at_once_too(tmp_path: Path) -> None:
     path = write_suite(tmp_path, HUGE)
     started = time.perf_counter()

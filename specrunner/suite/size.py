@@ -6,7 +6,8 @@ It is counted before the work it guards, so that a typo planning millions of run
 refused at once:
 
 1. Before a scenario's cells are made (those of every scenario are, selected or not, to
-   check that run keys are unique): its matrix may make at most `cell_limit` cells.
+   check that run keys are unique): its matrix may make at most N cells, or 100,000 when
+   N is lower (`cell_limit`).
 2. Once the scenarios are selected, before any run is made: their cells x repeat, exact,
    at most N; with `--shard I/S`, at most N x S (were they more, some shard of the S
    would plan more than N).
@@ -39,9 +40,11 @@ class RunCap:
 
     @property
     def cell_limit(self) -> int:
-        """The most cells one scenario's matrix may make, selected or not: never under the
-        default, so that a low N (a cap on spending) refuses no scenario it does not run."""
-        return max(self.before_shard, DEFAULT_MAX_RUNS)
+        """The most cells one scenario's matrix may make, selected or not: N, but never
+        under the default, so that a low N (a cap on spending) refuses no scenario it does
+        not run; and not N x S, so that no count of shards, however large, lets a typo
+        through."""
+        return max(self.max_runs, DEFAULT_MAX_RUNS)
 
     def scenario_over(self, count: int) -> str:
         return f"this scenario plans {count:,} runs (cells x repeat), {self._over()}"
