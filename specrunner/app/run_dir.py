@@ -48,6 +48,8 @@ class Resumed:
     specrunner recorded one."""
     emulator: bool = False
     """Whether the run started with `--emulator`."""
+    unsent: frozenset[str] = frozenset()
+    """The keys of the runs the journal shows were never sent: what resuming may send."""
 
 
 def runs_folder(workdir: Path) -> Path:
@@ -108,7 +110,8 @@ def resume(path: str) -> Resumed:
             "directory that `specrunner run` printed"
         )
     try:
-        start: Mapping[str, Any] = replay(journal).start
+        replayed = replay(journal)
+        start: Mapping[str, Any] = replayed.start
         return Resumed(
             run_dir,
             PlanRequest.from_json(start["request"]),
@@ -116,6 +119,7 @@ def resume(path: str) -> Resumed:
             start.get("started_at"),
             start.get("fingerprint"),
             start.get("emulator") is True,
+            frozenset(key for key, state in replayed.runs.items() if state.unsent),
         )
     except JournalError:
         raise

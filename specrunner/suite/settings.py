@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specrunner.models import Expectation
 from specrunner.suite.duration import parse_duration
 from specrunner.suite.load import JsonPath
 from specrunner.suite.matrix import TooManyCells, expand_cells
 
-DEFAULT_TIMEOUT = 1800.0
+if TYPE_CHECKING:
+    from specrunner.suite.size import RunCap
 
-DEFAULT_MAX_RUNS = 100_000
-"""The most runs (cells x repeat, all scenarios) a suite may plan, unless --max-runs says."""
+DEFAULT_TIMEOUT = 1800.0
 
 Setting = tuple[Any, JsonPath] | None
 """A value and where it was written, or None when neither the scenario nor a default sets it."""
@@ -61,20 +61,20 @@ def cells_of(
     path: JsonPath,
     name: str,
     fail: Fail,
-    limit: int | None = None,
+    limit: RunCap | None = None,
 ) -> list[dict[str, Any]] | None:
     """The scenario's matrix cells, or None (reported) when `exclude` leaves none or the
-    matrix could make more than `limit` cells (then nothing is expanded)."""
+    matrix could make more cells than `limit` allows (then nothing is expanded)."""
     try:
         cells = expand_cells(
-            value_of(matrix, None), value_of(include, []), value_of(exclude, []), limit=limit
+            value_of(matrix, None),
+            value_of(include, []),
+            value_of(exclude, []),
+            limit=None if limit is None else limit.cell_limit,
         )
     except TooManyCells as error:
-        fail(
-            matrix[1] if matrix is not None else path,
-            f"scenario {name!r} makes up to {error.bound:,} cells; a suite may plan at most "
-            f"{error.limit:,} runs (raise it with --max-runs)",
-        )
+        assert limit is not None
+        fail(matrix[1] if matrix is not None else path, limit.too_many_cells(name, error.bound))
         return None
     if not cells:
         where = exclude[1] if exclude is not None else path
