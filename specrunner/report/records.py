@@ -15,7 +15,7 @@ Free-form JSON (a cell's matrix values, the payload a run sent) stays `dict[str,
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-OutcomeName = Literal["passed", "failed", "error", "unknown", "not_run"]
+OutcomeName = Literal["passed", "failed", "error", "unknown", "not_run", "not_needed"]
 """A run's outcome as the report spells it (`$defs/outcome`; `models.Outcome`'s values)."""
 
 
