@@ -123,7 +123,7 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
         lines += prose(
             plan,
             f"{count(len(runs), 'run')}: {count(len(scenario.cells), 'cell')} x "
-            f"{count(scenario.repeat, 'repeat')}"
+            f"{repeats_text(scenario)}"
             + ("" if len(runs) == len(scenario.cells) * scenario.repeat else " before selection"),
             width,
             indent="  ",
@@ -240,3 +240,10 @@ def _env_state(name: str, spec: RoomSpec) -> str:
     if name in spec.missing_env:
         return "not set"
     return "not set, optional" if name in spec.optional_unset else "set"
+
+
+def repeats_text(scenario: PlannedScenario) -> str:
+    """`3 repeats`; for a sequential scenario `3..20 repeats, sent in order until decided`."""
+    if scenario.repeat_min is None:
+        return count(scenario.repeat, "repeat")
+    return f"{scenario.repeat_min}..{scenario.repeat} repeats, sent in order until decided"

@@ -37,6 +37,8 @@ from specrunner.suite.settings import (
     Setting,
     cells_of,
     expectation_of,
+    repeat_max,
+    repeat_of,
     timeout_of,
     value_of,
 )
@@ -331,7 +333,7 @@ class _Compiler:
             matrix, include, exclude, repeat = (
                 _setting(layers, key) for key in ("matrix", "include", "exclude", "repeat")
             )
-            count = cell_bound(value_of(matrix, None), value_of(include, [])) * int(
+            count = cell_bound(value_of(matrix, None), value_of(include, [])) * repeat_max(
                 value_of(repeat, 1)
             )
             where = _size_key(path, repeat, matrix, include)
@@ -384,7 +386,7 @@ class _Compiler:
             )
             name = f"scenario-#{index + 1}"  # unique, so that no second error follows
         tags = tuple(value_of(setting("tags"), []))
-        repeat = int(value_of(setting("repeat"), 1))
+        repeat, repeat_min = repeat_of(setting("repeat"), self.fail)
         spoiled = self.options.spoiled.settings_of(index)  # each checked once it is valid
         room = (
             None
@@ -397,7 +399,13 @@ class _Compiler:
         expect = (
             Expectation()
             if "expect" in spoiled
-            else expectation_of(setting("expect"), repeat, name, self.fail)
+            else expectation_of(
+                [(layer["expect"], (*at, "expect")) for layer, at in layers if "expect" in layer],
+                repeat,
+                repeat_min is not None,
+                (path, name),
+                self.fail,
+            )
         )
         cells = cells_of(
             setting("matrix"),
@@ -420,6 +428,7 @@ class _Compiler:
             cells=tuple(cells),
             expect=expect,
             timeout=timeout,
+            repeat_min=repeat_min,
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
         return ScenarioDraft(planned, path, payload, prefixes, secret_id=secret_id)
