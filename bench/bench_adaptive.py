@@ -31,7 +31,6 @@ whatever they say.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,15 +152,19 @@ def bound(fixed_wrong: list[float]) -> float:
             for fails in range(sent + 1):
                 passes = sent - fails
                 chance = [r**passes * (1 - r) ** fails for r in RATES]
-                say_met = sum(w * c for w, c, r in zip(weights, chance, RATES) if r < PASS_RATE)
-                say_not = sum(w * c for w, c, r in zip(weights, chance, RATES) if r >= PASS_RATE)
+                say_met = sum(
+                    w * c for w, c, r in zip(weights, chance, RATES, strict=True) if r < PASS_RATE
+                )
+                say_not = sum(
+                    w * c for w, c, r in zip(weights, chance, RATES, strict=True) if r >= PASS_RATE
+                )
                 stop = min(say_met, say_not)
                 if sent == MAX:
                     best[passes, fails] = stop
                     continue
                 go_on = sum(chance) + best[passes + 1, fails] + best[passes, fails + 1]
                 best[passes, fails] = go_on if sent == 0 else min(stop, go_on)
-        return best[0, 0] - sum(w * e for w, e in zip(weights, fixed_wrong))
+        return best[0, 0] - sum(w * e for w, e in zip(weights, fixed_wrong, strict=True))
 
     logs = [3.0] * len(RATES)
     value = dual([10**x for x in logs])
@@ -182,9 +185,7 @@ def bound(fixed_wrong: list[float]) -> float:
 
 def table(rows: list[Row]) -> str:
     names = list(rows[0].runs)
-    head = "| true rate | " + " | ".join(
-        f"{name} runs | {name} wrong" for name in names
-    )
+    head = "| true rate | " + " | ".join(f"{name} runs | {name} wrong" for name in names)
     lines = [head + " |", "|---" * (1 + 2 * len(names)) + "|"]
     for row in rows:
         cells = [f"{row.rate:g}"]

@@ -8,11 +8,11 @@ import random
 import sys
 from types import ModuleType
 
-from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specrunner.stopping import Stop, StopRule, RatioTest, met, stop_text
+from conftest import REPO
+from specrunner.stopping import RatioTest, Stop, StopRule, met, stop_text
 
 
 @st.composite
@@ -94,9 +94,7 @@ def test_fewer_results_than_to_decide_never_decide(rule: StopRule, data: st.Data
     more_passes = data.draw(st.integers(0, fewer))
     assert rule.decision(passes + more_passes, others + fewer - more_passes) is None
     if needed < left:  # all passes, or none, decide in exactly that many
-        assert any(
-            rule.decision(passes + p, others + needed - p) is not None for p in (0, needed)
-        )
+        assert any(rule.decision(passes + p, others + needed - p) is not None for p in (0, needed))
 
 
 def test_to_decide_with_pass_rate_90_of_20() -> None:

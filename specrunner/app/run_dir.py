@@ -134,8 +134,9 @@ def fingerprint(plan: Plan) -> dict[str, str]:
 
     `agent`; `scenarios`: each run's scenario id and timeout; `rooms`: the kind and
     capacity of each room source the runs use, and each run's room; `payloads`: each run's
-    shown payload (secrets masked); `expectations`: each scenario's expect rule and repeat
-    count (and least repeat, when sequential). No secret is hashed: values read from `env` are hashed as `***`.
+    shown payload (secrets masked); `expectations`: each scenario's expect rule and
+    repeat count (and least repeat, when sequential). No secret is hashed: values read
+    from `env` are hashed as `***`.
     """
     return {name: _digest(value) for name, value in fingerprint_parts(plan).items()}
 

@@ -149,8 +149,10 @@ def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[Schem
     if kind in ("oneOf", "anyOf"):
         best = _fitting(error)
         branch = best.schema if best is not None and isinstance(best.schema, dict) else {}
-        if best is not None and set(branch) != {"required"} and (
-            best.relative_path or best.validator in ("required", "additionalProperties")
+        if (
+            best is not None
+            and set(branch) != {"required"}
+            and (best.relative_path or best.validator in ("required", "additionalProperties"))
         ):
             # A value of the branch its type fits, wrong inside: said where, as such.
             yield from _explain(doc, best, root)
