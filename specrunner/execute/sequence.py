@@ -107,9 +107,7 @@ class Gate:
         rule = cell.rule
         released: list[Tracked] = []
         while cell.waiting:
-            if cell.sent >= rule.min and cell.in_flight >= rule.to_decide(
-                cell.passes, cell.others
-            ):
+            if cell.sent >= rule.min and cell.in_flight >= rule.to_decide(cell.passes, cell.others):
                 break
             released.append(cell.waiting.popleft())
             cell.in_flight += 1
