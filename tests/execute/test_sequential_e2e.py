@@ -120,7 +120,7 @@ def test_a_killed_run_resumes_its_cells_and_sends_no_run_twice(tmp_path: Path) -
         again = start(["--resume", str(run_dir(tmp_path))], emulator, tmp_path)
         finish(again)
         after = len(emulator.ledger.runs)
-    assert 0 < before
+    assert before > 0
     assert max(created.values()) == 1, "a run was created twice"
     results = json.loads((run_dir(tmp_path) / "results.json").read_text())
     outcomes = Counter(run["outcome"] for run in results["runs"] if run["scenario"] == "passes")
