@@ -95,11 +95,14 @@ def expectation_of(
         needed = int(values["min_passes"])
         if needed > repeat:
             runs = f"{repeat} run{'s' if repeat != 1 else ''}"
-            most = f"at most {runs}" if sequential else f"the {runs}"
+            each = (
+                f"the {runs} each cell of scenario {name!r} sends at most"
+                if sequential
+                else f"the {runs} of each cell of scenario {name!r}"
+            )
             fail(
                 (*where, "min_passes"),
-                f"min_passes {needed} is more than {most} of each cell of scenario "
-                f"{name!r}: the cell could never pass",
+                f"min_passes {needed} is more than {each}: the cell could never pass",
             )
         return Expectation(pass_rate=None, min_passes=needed)
     return Expectation(pass_rate=float(values["pass_rate"]), confidence=confidence)
