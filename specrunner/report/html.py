@@ -132,6 +132,7 @@ def page_data(report: Report) -> dict[str, Any]:
                 "met": bool(cell["met"]),
                 "flaky": bool(cell["flaky"]),
                 "sequential": sequential_text(cell),
+                "max_runs": cell["sequential"]["max"] if "sequential" in cell else None,
                 "run_indices": [position[k] for k in cell["keys"] if k in position],
             }
         )
@@ -167,7 +168,7 @@ def rule_text(expect: ExpectRule) -> str:
         return f"≥ {passes} pass" if passes == 1 else f"≥ {passes} passes"
     if expect.get("pass_rate") is not None:
         confidence = expect.get("confidence")
-        sure = "" if confidence is None else f", decided at {percent(confidence)} confidence"
+        sure = "" if confidence is None else f" ({percent(confidence)} confidence)"
         return f"pass rate ≥ {percent(expect['pass_rate'])}{sure}"
     return json.dumps(expect, ensure_ascii=False)
 

@@ -106,10 +106,10 @@
       }));
     },
     runs: function (c) {
-      // A sequential cell: the runs it sent of its most, and why it stopped.
+      // A sequential cell: the runs it sent of its most (why it stopped: under Expect).
       return h("td", { class: "num" }, [
         String(c.runs),
-        c.sequential ? h("span", { class: "sub sequential" }, c.sequential) : null
+        c.sequential ? h("span", { class: "sub" }, "of " + c.max_runs) : null
       ]);
     },
     pass_rate: function (c) {
@@ -119,7 +119,12 @@
                           "CI " + c.wilson_text) : null
       ]);
     },
-    expect: function (c) { return h("td", { class: "expect" }, c.expect); },
+    expect: function (c) {
+      return h("td", { class: "expect" }, [
+        c.expect,
+        c.sequential ? h("span", { class: "sub sequential" }, c.sequential) : null
+      ]);
+    },
     met: function (c) {
       return h("td", null, h("span", { class: "badge outcome-" + (c.met ? "passed" : "failed") },
                              c.met ? "met" : "not met"));
