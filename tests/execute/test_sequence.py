@@ -26,6 +26,7 @@ from specrunner.models import (
     Outcome,
     Plan,
     PlannedRun,
+    RunRecord,
     SequentialCell,
     Snapshot,
 )
@@ -264,42 +265,43 @@ def test_resume_rebuilds_a_cell_from_the_journal_and_sends_no_run_twice(tmp_path
     sequence = SequentialCell("c", 1, 20, Expectation(pass_rate=0.9))
     outcomes = [True] * 5 + [False] * 15  # decided (not met) at the 3rd failure: 8 runs
     the_plan = mixed_plan({"c": (sequence, outcomes)})
-    first = ByPayload()
-    stopped: list[Executor] = []
-
-    def stop_once_some_passed(snapshot: Snapshot) -> None:
-        if snapshot.outcomes.get("passed", 0) >= 2 and stopped:
-            stopped[0].stop()
-
-    journal = Journal(tmp_path / JOURNAL)
-    journal.write("start", keys=[r.key for r in the_plan.runs], request={})
     clock = Clock()
     settings = Settings(concurrency=10, batch_window=0.0, now=clock.now, sleep=clock.sleep)
-    executor = Executor(
-        the_plan,
-        cekura=first,
-        sources={"a": FakeSource("a", None)},
-        journal=journal,
-        settings=settings,
-        progress=stop_once_some_passed,
-    )
-    stopped.append(executor)
-    records = asyncio.run(executor.run())
-    journal.close()
+
+    def executed(cekura: ByPayload, **options: Any) -> list[RunRecord]:
+        """Run (or, with `lost_live`, resume) the plan against `cekura`; its records."""
+        lost = options.pop("lost_live", None)
+        journal = Journal(tmp_path / JOURNAL)
+        if lost is None:
+            journal.write("start", keys=[r.key for r in the_plan.runs], request={})
+        executor = Executor(
+            the_plan,
+            cekura=cekura,
+            sources={"a": FakeSource("a", None)},
+            journal=journal,
+            settings=settings,
+            **options,
+        )
+        if lost is not None:
+            executor.restore(replay(tmp_path / JOURNAL), lost_live=lost)
+        running.append(executor)
+        try:
+            return asyncio.run(executor.run())
+        finally:
+            journal.close()
+
+    running: list[Executor] = []
+
+    def stop_once_some_passed(snapshot: Snapshot) -> None:
+        if snapshot.outcomes.get("passed", 0) >= 2:
+            running[-1].stop()
+
+    first = ByPayload()
+    records = executed(first, progress=stop_once_some_passed)
     assert any(r.outcome is Outcome.NOT_RUN for r in records)  # it stopped early
     second = ByPayload()
     second._next = 10_000  # (another Cekura's ids: none seen before)
-    journal = Journal(tmp_path / JOURNAL)
-    again = Executor(
-        the_plan,
-        cekura=second,
-        sources={"a": FakeSource("a", None)},
-        journal=journal,
-        settings=settings,
-    )
-    again.restore(replay(tmp_path / JOURNAL), lost_live="lost with the first Cekura")
-    records = asyncio.run(again.run())
-    journal.close()
+    records = executed(second, lost_live="lost with the first Cekura")
     assert not set(first.keys) & set(second.keys)  # no run sent twice
     sent = first.keys + second.keys
     assert sorted(sent) == [f"c-{i:02d}" for i in range(1, len(sent) + 1)]  # in order
