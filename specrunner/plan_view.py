@@ -41,6 +41,12 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "room": run.room,
             "timeout": run.timeout,
             "publish_data_message": run.shown_payload,
+            # A run of a sequential cell is sent only if its cell still needs it.
+            **(
+                {}
+                if run.sequence is None
+                else {"sequential": {"min": run.sequence.min, "max": run.sequence.max}}
+            ),
         }
         for run in plan.runs
     ]

@@ -12,6 +12,7 @@ from test_merge import merged, names, report_of, valid
 
 from conftest import compile_dict, suite_errors
 from specrunner.models import Outcome
+from specrunner.plan_view import plan_json
 from specrunner.report.console import console_summary
 from specrunner.report.html import page_data, render_html
 from specrunner.report.junit import render_junit
@@ -183,3 +184,9 @@ def test_the_suite_checks_of_sequential_scenarios() -> None:
         {**SUITE, "defaults": {"expect": {"confidence": 0.9}}, "scenarios": [{"id": 31}]}
     )
     assert plan.scenarios[0].expect.confidence is None
+
+
+def test_the_plans_json_marks_the_runs_of_sequential_cells() -> None:
+    runs = plan_json(compile_dict(SUITE))["runs"]
+    assert runs[0]["sequential"] == {"min": 3, "max": 20}
+    assert "sequential" not in next(r for r in runs if r["scenario"] == "refund")
