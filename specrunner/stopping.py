@@ -77,16 +77,17 @@ class RatioTest:
 
     @classmethod
     def of(cls, pass_rate: float, confidence: float) -> RatioTest:
-        odds = pass_rate / (1 - pass_rate)
-        high = ODDS_FACTOR * odds / (1 + ODDS_FACTOR * odds)
-        low = odds / ODDS_FACTOR / (1 + odds / ODDS_FACTOR)
+        k, odds = ODDS_FACTOR, pass_rate / (1 - pass_rate)
         alpha = 1 - confidence
+        # ln(p_hi/p_lo) = ln(1 + (k²-1)/(1 + k·odds)) and ln((1-p_hi)/(1-p_lo)) =
+        # -ln(1 + (k²-1)·odds/(k + odds)), written so that a rate near 0 or 1 keeps them
+        # finite (1 - p_hi would round to 0).
         return cls(
             confidence=confidence,
-            low=low,
-            high=high,
-            step_pass=math.log(high / low),
-            step_other=math.log((1 - high) / (1 - low)),
+            low=odds / (k + odds),
+            high=k * odds / (1 + k * odds),
+            step_pass=math.log1p((k * k - 1) / (1 + k * odds)),
+            step_other=-math.log1p((k * k - 1) * odds / (k + odds)),
             upper=math.log(1 / alpha),
             lower=math.log(alpha),
         )

@@ -127,6 +127,14 @@ def test_the_statistical_test_of_90_percent() -> None:
     assert decided is not None and not decided.met
 
 
+def test_rates_near_0_and_1_keep_the_test_finite() -> None:
+    """(hypothesis found 0.9999999999999999, whose 1 - p_hi rounds to 0.)"""
+    for rate in (0.9999999999999999, 1e-300, 5e-324, 0.5):
+        test = RatioTest.of(rate, 0.95)
+        assert test.step_pass >= 0 and test.step_other <= 0, rate
+    assert StopRule.of(1, 20, 0.9999999999999999, confidence=0.95).to_decide(0, 0) == 1
+
+
 def test_a_confidence_counts_for_a_pass_rate_between_0_and_1_only() -> None:
     assert StopRule.of(1, 20, 1.0, confidence=0.95).test is None
     assert StopRule.of(1, 20, 0.0, confidence=0.95).test is None
