@@ -21,6 +21,7 @@ from specrunner.plan_view import (
     grouped,
     payload_lines,
     prose,
+    repeats_text,
     runs_sentence,
     scenario_id,
     sentences,
@@ -105,7 +106,8 @@ def dry_run_text(dry: DryRun, width: int | None = DEFAULT_WIDTH) -> str:
 
 def _scenario_line(plan: Plan, scenario: PlannedScenario) -> str:
     tags = f", tags [{', '.join(scenario.tags)}]" if scenario.tags else ""
-    return f"{scenario.name}  (scenario {scenario_id(plan, scenario)}{tags})"
+    sequential = "" if scenario.repeat_min is None else f", {repeats_text(scenario)}"
+    return f"{scenario.name}  (scenario {scenario_id(plan, scenario)}{tags}{sequential})"
 
 
 def _run_lines(

@@ -42,6 +42,12 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "room": run.room,
             "timeout": run.timeout,
             "publish_data_message": run.shown_payload,
+            # A run of a sequential cell is sent only if its cell still needs it.
+            **(
+                {}
+                if run.sequence is None
+                else {"sequential": {"min": run.sequence.min, "max": run.sequence.max}}
+            ),
         }
         for run in plan.runs
     ]
@@ -129,7 +135,7 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
         lines += prose(
             plan,
             f"{count(len(runs), 'run')}: {count(len(scenario.cells), 'cell')} x "
-            f"{count(scenario.repeat, 'repeat')}"
+            f"{repeats_text(scenario)}"
             + ("" if len(runs) == len(scenario.cells) * scenario.repeat else " before selection"),
             width,
             indent="  ",
@@ -246,3 +252,10 @@ def _env_state(name: str, spec: RoomSpec) -> str:
     if name in spec.missing_env:
         return "not set"
     return "not set, optional" if name in spec.optional_unset else "set"
+
+
+def repeats_text(scenario: PlannedScenario) -> str:
+    """`3 repeats`; for a sequential scenario `3..20 repeats, sent in order until decided`."""
+    if scenario.repeat_min is None:
+        return count(scenario.repeat, "repeat")
+    return f"{scenario.repeat_min}..{scenario.repeat} repeats, sent in order until decided"

@@ -138,8 +138,9 @@ def fingerprint(plan: Plan) -> dict[str, str]:
 
     `agent`; `scenarios`: each run's scenario id and timeout; `rooms`: the kind and
     capacity of each room source the runs use, and each run's room; `payloads`: each run's
-    shown payload (secrets masked); `expectations`: each scenario's expect rule and repeat
-    count. No secret is hashed: values read from `env` are hashed as `***`.
+    shown payload (secrets masked); `expectations`: each scenario's expect rule and
+    repeat count (and least repeat, when sequential). No secret is hashed: values read
+    from `env` are hashed as `***`.
     """
     return {name: _digest(value) for name, value in fingerprint_parts(plan).items()}
 
@@ -172,6 +173,8 @@ def fingerprint_parts(plan: Plan) -> dict[str, Any]:
                 "id": _shown(scenario.id, hidden),
                 "expect": scenario.expect.as_json(),
                 "repeat": scenario.repeat,
+                # (Only where set, so that the journals of earlier versions still match.)
+                **({} if scenario.repeat_min is None else {"repeat_min": scenario.repeat_min}),
             }
             for scenario in plan.scenarios
         ],

@@ -36,6 +36,7 @@ from specrunner.suite.settings import (
     Setting,
     cells_of,
     expectation_of,
+    repeat_of,
     timeout_of,
     value_of,
 )
@@ -386,7 +387,7 @@ class _Compiler:
             )
             name = f"scenario-#{index + 1}"  # unique, so that no second error follows
         tags = tuple(value_of(setting("tags"), []))
-        repeat = int(value_of(setting("repeat"), 1))
+        repeat, repeat_min = repeat_of(setting("repeat"), self.fail)
         spoiled = self.options.spoiled.settings_of(index)  # each checked once it is valid
         room = (
             None
@@ -399,7 +400,13 @@ class _Compiler:
         expect = (
             Expectation()
             if "expect" in spoiled
-            else expectation_of(setting("expect"), repeat, name, self.fail)
+            else expectation_of(
+                [(layer["expect"], (*at, "expect")) for layer, at in layers if "expect" in layer],
+                repeat,
+                repeat_min is not None,
+                (path, name),
+                self.fail,
+            )
         )
         cells = cells_of(
             setting("matrix"),
@@ -422,6 +429,7 @@ class _Compiler:
             cells=tuple(cells),
             expect=expect,
             timeout=timeout,
+            repeat_min=repeat_min,
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
         return ScenarioDraft(planned, path, payload, prefixes, secret_id=secret_id)
