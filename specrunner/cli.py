@@ -23,19 +23,22 @@ _SELECTION_HELP = {
     "tag": "Only scenarios with this tag. Repeatable (any of).",
     "scenario": "Only this scenario, by name or id. Repeatable (any of).",
     "shard": "Only the runs of shard I of N, split by run key (for example 2/4).",
-    "max_runs": "The most runs (cells x repeat) the suite may plan (default 100000).",
+    "max_runs": "The most runs the plan may hold, after --tag, --scenario and --shard; a "
+    "plan of more is refused and nothing is sent (default 100000).",
 }
 
 
-def _max_runs_option(command: Callable[..., Any]) -> Callable[..., Any]:
+def _max_runs_option(
+    help_text: str = _SELECTION_HELP["max_runs"],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--max-runs",
         "max_runs",
         metavar="N",
         type=click.IntRange(min=1),
         default=None,
-        help=_SELECTION_HELP["max_runs"],
-    )(command)
+        help=help_text,
+    )
 
 
 def _wide_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -214,7 +217,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--shard", metavar="I/N", callback=_check_shard, help=_SELECTION_HELP["shard"]
         ),
-        _max_runs_option,
+        _max_runs_option(),
     ]
     names: list[str] = []
 
@@ -260,7 +263,7 @@ def _no_last_collection() -> None:
 
 @main.command()
 @click.argument("suites", nargs=-1, required=True, metavar="SUITE...")
-@_max_runs_option
+@_max_runs_option("The most runs the suite may plan in each environment (default 100000).")
 def validate(suites: tuple[str, ...], max_runs: int | None) -> None:
     """Check suites: YAML, schema, templates, rooms and selection of every environment.
 
@@ -367,6 +370,14 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
     is_flag=True,
     help="With --dry-run: never wrap, each payload on one line however long.",
 )
+@click.option(
+    "-y",
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Never ask before sending. On a terminal, a run that may make more than 100 calls "
+    "or 50 hours of call time asks first.",
+)
 @_output_option("a report")
 @_baseline_options("the run's report")
 @_history_options("record the run in the history (nor draw the charts that need it)")
@@ -383,6 +394,7 @@ def run(
     on_interrupt: str,
     dry_run: bool,
     wide: bool,
+    assume_yes: bool,
     outputs: tuple[str, ...],
     baseline: str | None,
     alpha: float | None,
@@ -394,13 +406,16 @@ def run(
     Every run is recorded in .specrunner/runs/RUN_ID/ (journal and results.json), so that
     `--resume RUN_DIR` can continue it. The first Ctrl-C (or SIGTERM) stops sending, lets
     a submission in flight finish and leaves live runs running (or ends them, with
-    --on-interrupt end); a second stops at once. Exit code 0 when every cell meets its
-    `expect` rule (and, with --baseline, none regressed), 1 when one does not, 2 for an
-    invalid suite, option or baseline, 3 when Cekura or a room source stopped the run, 130
-    when interrupted. A run that got to its end is recorded in the history (see
-    `specrunner history`).
+    --on-interrupt end); a second stops at once. On a terminal, a run that may make more
+    than 100 calls or 50 hours of call time asks before it sends anything (not with --yes
+    or --emulator). Exit code 0 when every cell meets its `expect` rule (and, with
+    --baseline, none regressed), 1 when one does not, 2 for an invalid suite, option or
+    baseline, 3 when Cekura or a room source stopped the run, 130 when interrupted or not
+    confirmed. A run that got to its end is recorded in the history (see `specrunner
+    history`).
     """
     from specrunner.app import running  # each command loads its own use case
+    from specrunner.asking import terminal_question
 
     if (suite is None) == (resume is None):
         raise click.UsageError("give either SUITE or --resume RUN_DIR")
@@ -438,6 +453,7 @@ def run(
             sys.stderr,
             interactive=sys.stderr.isatty(),
             width=_text_width(wide),
+            ask=None if assume_yes else terminal_question(sys.stdin, sys.stderr),
         )
 
     _finish(action)

@@ -2,9 +2,10 @@
 
 For each run: its key and repeat, its room source (nothing is leased), its timeout, its
 cell's expect rule and the publish_data_message it would send, masked as `specrunner plan`
-masks it and wrapped to the width as the plan is. Then the counts, the most call time the
-runs can take, the room sources, and each secret the run reads with whether it is set:
-the names only, never a value. There is no verdict: nothing ran.
+masks it and wrapped to the width as the plan is. Then the counts, the calls and the most
+call time they can take (`specrunner.spend`), the room sources, and each secret the run
+reads with whether it is set: the names only, never a value. There is no verdict:
+nothing ran.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from specrunner.plan_view import (
     grouped,
     payload_lines,
     prose,
+    repeats_text,
     runs_sentence,
     scenario_id,
     sentences,
@@ -27,6 +29,7 @@ from specrunner.plan_view import (
     suite_heading,
     summary,
 )
+from specrunner.spend import Spend
 from specrunner.suite.duration import format_duration
 from specrunner.text import visible
 from specrunner.wrapping import DEFAULT_WIDTH, MIN_COLUMN, field_pieces, hanging
@@ -71,22 +74,12 @@ class DryRun:
     def missing(self) -> tuple[SecretNeed, ...]:
         return tuple(need for need in self.needs if need.state is SecretState.MISSING)
 
-    @property
-    def call_time(self) -> float:
-        """Seconds of calls at most: a run's call is ended at its timeout."""
-        return sum(run.timeout for run in self.plan.runs)
-
 
 def dry_run_text(dry: DryRun, width: int | None = DEFAULT_WIDTH) -> str:
     plan = dry.plan
     lines = suite_heading(plan, "Dry run of", width, end=": nothing is leased or sent.")
     lines += sentences(plan, f"{runs_sentence(plan)}, at most {dry.concurrency} at once.", width)
-    lines += sentences(
-        plan,
-        f"Call time: at most {format_duration(dry.call_time)} in all (an upper bound: the "
-        "sum of the runs' timeouts; calls usually end well before them).",
-        width,
-    )
+    lines += sentences(plan, Spend.of(plan.runs).sentence(), width)
     lines += sentences(
         plan,
         "Each run below: its key, repeat, room source, timeout and its cell's expect rule, "
@@ -113,7 +106,8 @@ def dry_run_text(dry: DryRun, width: int | None = DEFAULT_WIDTH) -> str:
 
 def _scenario_line(plan: Plan, scenario: PlannedScenario) -> str:
     tags = f", tags [{', '.join(scenario.tags)}]" if scenario.tags else ""
-    return f"{scenario.name}  (scenario {scenario_id(plan, scenario)}{tags})"
+    sequential = "" if scenario.repeat_min is None else f", {repeats_text(scenario)}"
+    return f"{scenario.name}  (scenario {scenario_id(plan, scenario)}{tags}{sequential})"
 
 
 def _run_lines(

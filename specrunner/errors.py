@@ -57,3 +57,10 @@ class RemoteError(SpecrunnerError):
     """The remote side stopped the run: bad credentials, unreachable, refused."""
 
     exit_code = ExitCode.REMOTE
+
+
+class NotConfirmed(SpecrunnerError):
+    """Asked whether to send a run that may spend much, the user did not say yes: nothing
+    was sent. Exit 130, as for Ctrl-C: the user stopped it (1 would say a cell failed)."""
+
+    exit_code = ExitCode.INTERRUPTED

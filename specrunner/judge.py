@@ -10,10 +10,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from specrunner.report.records import OutcomeName
+from specrunner.stopping import met
 
 # Typed as the report's outcome names, so that the views can index a report's outcome
 # counts by them.
-OUTCOMES: tuple[OutcomeName, ...] = ("passed", "failed", "error", "unknown", "not_run")
+OUTCOMES: tuple[OutcomeName, ...] = (
+    "passed",
+    "failed",
+    "error",
+    "unknown",
+    "not_run",
+    "not_needed",
+)
 Z95 = 1.959963984540054
 
 
@@ -47,10 +55,7 @@ class Rule:
     min_passes: int | None = None
 
     def met(self, passes: int, runs: int) -> bool:
-        if self.min_passes is not None:
-            return passes >= self.min_passes
-        needed = (self.pass_rate if self.pass_rate is not None else 1.0) * runs
-        return passes >= needed - 1e-9
+        return met(passes, runs, self.pass_rate, self.min_passes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,8 @@ class CellCounts:
 
     @property
     def runs(self) -> int:
-        return sum(self.outcomes.values())
+        """The runs that count: all but those a sequential cell did not need."""
+        return sum(n for outcome, n in self.outcomes.items() if outcome != "not_needed")
 
     @property
     def passes(self) -> int:

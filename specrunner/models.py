@@ -18,6 +18,8 @@ class Outcome(StrEnum):
     ERROR = "error"
     UNKNOWN = "unknown"
     NOT_RUN = "not_run"
+    NOT_NEEDED = "not_needed"
+    """Never sent: its sequential cell was decided without it (not a failure)."""
 
 
 class RoomSourceKind(StrEnum):
@@ -52,16 +54,26 @@ class Expectation:
 
     pass_rate: float | None = 1.0
     min_passes: int | None = None
+    confidence: float | None = None
+    """A sequential cell may stop once its pass rate is decided at this confidence."""
 
     def describe(self) -> str:
-        if self.min_passes is not None:
-            return f"min_passes {self.min_passes}"
-        return f"pass_rate {self.pass_rate:g}"
+        rule = (
+            f"min_passes {self.min_passes}"
+            if self.min_passes is not None
+            else f"pass_rate {self.pass_rate:g}"
+        )
+        return rule if self.confidence is None else f"{rule}, confidence {self.confidence:g}"
 
     def as_json(self) -> dict[str, Any]:
-        if self.min_passes is not None:
-            return {"min_passes": self.min_passes}
-        return {"pass_rate": self.pass_rate}
+        rule: dict[str, Any] = (
+            {"min_passes": self.min_passes}
+            if self.min_passes is not None
+            else {"pass_rate": self.pass_rate}
+        )
+        if self.confidence is not None:
+            rule["confidence"] = self.confidence
+        return rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +114,25 @@ class PlannedScenario:
     tags: tuple[str, ...]
     room: str
     repeat: int
+    """Runs per cell: all of them, or for a sequential scenario the most (`max`)."""
     cells: tuple[Mapping[str, Any], ...]
     expect: Expectation
     timeout: float
+    repeat_min: int | None = None
+    """For a sequential scenario (`repeat: {min, max}`), the runs each cell always gets;
+    None when every repeat runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialCell:
+    """A sequential cell, shared by its planned runs: they are sent in repeat order, and
+    only while the verdict is open (specrunner.stopping)."""
+
+    cell: str
+    """Names the cell among the plan's: its runs' shared key prefix."""
+    min: int
+    max: int
+    expect: Expectation
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +148,8 @@ class PlannedRun:
     publish_data_message: Any
     shown_payload: Any
     """`publish_data_message` with secrets masked: what specrunner may print or write."""
+    sequence: SequentialCell | None = None
+    """Its cell, when the cell is sequential; None when every repeat runs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from specrunner.masking import MASK
 from specrunner.models import Plan, PlannedRun, PlannedScenario, RoomSpec
+from specrunner.spend import Spend
 from specrunner.suite.duration import format_duration
 from specrunner.suite.matrix import cell_label
 from specrunner.text import visible
@@ -41,6 +42,12 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "room": run.room,
             "timeout": run.timeout,
             "publish_data_message": run.shown_payload,
+            # A run of a sequential cell is sent only if its cell still needs it.
+            **(
+                {}
+                if run.sequence is None
+                else {"sequential": {"min": run.sequence.min, "max": run.sequence.max}}
+            ),
         }
         for run in plan.runs
     ]
@@ -70,13 +77,17 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def summary(plan: Plan) -> dict[str, Any]:
-    """Counts of the plan: runs, scenarios, cells, the suite's runs, by scenario and room."""
+    """Counts of the plan: runs, scenarios, cells, the suite's runs, what the runs may
+    spend (calls, and seconds of call time at most), by scenario and room."""
     cells = {(run.scenario, id(run.cell)) for run in plan.runs}  # runs share their cell
+    spend = Spend.of(plan.runs)
     return {
         "runs": len(plan.runs),
         "scenarios": len({run.scenario for run in plan.runs}),
         "cells": len(cells),
         "total_runs": plan.total_runs,
+        "calls": spend.calls,
+        "call_time_max_seconds": spend.call_seconds,
         "by_scenario": dict(Counter(run.scenario for run in plan.runs)),
         "by_room": dict(Counter(run.room for run in plan.runs)),
     }
@@ -108,6 +119,7 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
     counts = summary(plan)
     lines = suite_heading(plan, "Suite", width)
     lines += prose(plan, runs_sentence(plan), width, indent="")
+    lines += sentences(plan, Spend.of(plan.runs).sentence(), width)
     for scenario, cells in grouped(plan):
         runs = [run for cell_runs in cells for run in cell_runs]
         tags = f", tags [{', '.join(scenario.tags)}]" if scenario.tags else ""
@@ -123,7 +135,7 @@ def plan_text(plan: Plan, width: int | None = DEFAULT_WIDTH) -> str:
         lines += prose(
             plan,
             f"{count(len(runs), 'run')}: {count(len(scenario.cells), 'cell')} x "
-            f"{count(scenario.repeat, 'repeat')}"
+            f"{repeats_text(scenario)}"
             + ("" if len(runs) == len(scenario.cells) * scenario.repeat else " before selection"),
             width,
             indent="  ",
@@ -240,3 +252,10 @@ def _env_state(name: str, spec: RoomSpec) -> str:
     if name in spec.missing_env:
         return "not set"
     return "not set, optional" if name in spec.optional_unset else "set"
+
+
+def repeats_text(scenario: PlannedScenario) -> str:
+    """`3 repeats`; for a sequential scenario `3..20 repeats, sent in order until decided`."""
+    if scenario.repeat_min is None:
+        return count(scenario.repeat, "repeat")
+    return f"{scenario.repeat_min}..{scenario.repeat} repeats, sent in order until decided"

@@ -189,6 +189,11 @@ def _any_of(compiler: _Compiler, options: Any, _: Mapping[str, Any]) -> Check:
     return lambda value: any(test(value) for test in tests)
 
 
+def _not(compiler: _Compiler, option: Any, _: Mapping[str, Any]) -> Check:
+    test = compiler.compile(option)
+    return lambda value: not test(value)
+
+
 _KEYWORDS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | None]] = {
     "type": _type,
     "$ref": lambda compiler, target, schema: compiler.ref(target, schema),
@@ -207,4 +212,5 @@ _KEYWORDS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | No
     "const": _const,
     "enum": _enum,
     "anyOf": _any_of,
+    "not": _not,
 }

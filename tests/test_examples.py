@@ -86,6 +86,29 @@ def test_starter_suite_validates_and_plans() -> None:
     assert len(plans[None].runs) == 2
 
 
+def test_the_starters_commented_sequential_scenario_works_uncommented(tmp_path: Path) -> None:
+    text = STARTER.read_text(encoding="utf-8")
+    block = text[text.index("  # - id: 2") :]
+    lines = [line.replace("  # ", "  ", 1) for line in block.splitlines()]
+    path = tmp_path / "smoke.yaml"
+    path.write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
+    plan = planning.plan(PlanRequest(suite=str(path)), environ={})
+    (scenario,) = [s for s in plan.scenarios if s.name == "order-flow"]
+    assert (scenario.repeat_min, scenario.repeat) == (3, 20)
+    assert scenario.expect.confidence == 0.95
+    assert sum(run.scenario == "order-flow" for run in plan.runs) == 20
+
+
+def test_the_adaptive_spec_is_sequential_with_a_confidence_from_its_defaults() -> None:
+    plan = planning.plan(PlanRequest(suite=str(REPO / "specs" / "adaptive.yaml")), environ={})
+    by_name = {s.name: s for s in plan.scenarios}
+    assert by_name["order-happy-path"].expect.confidence == 0.95
+    assert by_name["refund-request"].expect.confidence == 0.95
+    assert by_name["refund-request"].expect.pass_rate == 0.7
+    assert by_name["cancel-order"].expect.confidence is None  # a count: decided exactly
+    assert all(run.sequence is not None for run in plan.runs)
+
+
 # ---- what the examples say about themselves ----------------------------------------------
 
 

@@ -15,7 +15,7 @@ from specrunner.app.planning import PlanRequest, plan
 from specrunner.cli import main
 from specrunner.errors import UsageError
 from specrunner.suite.matrix import TooManyCells, cell_bound, expand_cells
-from specrunner.suite.settings import DEFAULT_MAX_RUNS
+from specrunner.suite.size import DEFAULT_MAX_RUNS
 
 HEAD = """\
 version: 1
@@ -34,15 +34,17 @@ HUGE = (
     + "".join(f"      {name}: [1, 2, 3, 4, 5]\n" for name in "abcdefghi")
 )
 HUGE_MESSAGE = (
-    "suite.yaml:10:5: this scenario plans 1,953,125,000 runs (cells x repeat); "
-    "a suite may plan at most 100,000 (raise it with --max-runs)"
+    "suite.yaml:12:7: scenario 'huge' makes up to 1,953,125 cells, more than the 100,000 "
+    "a scenario may make: trim its matrix, or raise --max-runs"
 )
+NARROW = "narrow the selection (--tag, --scenario, --shard) or raise --max-runs"
 
 
-def scenario(name: str, repeat: int, values: int, extra: str = "") -> str:
+def scenario(name: str, repeat: int, values: int, extra: str = "", tags: str = "") -> str:
     listed = ", ".join(str(n) for n in range(values))
+    tagged = f"    tags: [{tags}]\n" if tags else ""
     return (
-        f"  - id: 30\n    name: {name}\n    repeat: {repeat}\n"
+        f"  - id: 30\n    name: {name}\n{tagged}    repeat: {repeat}\n"
         f"    matrix:\n      n: [{listed}]\n{extra}"
     )
 
@@ -51,12 +53,18 @@ def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), prog_name="specrunner", catch_exceptions=False)
 
 
-def test_a_nine_variable_matrix_times_1000_is_refused_at_once_at_its_repeat() -> None:
+def test_a_nine_variable_matrix_is_refused_at_once_at_its_matrix() -> None:
     started = time.perf_counter()
     errors = suite_errors(HUGE)
     elapsed = time.perf_counter() - started
     assert errors == [HUGE_MESSAGE]
     assert elapsed < 5.0
+
+
+def test_no_count_of_shards_lets_it_through() -> None:
+    started = time.perf_counter()
+    assert suite_errors(HUGE, shard=(1, 999_999_999)) == [HUGE_MESSAGE]
+    assert time.perf_counter() - started < 5.0
 
 
 def test_validate_refuses_it_at_once_too(tmp_path: Path) -> None:
@@ -65,37 +73,115 @@ def test_validate_refuses_it_at_once_too(tmp_path: Path) -> None:
     result = cli("validate", str(path))
     elapsed = time.perf_counter() - started
     assert result.exit_code == 2
-    assert "this scenario plans 1,953,125,000 runs (cells x repeat)" in result.output
+    assert "scenario 'huge' makes up to 1,953,125 cells" in result.output
     assert elapsed < 5.0
+
+
+def test_a_huge_repeat_is_refused_at_its_repeat_before_any_run_is_made() -> None:
+    # 16,200 cells x 1000 repeats: the cells are made, the 16,200,000 runs are not.
+    text = HEAD + scenario("wide", 1000, 90, "      m: [" + ", ".join(map(str, range(180))) + "]\n")
+    started = time.perf_counter()
+    assert suite_errors(text) == [
+        "suite.yaml:10:5: this scenario plans 16,200,000 runs (cells x repeat), more than "
+        f"the 100,000 --max-runs allows (its default): {NARROW}"
+    ]
+    assert time.perf_counter() - started < 5.0
 
 
 def test_the_error_points_at_the_matrix_without_a_repeat() -> None:
     text = HEAD + scenario("wide", 1, 10).replace("    repeat: 1\n", "")
     assert suite_errors(text, max_runs=9) == [
-        "suite.yaml:10:5: this scenario plans 10 runs (cells x repeat); "
-        "a suite may plan at most 9 (raise it with --max-runs)"
+        "suite.yaml:10:5: this scenario plans 10 runs (cells x repeat), more than the 9 "
+        f"--max-runs allows: {NARROW}"
     ]
 
 
-def test_includes_and_excludes_make_it_an_upper_bound() -> None:
+def test_includes_and_excludes_are_counted_exactly() -> None:
     extra = "    include:\n      - {n: 99}\n    exclude:\n      - {n: 0}\n"
     text = HEAD + scenario("bounded", 2, 5, extra)
-    errors = suite_errors(text, max_runs=11)
-    assert errors == [
-        "suite.yaml:10:5: this scenario plans up to 12 runs (cells x repeat); "
-        "a suite may plan at most 11 (raise it with --max-runs)"
+    assert len(compile_text(text, max_runs=10).runs) == 10  # 4 + 1 cells, x 2
+    assert suite_errors(text, max_runs=9) == [
+        "suite.yaml:10:5: this scenario plans 10 runs (cells x repeat), more than the 9 "
+        f"--max-runs allows: {NARROW}"
     ]
-    assert len(compile_text(text, max_runs=12).runs) == 10  # 4 + 1 cells, x 2
 
 
-def test_the_suite_total_counts_every_scenario() -> None:
+def test_the_total_counts_every_selected_scenario() -> None:
     text = HEAD + scenario("first", 10, 6) + scenario("second", 10, 5).replace("30", "31")
     errors = suite_errors(text, max_runs=100)
     assert errors == [
-        "suite.yaml:15:5: with this scenario the suite plans up to 110 runs (cells x repeat, "
-        "all scenarios); a suite may plan at most 100 (raise it with --max-runs)"
+        "suite.yaml:15:5: with this scenario, the suite plans 110 runs (cells x repeat, "
+        f"all scenarios), more than the 100 --max-runs allows: {NARROW}"
     ]
     assert len(compile_text(text, max_runs=110).runs) == 110
+    third = scenario("third", 10, 4).replace("30", "32")
+    assert suite_errors(text + third, max_runs=100) == [
+        "suite.yaml:15:5: with this scenario, the suite plans 150 runs (cells x repeat, "
+        f"all scenarios), more than the 100 --max-runs allows: {NARROW}"
+    ]
+
+
+def test_the_cap_counts_the_runs_the_selection_keeps() -> None:
+    text = (
+        HEAD
+        + scenario("big", 1000, 200, tags="nightly")
+        + scenario("smoke", 2, 2, tags="smoke").replace("30", "31")
+        + scenario("more", 3, 2, tags="smoke").replace("30", "32")
+    )
+    # 200,000 runs in the suite, over the default: only the selected ones count.
+    planned = compile_text(text, tags=("smoke",), max_runs=10)
+    assert (len(planned.runs), planned.total_runs) == (10, 200_010)
+    assert suite_errors(text, tags=("smoke",), max_runs=9) == [
+        "suite.yaml:23:5: with this scenario, the selected scenarios plan 10 runs "
+        f"(cells x repeat), more than the 9 --max-runs allows: {NARROW}"
+    ]
+    assert suite_errors(text, scenarios=("big",))[0].endswith(
+        "this scenario plans 200,000 runs (cells x repeat), more than the 100,000 "
+        f"--max-runs allows (its default): {NARROW}"
+    )
+
+
+def test_a_broken_suite_with_a_selection_shows_its_problems_not_a_count() -> None:
+    # With a problem found, the selection is not applied: the count of every scenario
+    # would not be what the selection plans, so it is not reported.
+    broken = "    expect: {min_passes: 3}\n"
+    text = HEAD + scenario("big", 1000, 200, tags="nightly")
+    text += scenario("smoke", 2, 2, broken, tags="smoke").replace("30", "31")
+    errors = suite_errors(text, tags=("smoke",), max_runs=10)
+    assert len(errors) == 1 and "min_passes 3 is more than the 2 runs" in errors[0]
+    unselected = suite_errors(text, max_runs=10)  # no selection: both are real
+    assert len(unselected) == 2 and "this scenario plans 200,000 runs" in unselected[0]
+
+
+def test_a_low_cap_refuses_no_matrix_it_does_not_run() -> None:
+    # A matrix of 50,000 cells is made even when its scenario is not selected (to check
+    # run keys): a cap of 5 runs does not make it an error, 100,000 cells still would.
+    text = HEAD + scenario("wide", 1, 50_000, tags="wide")
+    text += scenario("smoke", 1, 5, tags="smoke").replace("30", "31")
+    assert len(compile_text(text, tags=("smoke",), max_runs=5).runs) == 5
+
+
+def test_with_shards_the_selection_may_plan_n_per_shard_and_each_shard_at_most_n() -> None:
+    text = HEAD + scenario("s", 10, 10)  # 100 runs
+    shards = [compile_text(text, shard=(i, 4), max_runs=40) for i in (1, 2, 3, 4)]
+    sizes = sorted(len(p.runs) for p in shards)
+    assert sum(sizes) == 100
+    # Over 4 shards, 100 runs need at least 25 per shard: some shard is over 24.
+    assert suite_errors(text, shard=(1, 4), max_runs=24) == [
+        "suite.yaml:10:5: this scenario plans 100 runs (cells x repeat), more than the 96 "
+        f"--max-runs allows over 4 shards (24 each): {NARROW}"
+    ]
+    # Under N x S, each shard is still held to N exactly, once its runs are made.
+    largest, index = max((len(p.runs), i) for i, p in enumerate(shards, 1))
+    assert largest > 25  # (the keys of this suite split unevenly)
+    with pytest.raises(UsageError) as caught:
+        compile_text(text, shard=(index, 4), max_runs=largest - 1)
+    assert str(caught.value) == (
+        f"--shard {index}/4 plans {largest} runs, more than the {largest - 1} --max-runs "
+        "allows: cut the plan into more shards, narrow the selection (--tag, --scenario) "
+        "or raise --max-runs"
+    )
+    assert len(compile_text(text, shard=(index, 4), max_runs=largest).runs) == largest
 
 
 def test_a_suite_just_under_the_default_cap_plans() -> None:
@@ -107,8 +193,8 @@ def test_a_suite_just_under_the_default_cap_plans() -> None:
     assert time.perf_counter() - started < 60
     over = HEAD + scenario("full", 1000, 100, "    include:\n      - {n: 100}\n")
     assert suite_errors(over)[0].endswith(
-        "this scenario plans up to 101,000 runs (cells x repeat); "
-        "a suite may plan at most 100,000 (raise it with --max-runs)"
+        "this scenario plans 101,000 runs (cells x repeat), more than the 100,000 "
+        f"--max-runs allows (its default): {NARROW}"
     )
 
 
@@ -162,15 +248,18 @@ def big_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     ids=["validate", "plan", "run"],
 )
 def test_max_runs_raises_the_cap_on_the_command_line(big_suite: str, args: list[str]) -> None:
+    advice = (
+        "lower a repeat, trim a matrix, or raise --max-runs" if args[0] == "validate" else NARROW
+    )
     refused = cli(args[0], big_suite, *args[1:])
     assert refused.exit_code == 2
     assert (
-        "big.yaml:10:5: this scenario plans 200,000 runs (cells x repeat); "
-        "a suite may plan at most 100,000 (raise it with --max-runs)"
+        "big.yaml:10:5: this scenario plans 200,000 runs (cells x repeat), more than the "
+        f"100,000 --max-runs allows (its default): {advice}"
     ) in refused.output
     lower = cli(args[0], big_suite, *args[1:], "--max-runs", "199999")
     assert lower.exit_code == 2
-    assert "a suite may plan at most 199,999" in lower.output
+    assert "more than the 199,999 --max-runs allows:" in lower.output
     if args[0] == "run":
         return  # a dry run of 200,000 runs takes too long for a unit test
     allowed = cli(args[0], big_suite, *args[1:], "--max-runs", "200000")
@@ -187,7 +276,7 @@ def test_run_dry_run_plans_with_a_raised_cap(
     write_suite(tmp_path, HEAD + scenario("s", 3, 4), "small.yaml")
     refused = cli("run", "small.yaml", "--dry-run", "--max-runs", "11")
     assert refused.exit_code == 2
-    assert "this scenario plans 12 runs (cells x repeat)" in refused.output
+    assert "this scenario plans 12 runs (cells x repeat), more than the 11" in refused.output
     result = cli("run", "small.yaml", "--dry-run", "--max-runs", "12")
     assert result.exit_code == 0, result.output
     assert "12 runs in 4 cells of 1 scenario" in result.output

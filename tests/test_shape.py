@@ -88,6 +88,9 @@ def test_fast_and_jsonschema_agree_on_any_mutation(data: st.DataObject) -> None:
         ({"minimum": 0}, "not a number", True),
         ({"additionalProperties": False, "properties": {"a": {}}}, {"b": 1}, False),
         ({"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}, [1, "x"], False),
+        ({"not": {"required": ["a", "b"]}}, {"a": 1, "b": 2}, False),
+        ({"not": {"required": ["a", "b"]}}, {"a": 1}, True),
+        ({"not": {"required": ["a"]}}, "not an object", False),
     ],
 )
 def test_keywords_mean_what_jsonschema_says(

@@ -127,7 +127,7 @@ def test_wrong_type_says_what_was_expected_and_what_was_given() -> None:
     errors = schema_errors(MINIMAL + '    repeat: "3"\n')
     assert errors == [
         "suite.yaml:10:13: scenarios[0].repeat: expected an integer from 1 to "
-        "1000, got the string '3'"
+        "1000 or a mapping, got the string '3'"
     ]
 
 
@@ -216,7 +216,34 @@ def test_expect_empty_lists_the_rules() -> None:
     errors = schema_errors(MINIMAL + "    expect: {}\n")
     assert errors == [
         "suite.yaml:10:13: scenarios[0].expect: must not be empty; set one of: "
-        "pass_rate, min_passes"
+        "pass_rate, min_passes, confidence"
+    ]
+
+
+def test_sequential_repeat_and_confidence_are_checked() -> None:
+    assert schema_errors(MINIMAL + "    repeat: {min: 3, max: 20}\n") == []
+    assert schema_errors(MINIMAL + "    repeat: {max: 20}\n    expect: {confidence: 0.9}\n") == []
+    assert schema_errors(MINIMAL + "    repeat: {min: 3}\n") == [
+        "suite.yaml:10:13: scenarios[0].repeat: missing required key 'max' (The most runs "
+        "sent, 1..1000: the cell stops sooner once its verdict is decided)"
+    ]
+    assert schema_errors(MINIMAL + "    repeat: {min: 0, max: 20}\n") == [
+        "suite.yaml:10:19: scenarios[0].repeat.min: must be at least 1, got 0",
+    ]
+    assert schema_errors(MINIMAL + "    repeat: {min: 1, most: 3}\n") == [
+        "suite.yaml:10:22: unknown key 'most' in scenarios[0].repeat (expected one of: min, max)",
+    ]
+    assert schema_errors(MINIMAL + "    expect: {pass_rate: 0.9, confidence: 1}\n") == [
+        "suite.yaml:10:42: scenarios[0].expect.confidence: must be less than 1, got 1"
+    ]
+    assert schema_errors(MINIMAL + "    expect: {pass_rate: 0.9, confidence: 0.5}\n") == [
+        "suite.yaml:10:42: scenarios[0].expect.confidence: must be greater than 0.5, got 0.5"
+    ]
+    assert schema_errors(
+        MINIMAL + "    expect: {pass_rate: 0.5, min_passes: 1, confidence: 0.9}\n"
+    ) == [
+        "suite.yaml:10:13: scenarios[0].expect: takes only one of 'pass_rate' or "
+        "'min_passes' (got pass_rate, min_passes)"
     ]
 
 

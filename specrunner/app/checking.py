@@ -12,7 +12,7 @@ from specrunner.errors import Diagnostic, ExitCode, SuiteError, UsageError
 from specrunner.models import Plan
 from specrunner.suite.compile import CompileOptions, compile_plan, environment_names
 from specrunner.suite.load import Document, load_suite
-from specrunner.suite.settings import DEFAULT_MAX_RUNS
+from specrunner.suite.size import DEFAULT_MAX_RUNS
 from specrunner.suite.spoiled import Spoiled, spoiled_parts
 from specrunner.suite.validate import check_version, schema_problems
 
@@ -73,7 +73,7 @@ def validate(
     path: str, environ: Mapping[str, str] | None = None, *, max_runs: int | None = None
 ) -> Validated:
     """Everything `plan` checks, for every environment, without needing any secret;
-    `max_runs` caps the runs the suite may plan (None: the default, 100,000).
+    `max_runs` caps the runs the suite may plan in each (None: the default, 100,000).
 
     A problem found in some environments but not all says which (`in_environments`)."""
     limit = check_max_runs(max_runs)
@@ -84,7 +84,7 @@ def validate(
     runs: dict[str | None, int] = {}
     for name in names:
         options = CompileOptions(
-            environment=name, environ=environ, lenient_env=True, max_runs=limit
+            environment=name, environ=environ, lenient_env=True, max_runs=limit, selecting=False
         )
         try:
             runs[name] = len(compile_checked(checked, options).runs)
@@ -113,7 +113,8 @@ def in_environments(
 
 
 def check_max_runs(max_runs: int | None) -> int:
-    """The cap on a suite's runs: `max_runs`, or the default when None; at least 1."""
+    """The cap on the runs a plan may hold: `max_runs`, or the default when None; at least
+    1."""
     if max_runs is None:
         return DEFAULT_MAX_RUNS
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:

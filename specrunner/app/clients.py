@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -85,3 +86,17 @@ async def open_clients(
         finally:
             for source in sources.values():
                 await source.close()
+
+
+def check_clients(
+    rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], *, concurrency: int
+) -> None:
+    """Build the clients of `rooms` as a run does, then close them unused (no connection
+    is made): a configuration that cannot work (a URL specrunner may not call, a room
+    source's missing key) raises here, as it would stop the run."""
+
+    async def build() -> None:
+        async with open_clients(rooms, environ, concurrency=concurrency):
+            pass
+
+    asyncio.run(build())

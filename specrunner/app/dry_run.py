@@ -12,10 +12,9 @@ among the others; with `--emulator` the emulator supplies the keys it serves.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from specrunner.app.clients import open_clients
+from specrunner.app.clients import check_clients
 from specrunner.app.planning import PlanRequest
 from specrunner.dry_run_view import (
     CEKURA_API_KEY,
@@ -27,7 +26,7 @@ from specrunner.dry_run_view import (
     needs_by_name,
 )
 from specrunner.errors import ExitCode, UsageError
-from specrunner.models import Outcome, Plan, RoomConfig, RunRecord
+from specrunner.models import Outcome, Plan, RunRecord
 
 EMULATOR_SUPPLIES = frozenset(
     {
@@ -110,13 +109,8 @@ def _needs(plan: Plan, environ: Mapping[str, str], *, emulator: bool) -> tuple[S
 
 
 def _check_clients(plan: Plan, environ: Mapping[str, str], concurrency: int) -> None:
-    """Render the rooms of the plan's runs and build the clients as a run does, then close
-    them unused: a configuration that cannot work stops here, as it would stop the run."""
+    """Render the rooms of the plan's runs and build the clients as a run does: a
+    configuration that cannot work stops here, as it would stop the run."""
     used = sorted({run.room for run in plan.runs})
     rooms = {name: plan.rooms[name].render(environ) for name in used}
-    asyncio.run(_build(rooms, environ, concurrency))
-
-
-async def _build(rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], n: int) -> None:
-    async with open_clients(rooms, environ, concurrency=n):
-        pass
+    check_clients(rooms, environ, concurrency=concurrency)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from specrunner.diagnostic_view import count_line, error_label, render
-from specrunner.errors import ExitCode, SpecrunnerError, SuiteError
+from specrunner.errors import ExitCode, NotConfirmed, SpecrunnerError, SuiteError
 from specrunner.masking import MASK
 from specrunner.source_lines import SourceLines
 from specrunner.text import visible
@@ -62,6 +62,9 @@ def guard(
         code = action()
     except SuiteError as error:
         show_diagnostics(error, err, colour=colour, environ=environ)
+        return error.exit_code
+    except NotConfirmed as error:  # the user's answer, not an error
+        say(f"specrunner: {error}")
         return error.exit_code
     except SpecrunnerError as error:
         err(f"specrunner: {error_label(colour)} {visible(str(error))}")

@@ -29,7 +29,7 @@ class PlanRequest:
     scenarios: tuple[str, ...] = ()
     shard: str | None = None
     max_runs: int | None = None
-    """The cap on the runs the suite may plan; None: the default (100,000)."""
+    """The most runs the plan may hold, after the selection; None: the default (100,000)."""
 
     @classmethod
     def selection_fields(cls) -> tuple[str, ...]:

@@ -48,6 +48,8 @@ class Resumed:
     specrunner recorded one."""
     emulator: bool = False
     """Whether the run started with `--emulator`."""
+    unsent: frozenset[str] = frozenset()
+    """The keys of the runs the journal shows were never sent: what resuming may send."""
 
 
 def runs_folder(workdir: Path) -> Path:
@@ -108,7 +110,8 @@ def resume(path: str) -> Resumed:
             "directory that `specrunner run` printed"
         )
     try:
-        start: Mapping[str, Any] = replay(journal).start
+        replayed = replay(journal)
+        start: Mapping[str, Any] = replayed.start
         return Resumed(
             run_dir,
             PlanRequest.from_json(start["request"]),
@@ -116,6 +119,7 @@ def resume(path: str) -> Resumed:
             start.get("started_at"),
             start.get("fingerprint"),
             start.get("emulator") is True,
+            frozenset(key for key, state in replayed.runs.items() if state.unsent),
         )
     except JournalError:
         raise
@@ -134,8 +138,9 @@ def fingerprint(plan: Plan) -> dict[str, str]:
 
     `agent`; `scenarios`: each run's scenario id and timeout; `rooms`: the kind and
     capacity of each room source the runs use, and each run's room; `payloads`: each run's
-    shown payload (secrets masked); `expectations`: each scenario's expect rule and repeat
-    count. No secret is hashed: values read from `env` are hashed as `***`.
+    shown payload (secrets masked); `expectations`: each scenario's expect rule and
+    repeat count (and least repeat, when sequential). No secret is hashed: values read
+    from `env` are hashed as `***`.
     """
     return {name: _digest(value) for name, value in fingerprint_parts(plan).items()}
 
@@ -168,6 +173,8 @@ def fingerprint_parts(plan: Plan) -> dict[str, Any]:
                 "id": _shown(scenario.id, hidden),
                 "expect": scenario.expect.as_json(),
                 "repeat": scenario.repeat,
+                # (Only where set, so that the journals of earlier versions still match.)
+                **({} if scenario.repeat_min is None else {"repeat_min": scenario.repeat_min}),
             }
             for scenario in plan.scenarios
         ],

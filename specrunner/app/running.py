@@ -24,9 +24,10 @@ from typing import Any, TextIO
 from specrunner.app import dry_run as dry_runs
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
-from specrunner.app.clients import Clients, open_clients, run_environment
+from specrunner.app.clients import Clients, check_clients, open_clients, run_environment
 from specrunner.app.collecting import few_collections
 from specrunner.app.comparing import Baseline, baseline_for_plan
+from specrunner.app.confirming import Ask, confirm
 from specrunner.app.history import HistorySettings, keep, trend_of
 from specrunner.app.planning import PlanRequest, plan
 from specrunner.app.reports import now_iso, step_summary, verdict_code, write_run_report
@@ -39,7 +40,7 @@ from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
 from specrunner.history.entries import Source
 from specrunner.masking import SecretTracker
-from specrunner.models import Plan, RoomConfig, RunRecord, Snapshot
+from specrunner.models import Plan, PlannedRun, RoomConfig, RunRecord, Snapshot
 from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, check_alpha
 from specrunner.report.console import console_summary
@@ -137,10 +138,12 @@ def run_suite(
     *,
     interactive: bool = False,
     width: int | None = DEFAULT_WIDTH,
+    ask: Ask | None = None,
 ) -> int:
     """`specrunner run`: execute, show progress on `progress` (a live bar when it is a
     terminal), then the verdict and each file written on `out`; with `dry_run`, what would
-    be sent instead, laid out for `width` (None: never wrapped)."""
+    be sent instead, laid out for `width` (None: never wrapped). `ask` is asked before a
+    run that may spend much (`app.confirming`); None: never."""
     if request.dry_run:
         return dry_runs.show(_dry_run(request), out, width=width, emulator=_emulator(request))
     view = progress_view(
@@ -149,7 +152,7 @@ def run_suite(
     ending: list[_Ending] = []
     cwd = Path.cwd()
     try:
-        result = execute(request, view.update, ending=ending, note=view.note)
+        result = execute(request, view.update, ending=ending, note=view.note, ask=ask)
     except BaseException as error:
         view.close()
         for ended in ending:
@@ -189,8 +192,12 @@ def execute(
     *,
     ending: list[_Ending] | None = None,
     note: Callable[[str], None] = lambda line: None,
+    ask: Ask | None = None,
 ) -> RunResult:
     """Run a suite to the end (or resume one); the result knows its exit code.
+
+    Before anything is made, `ask` (when given) is asked whether to send runs that may
+    spend much (`app.confirming`: never with the emulator); NotConfirmed unless it says yes.
 
     Once the run directory exists, `ending` (when given) holds what the run leaves, also
     when it ends with an exception, so that its caller can say so.
@@ -235,6 +242,13 @@ def execute(
             the_plan.secrets.plus(*(config.secrets for config in rooms.values()))
         )
         secrets.add(key)
+        if not emulator:
+            confirm(
+                _sendable(the_plan, resumed),
+                ask,
+                planned=None if resumed is None else len(the_plan.runs),
+                ready=lambda: check_clients(rooms, environ, concurrency=request.concurrency),
+            )
         holder = [] if ending is None else ending
         try:
             return asyncio.run(
@@ -376,6 +390,13 @@ async def _run(
     return RunResult(
         the_plan, records, run_dir, code, report, verdict["cells_failed"], executor.stopped
     )
+
+
+def _sendable(the_plan: Plan, resumed: run_dirs.Resumed | None) -> Iterator[PlannedRun]:
+    """The runs a run of `the_plan` may send: all, or those a resumed one never sent."""
+    for run in the_plan.runs:
+        if resumed is None or run.key in resumed.unsent:
+            yield run
 
 
 def _static_pools(the_plan: Plan, environ: Mapping[str, str]) -> list[tuple[str, str | None]]:

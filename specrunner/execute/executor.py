@@ -43,6 +43,7 @@ from specrunner.execute.breaker import Breaker
 from specrunner.execute.cadence import Cadence
 from specrunner.execute.journal import Journal
 from specrunner.execute.replay import Replay
+from specrunner.execute.sequence import Gate
 from specrunner.execute.tracked import Tally, Tracked
 from specrunner.masking import Secrets, SecretTracker
 from specrunner.models import Outcome, Plan, RunRecord, Snapshot
@@ -116,6 +117,9 @@ class Executor:
         self._became_live = asyncio.Event()
         """Set when submitted runs became live: the poll loop's pause asks the cadence again."""
         self._slot_freed = asyncio.Event()
+        """Set when the feeder may go on: a slot was freed, runs were released, or a stop."""
+        self._gate = Gate(())
+        """Sequential cells: their runs are released to `_waiting` as results come in."""
         self._in_flight = 0
         self._by_source: Counter[str] = Counter()
         self._batches = 0
@@ -185,9 +189,14 @@ class Executor:
         for held in self.runs.values():  # rooms restored from the journal are taken
             if held.lease is not None:
                 await self.sources[held.lease.source].adopt(held.lease)
+        self._gate = Gate(self.runs.values())
+        first, _ = self._gate.start()  # (a cell a journal decided: its runs not needed)
         self._waiting = interleaved(
-            r for r in self.runs.values() if r.outcome is None and r.run_id is None
+            r
+            for r in self.runs.values()
+            if r.outcome is None and r.run_id is None and r.planned.sequence is None
         )
+        self._waiting.extendleft(reversed(interleaved(first)))
         self._report()  # where the run starts (a resumed run's restored outcomes included)
         try:
             async with asyncio.TaskGroup() as group:
@@ -289,7 +298,11 @@ class Executor:
 
     async def _feed(self) -> None:
         try:
-            while self._waiting and self._feeding:
+            while self._feeding and (self._waiting or self._gate.open):
+                if not self._waiting:  # sequential cells wait for results to go on
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                    continue
                 run = self._waiting[0]
                 if not self._slot_free(run):
                     self._slot_freed.clear()
@@ -478,6 +491,7 @@ class Executor:
                 # Cekura (it expires or idles out), its slot freed.
                 run.outcome, run.error, run.lease = Outcome.UNKNOWN, unknown[key], None
                 self._give_slot(run)
+                self._settled(run)
         if matched:
             self._became_live.set()
         if answer.extra:
@@ -654,7 +668,19 @@ class Executor:
                 error=error,
             )
         self._free(run, end_call=end_call)
+        self._settled(run)
         self._report()
+
+    def _settled(self, run: Tracked) -> None:
+        """A run has its outcome: its sequential cell (if any) may send its next runs,
+        first in line, or be done."""
+        if run.planned.sequence is None:
+            return
+        released, _ = self._gate.result(run)
+        if released:
+            self._waiting.extendleft(reversed(released))
+        if released or not self._gate.open:
+            self._slot_freed.set()
 
     def _give_back_unsent(self) -> None:
         """Rooms leased for runs that were never sent go back (as chores)."""

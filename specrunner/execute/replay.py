@@ -40,6 +40,18 @@ class RunState:
     error: str | None = None
     final: Mapping[str, Any] | None = None
 
+    @property
+    def unsent(self) -> bool:
+        """Nothing says it was (or may have been) sent, nor that it ended: a resumed run
+        still sends it (see `Executor.restore`)."""
+        return (
+            self.final is None
+            and self.run_id is None
+            and self.error is None
+            and self.unknown is None
+            and self.batch is None
+        )
+
 
 @dataclass(slots=True)
 class Replay:

@@ -31,7 +31,7 @@ class CellEntry:
     scenario: str
     label: str
     outcomes: tuple[int, ...]
-    """Runs per outcome, in the order of `judge.OUTCOMES`."""
+    """Runs per outcome, in the order of `judge.OUTCOMES` (`not_needed` last)."""
     pass_rate: float | None
     met: bool
     flaky: bool
@@ -40,7 +40,8 @@ class CellEntry:
 
     @property
     def runs(self) -> int:
-        return sum(self.outcomes)
+        """Its runs, those a sequential cell did not need left out."""
+        return sum(self.outcomes[:-1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (report, position)
     ) WITHOUT ROWID;
     """,
+    # Runs a sequential cell never sent, once its verdict was decided (not in its runs).
+    "ALTER TABLE cells ADD COLUMN not_needed INTEGER NOT NULL DEFAULT 0;",
 )
 VERSION: Final = len(MIGRATIONS)
 
@@ -78,7 +80,7 @@ _REPORT_COLUMNS: Final = (
 )
 _CELL_COLUMNS: Final = (
     "report, cell, scenario, label, passed, failed, error, unknown, not_run, pass_rate, "
-    "met, flaky, duration_median, duration_p95"
+    "met, flaky, duration_median, duration_p95, not_needed"
 )
 
 
@@ -198,7 +200,7 @@ class SqliteHistory(HistoryStore):
                 return False
             seq = added.lastrowid
             self._db.executemany(
-                f"INSERT INTO cells (position, {_CELL_COLUMNS}) VALUES (?{', ?' * 14})",
+                f"INSERT INTO cells (position, {_CELL_COLUMNS}) VALUES (?{', ?' * 15})",
                 [
                     (
                         position,
@@ -206,12 +208,13 @@ class SqliteHistory(HistoryStore):
                         cell.cell,
                         cell.scenario,
                         cell.label,
-                        *cell.outcomes,
+                        *cell.outcomes[:5],
                         cell.pass_rate,
                         cell.met,
                         cell.flaky,
                         cell.duration_median,
                         cell.duration_p95,
+                        cell.outcomes[5],
                     )
                     for position, cell in enumerate(entry.cells)
                 ],
@@ -269,7 +272,7 @@ class SqliteHistory(HistoryStore):
                         row[1],
                         row[2],
                         row[3],
-                        row[4:9],
+                        (*row[4:9], row[14]),
                         row[9],
                         bool(row[10]),
                         bool(row[11]),

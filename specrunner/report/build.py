@@ -25,8 +25,10 @@ from specrunner.report.records import (
     ReportMetric,
     ReportRun,
     ReportSelection,
+    Sequential,
     Verdict,
 )
+from specrunner.stopping import Stop, StopRule, stop_text
 from specrunner.suite.matrix import cell_label
 from specrunner.version import __version__
 
@@ -164,26 +166,29 @@ def judge(
             pass_rate=meta["expect"].get("pass_rate"), min_passes=meta["expect"].get("min_passes")
         )
         interval = wilson(counts.passes, counts.runs)
-        cells.append(
-            {
-                "id": cell_id(meta["scenario"], meta["cell"]),
-                "scenario": meta["scenario"],
-                "scenario_id": meta["scenario_id"],
-                "cell": dict(meta["cell"]),
-                "label": meta["label"],
-                "tags": list(meta["tags"]),
-                "expect": meta["expect"].copy(),
-                "runs": counts.runs,
-                "outcomes": _outcome_counts(counts.outcomes),
-                "pass_rate": counts.pass_rate,
-                "wilson": list(interval) if interval is not None else None,
-                "flaky": counts.flaky,
-                "met": rule.met(counts.passes, counts.runs)
-                and not any(r["key"] in missing for r in members),
-                "keys": [r["key"] for r in members],
-            }
-        )
+        met = rule.met(counts.passes, counts.runs) and not any(r["key"] in missing for r in members)
+        cell: ReportCell = {
+            "id": cell_id(meta["scenario"], meta["cell"]),
+            "scenario": meta["scenario"],
+            "scenario_id": meta["scenario_id"],
+            "cell": dict(meta["cell"]),
+            "label": meta["label"],
+            "tags": list(meta["tags"]),
+            "expect": meta["expect"].copy(),
+            "runs": counts.runs,
+            "outcomes": _outcome_counts(counts.outcomes),
+            "pass_rate": counts.pass_rate,
+            "wilson": list(interval) if interval is not None else None,
+            "flaky": counts.flaky,
+            "met": met,
+            "keys": [r["key"] for r in members],
+        }
+        if "repeat" in meta:
+            cell["repeat"] = meta["repeat"].copy()
+            cell["sequential"] = sequential(meta, counts, met)
+        cells.append(cell)
     outcomes = _outcome_counts(count(r["outcome"] for r in runs))
+    counted = len(runs) - outcomes.get("not_needed", 0)
     # Only finite numbers are judged (a saved report may hold anything JSON can).
     durations = [
         float(d) for r in runs if (d := finite_number(r.get("duration_seconds"))) is not None
@@ -201,9 +206,9 @@ def judge(
         "cells_passed": passed_cells,
         "cells_failed": len(cells) - passed_cells,
         "flaky_cells": sum(c["flaky"] for c in cells),
-        "runs": len(runs),
+        "runs": counted,
         "outcomes": outcomes,
-        "pass_rate": outcomes["passed"] / len(runs) if runs else None,
+        "pass_rate": outcomes["passed"] / counted if counted else None,
         "duration_seconds": {"median": percentile(durations, 50), "p95": percentile(durations, 95)},
         "metrics": _means(scores),
     }
@@ -221,6 +226,35 @@ def _means(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
     return means
 
 
+def sequential(meta: CellMeta, counts: CellCounts, met: bool) -> Sequential:
+    """A sequential cell's runs sent of its most, and why it stopped (worked out again
+    from its runs, as the executor decided: `specrunner.stopping`)."""
+    repeat = meta["repeat"]
+    expect = meta["expect"]
+    rule = StopRule.of(
+        repeat["min"],
+        repeat["max"],
+        expect.get("pass_rate"),
+        expect.get("min_passes"),
+        expect.get("confidence"),
+    )
+    outcomes = counts.outcomes
+    unsent = outcomes.get("not_run", 0)
+    sent = counts.runs - unsent
+    stopped = (
+        Stop.UNFINISHED
+        if unsent
+        else rule.why(counts.passes, sent - counts.passes, outcomes.get("not_needed", 0))
+    )
+    return {
+        "min": repeat["min"],
+        "max": repeat["max"],
+        "sent": sent,
+        "stopped": stopped.value,
+        "reason": stop_text(stopped, rule, sent, met),
+    }
+
+
 def cells_meta_of(report: Report) -> list[CellMeta]:
     """The cells' rules and labels as a saved report holds them (for re-judging)."""
     return [meta_of(cell) for cell in report["cells"]]
@@ -228,7 +262,7 @@ def cells_meta_of(report: Report) -> list[CellMeta]:
 
 def meta_of(cell: ReportCell | PlanCell) -> CellMeta:
     """What judging needs of a cell of the report, or of its plan."""
-    return {
+    meta: CellMeta = {
         "scenario": cell["scenario"],
         "scenario_id": cell["scenario_id"],
         "cell": cell["cell"],
@@ -236,17 +270,24 @@ def meta_of(cell: ReportCell | PlanCell) -> CellMeta:
         "tags": cell["tags"],
         "expect": cell["expect"],
     }
+    if "repeat" in cell:
+        meta["repeat"] = cell["repeat"]
+    return meta
 
 
 def _outcome_counts(counts: Mapping[str, int]) -> OutcomeCounts:
-    """`judge.count`'s tally as the report's record (the same keys, in the same order)."""
-    return {
+    """`judge.count`'s tally as the report's record (the same keys, in the same order;
+    `not_needed` only where there are any)."""
+    record: OutcomeCounts = {
         "passed": counts["passed"],
         "failed": counts["failed"],
         "error": counts["error"],
         "unknown": counts["unknown"],
         "not_run": counts["not_run"],
     }
+    if counts.get("not_needed"):
+        record["not_needed"] = counts["not_needed"]
+    return record
 
 
 def cell_key(scenario: str, cell: Mapping[str, Any]) -> str:

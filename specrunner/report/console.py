@@ -16,7 +16,14 @@ from specrunner.report.build import cell_id
 from specrunner.report.comparison import regressed
 from specrunner.report.comparison_console import comparison_lines
 from specrunner.report.records import Report, ReportCell
-from specrunner.report.wording import expect_text, one_line, outcome_counts, percent, run_reason
+from specrunner.report.wording import (
+    expect_text,
+    one_line,
+    outcome_counts,
+    percent,
+    run_reason,
+    sequential_text,
+)
 
 MAX_CELL_ROWS = 200
 MAX_ERROR_LINES = 20
@@ -39,6 +46,17 @@ def console_summary(report: Report) -> list[str]:
     if hidden:
         all_met = sum(not c["met"] for c in cells) == sum(not c["met"] for c in shown)
         lines.append(f"... and {hidden} more cells" + (", all met" if all_met else ""))
+    sequences = [
+        f"  {one_line(cell['id'], MAX_COLUMN)}: {text}"
+        for cell in shown
+        if (text := sequential_text(cell)) is not None
+    ]
+    if sequences:
+        lines.append("")
+        lines.append("Sequential cells:")
+        lines += sequences[:MAX_ERROR_LINES]
+        if len(sequences) > MAX_ERROR_LINES:
+            lines.append(f"  ... and {len(sequences) - MAX_ERROR_LINES} more sequential cells")
     errors = list(_failing_runs(report))
     if errors:
         lines.append("")
@@ -109,7 +127,7 @@ def _align(rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
 
 def _failing_runs(report: Report) -> Iterable[str]:
     for run in report["runs"]:
-        if run["outcome"] == "passed":
+        if run["outcome"] in ("passed", "not_needed"):
             continue
         reason = run_reason(run)
         label = cell_id(run["scenario"], run["cell"])

@@ -41,6 +41,7 @@ from specrunner.report.comparison import regressed
 from specrunner.report.html_changes import change_data, changes_by_cell, comparison_facts
 from specrunner.report.records import ExpectRule, Report
 from specrunner.report.shards import partial_note
+from specrunner.report.wording import sequential_text
 from specrunner.text import visible_in_json
 from specrunner.version import __version__
 
@@ -85,6 +86,8 @@ def render_html(report: Report, trend: Trend | None = None) -> str:
     columns = list(COUNT_COLUMNS)
     if any(cell["outcomes"].get("not_run", 0) for cell in cells):
         columns.append(("not_run", "Not run"))
+    if any(cell["outcomes"].get("not_needed", 0) for cell in cells):
+        columns.append(("not_needed", "Not needed"))
     page = assets.template.render(
         csp=assets.csp,
         css=assets.css,
@@ -95,7 +98,11 @@ def render_html(report: Report, trend: Trend | None = None) -> str:
         verdict_word=verdict_word(report),
         compared="comparison" in report,
         facts=_facts(report),
-        outcomes=[(name, verdict["outcomes"].get(name, 0)) for name in OUTCOMES],
+        outcomes=[
+            (name, verdict["outcomes"].get(name, 0))
+            for name in OUTCOMES
+            if name != "not_needed" or verdict["outcomes"].get(name)
+        ],
         metrics=sorted(verdict.get("metrics", {}).items()),
         cells=cells,
         count_columns=columns,
@@ -218,6 +225,8 @@ def page_data(report: Report, sparks: Mapping[int, Sparkline] | None = None) -> 
                 "expect": rule_text(cell["expect"]),
                 "met": bool(cell["met"]),
                 "flaky": bool(cell["flaky"]),
+                "sequential": sequential_text(cell),
+                "max_runs": cell["sequential"]["max"] if "sequential" in cell else None,
                 "run_indices": [position[k] for k in cell["keys"] if k in position],
                 **({"trend": spark.mean} if spark is not None else {}),
             }
@@ -248,7 +257,9 @@ def rule_text(expect: ExpectRule) -> str:
         passes = expect["min_passes"]
         return f"≥ {passes} pass" if passes == 1 else f"≥ {passes} passes"
     if expect.get("pass_rate") is not None:
-        return f"pass rate ≥ {percent(expect['pass_rate'])}"
+        confidence = expect.get("confidence")
+        sure = "" if confidence is None else f" ({percent(confidence)} confidence)"
+        return f"pass rate ≥ {percent(expect['pass_rate'])}{sure}"
     return json.dumps(expect, ensure_ascii=False)
 
 
@@ -273,6 +284,11 @@ def _facts(report: Report) -> list[Fact]:
         Fact("Cells met", f"{verdict['cells_passed']} of {verdict['cells']}"),
         Fact("Flaky cells", str(verdict["flaky_cells"])),
         Fact("Runs", str(verdict["runs"])),
+        *(
+            [Fact("Runs not needed", str(verdict["outcomes"].get("not_needed", 0)))]
+            if verdict["outcomes"].get("not_needed")
+            else []
+        ),
         Fact("Pass rate", percent(verdict["pass_rate"])),
         Fact(
             "Duration, median / p95",

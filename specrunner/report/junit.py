@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from specrunner.report.records import Report, ReportCell, ReportRun
-from specrunner.report.wording import expect_text, one_line, run_reason
+from specrunner.report.wording import expect_text, one_line, run_reason, sequential_text
 from specrunner.text import visible
 
 MAX_REASON = 1000
@@ -31,22 +31,24 @@ def render_junit(report: Report) -> str:
     suite_name = report["suite"]["name"]
     cells = report["cells"]
     failures = sum(not cell["met"] for cell in cells)
+    unneeded = [cell for cell in cells if cell["outcomes"].get("not_needed")]
+    tests = len(cells) + len(unneeded)
     total_time = _seconds(run.get("duration_seconds") for run in report["runs"])
     plan = report.get("plan")
 
     root = ET.Element(
         "testsuites",
-        _attrs(name=suite_name, tests=len(cells), failures=failures, errors=0, time=total_time),
+        _attrs(name=suite_name, tests=tests, failures=failures, errors=0, time=total_time),
     )
     suite = ET.SubElement(
         root,
         "testsuite",
         _attrs(
             name=suite_name,
-            tests=len(cells),
+            tests=tests,
             failures=failures,
             errors=0,
-            skipped=0,
+            skipped=len(unneeded),
             time=total_time,
             timestamp=report["finished_at"],
         ),
@@ -66,6 +68,8 @@ def render_junit(report: Report) -> str:
     for cell in cells:
         members = [runs[key] for key in cell["keys"] if key in runs]
         suite.append(_testcase(cell, members))
+        if cell["outcomes"].get("not_needed"):
+            suite.append(_not_needed(cell))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -83,7 +87,14 @@ def _testcase(cell: ReportCell, runs: Sequence[ReportRun]) -> ET.Element:
     properties: dict[str, Any] = {"scenario_id": cell["scenario_id"]}
     if cell["flaky"]:
         properties["flaky"] = "true"
+    sequence = cell.get("sequential")
+    if sequence is not None:
+        properties["sequential.sent"] = f"{sequence['sent']} of {sequence['max']}"
+        properties["sequential.stopped"] = sequence["stopped"]
+        properties["sequential.reason"] = sequence["reason"]
     for run in runs:
+        if run["outcome"] == "not_needed":
+            continue
         properties[f"run.{run['key']}.run_id"] = run["run_id"]
         properties[f"run.{run['key']}.result_id"] = run["result_id"]
     _properties(case, properties)
@@ -91,7 +102,22 @@ def _testcase(cell: ReportCell, runs: Sequence[ReportRun]) -> ET.Element:
         failure = ET.SubElement(
             case, "failure", _attrs(message=failure_message(cell), type="expect")
         )
-        failure.text = _xml_text("\n".join(_run_line(run) for run in runs))
+        failure.text = _xml_text(
+            "\n".join(_run_line(run) for run in runs if run["outcome"] != "not_needed")
+        )
+    return case
+
+
+def _not_needed(cell: ReportCell) -> ET.Element:
+    """The runs a sequential cell did not need, as one skipped test case beside the cell's
+    own (which passes or fails on the runs it sent)."""
+    label = cell["scenario"] if cell["label"] == "-" else cell["label"]
+    count = cell["outcomes"].get("not_needed", 0)
+    case = ET.Element(
+        "testcase", _attrs(classname=cell["scenario"], name=f"{label} (runs not needed)")
+    )
+    message = f"{count} run{'s' if count != 1 else ''} not needed; {sequential_text(cell)}"
+    ET.SubElement(case, "skipped", _attrs(message=message))
     return case
 
 

@@ -128,13 +128,19 @@ def _cell_table(cells: Sequence[ReportCell]) -> list[str]:
             "✅ met" if cell["met"] else "❌ failed",
             md(cell["scenario"]),
             label,
-            f"{cell['outcomes']['passed']}/{cell['runs']}",
+            f"{cell['outcomes']['passed']}/{cell['runs']}" + _sent(cell),
             rate,
             expect_text(cell["expect"]),
             "yes" if cell["flaky"] else "",
         ]
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _sent(cell: ReportCell) -> str:
+    """`, 4 of 20 sent` for a sequential cell; nothing for another."""
+    sequence = cell.get("sequential")
+    return "" if sequence is None else f", {sequence['sent']} of {sequence['max']} sent"
 
 
 def _run_item(run: ReportRun) -> str:

@@ -40,6 +40,8 @@ def plan_cells(plan: Plan, shown_id: Callable[[int], int | str]) -> list[PlanCel
                     "keys": [run_key(prefix, r) for r in range(1, scenario.repeat + 1)],
                 }
             )
+            if scenario.repeat_min is not None:
+                cells[-1]["repeat"] = {"min": scenario.repeat_min, "max": scenario.repeat}
     return cells
 
 

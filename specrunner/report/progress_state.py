@@ -32,6 +32,8 @@ class Counts:
     not_run: int
     live: int
     in_flight: int
+    not_needed: int = 0
+    """Runs of sequential cells that were decided without them (done, never sent)."""
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> Counts:
@@ -46,6 +48,7 @@ class Counts:
             not_run=outcomes.get(Outcome.NOT_RUN.value, 0),
             live=snapshot.live,
             in_flight=snapshot.in_flight,
+            not_needed=outcomes.get(Outcome.NOT_NEEDED.value, 0),
         )
 
 
@@ -153,6 +156,7 @@ def tally(counts: Counts) -> list[Segment]:
         (counts.errors, "error" if counts.errors == 1 else "errors", "red"),
         (counts.unknown, "unknown", "yellow"),
         (counts.not_run, "not run", "yellow"),
+        (counts.not_needed, "not needed", ""),
     ):
         if number:
             parts += [(", ", ""), (f"{number} {word}", style)]

@@ -15,7 +15,7 @@ Free-form JSON (a cell's matrix values, the payload a run sent) stays `dict[str,
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-OutcomeName = Literal["passed", "failed", "error", "unknown", "not_run"]
+OutcomeName = Literal["passed", "failed", "error", "unknown", "not_run", "not_needed"]
 """A run's outcome as the report spells it (`$defs/outcome`; `models.Outcome`'s values)."""
 
 
@@ -46,6 +46,9 @@ class OutcomeCounts(TypedDict):
     error: int
     unknown: int
     not_run: int
+    not_needed: NotRequired[int]
+    """Runs of sequential cells never sent, their cell decided without them: only where
+    there are any (reports before sequential cells never have them)."""
 
 
 class DurationStats(TypedDict):
@@ -71,6 +74,24 @@ class ExpectRule(TypedDict):
 
     pass_rate: NotRequired[float]
     min_passes: NotRequired[int]
+    confidence: NotRequired[float]
+    """The confidence a sequential cell may stop at."""
+
+
+class Repeat(TypedDict):
+    """A sequential cell's least and most runs (`repeat: {min, max}`)."""
+
+    min: int
+    max: int
+
+
+class Sequential(Repeat):
+    """What became of a sequential cell: the runs sent of its `max`, and why it stopped
+    (`specrunner.stopping.Stop`'s values)."""
+
+    sent: int
+    stopped: Literal["exact", "confidence", "max", "unfinished"]
+    reason: str
 
 
 class CellMeta(TypedDict):
@@ -82,6 +103,8 @@ class CellMeta(TypedDict):
     label: str
     tags: list[str]
     expect: ExpectRule
+    repeat: NotRequired[Repeat]
+    """A sequential cell's least and most runs; absent when every repeat runs."""
 
 
 class ReportCell(CellMeta):
@@ -93,11 +116,14 @@ class ReportCell(CellMeta):
     flaky: bool
     met: bool
     keys: list[str]
+    sequential: NotRequired[Sequential]
+    """A sequential cell's runs sent and why it stopped; absent for other cells."""
 
 
 class PlanCell(CellMeta):
     """A cell of the plan (`$defs/plan_cell`): what judging needs of it, the room that
-    serves it, and the keys of all its runs, whichever shard they fall in."""
+    serves it, and the keys of all its runs, whichever shard they fall in (a sequential
+    cell's all in the shard of its first)."""
 
     room: str
     keys: list[str]

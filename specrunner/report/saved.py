@@ -135,7 +135,7 @@ def merge_reports(
 
 def _not_merged(cell: PlanCell, repeat: int, key: str, shards: Shards) -> ReportRun:
     """The record of a run of a missing shard: planned, in no report, counted as not run."""
-    shard = next((str(s) for s in shards.missing if s.holds(key)), "?")
+    shard = next((str(s) for s in shards.missing if key in s.keys_of(cell)), "?")
     return {
         "key": key,
         "scenario_id": cell["scenario_id"],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from specrunner.errors import UsageError
 from specrunner.report.planned import fingerprint
-from specrunner.report.records import Report, ReportPlan
+from specrunner.report.records import PlanCell, Report, ReportPlan
 from specrunner.suite.selection import in_shard, parse_shard
 
 
@@ -30,6 +30,14 @@ class Shard:
             return in_shard(key, (self.index, self.count))
         except ValueError:  # not a run key: a hex number
             return False
+
+    def keys_of(self, cell: PlanCell) -> list[str]:
+        """The keys of the cell's runs in this shard: each run's by its key, a sequential
+        cell's all by its first (`suite.selection.shard_keys`)."""
+        keys = cell["keys"]
+        if "repeat" in cell:
+            return list(keys) if keys and self.holds(keys[0]) else []
+        return [key for key in keys if self.holds(key)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +132,7 @@ def check_shards(reports: Sequence[Report], names: Sequence[str]) -> Shards:
         shard = Shard(index, count)
         if shard in given:
             continue
-        keys = [k for cell in plan["cells"] for k in cell["keys"] if shard.holds(k)]
+        keys = [k for cell in plan["cells"] for k in shard.keys_of(cell)]
         if keys:  # a shard of no runs misses nothing
             missing.append(shard)
             missing_keys.update(keys)
@@ -133,7 +141,7 @@ def check_shards(reports: Sequence[Report], names: Sequence[str]) -> Shards:
 
 def _check_whole(report: Report, name: str, shard: Shard, plan: ReportPlan) -> None:
     """The report holds exactly the runs its plan puts in its shard, each once."""
-    planned = {k for cell in plan["cells"] for k in cell["keys"] if shard.holds(k)}
+    planned = {k for cell in plan["cells"] for k in shard.keys_of(cell)}
     seen: set[str] = set()
     for run in report["runs"]:
         key = run["key"]
@@ -174,7 +182,8 @@ def partial_note(report: Report) -> str | None:
             continue
     if not shards:
         return None
-    count = sum(1 for run in report["runs"] if any(s.holds(run["key"]) for s in shards))
+    held = {key for cell in plan["cells"] for s in shards for key in s.keys_of(cell)}
+    count = sum(1 for run in report["runs"] if run["key"] in held)
     their = "its" if len(shards) == 1 else "their"
     count_as = "counts" if count == 1 else "count"
     return f"{missing_shards(shards)}: {their} {_runs(count)} {count_as} as not run"

@@ -7,14 +7,17 @@ from typing import Any
 
 from specrunner.judge import OUTCOMES
 from specrunner.models import Expectation
-from specrunner.report.records import ExpectRule, OutcomeCounts, ReportRun
+from specrunner.report.records import ExpectRule, OutcomeCounts, ReportCell, ReportRun
 from specrunner.text import visible
 
 
 def expect_text(expect: ExpectRule) -> str:
-    """A cell's rule as the suite writes it: `pass_rate 0.66`, `min_passes 4`."""
+    """A cell's rule as the suite writes it: `pass_rate 0.66`, `min_passes 4`,
+    `pass_rate 0.9, confidence 0.95`."""
     return Expectation(
-        pass_rate=expect.get("pass_rate", 1.0), min_passes=expect.get("min_passes")
+        pass_rate=expect.get("pass_rate", 1.0),
+        min_passes=expect.get("min_passes"),
+        confidence=expect.get("confidence"),
     ).describe()
 
 
@@ -31,10 +34,29 @@ def percent(rate: float | None) -> str:
 
 
 def outcome_counts(runs: int, outcomes: OutcomeCounts) -> str:
-    """`39 runs: 36 passed, 3 failed` (outcomes that occurred, in the usual order)."""
-    parts = [f"{outcomes[name]} {name.replace('_', ' ')}" for name in OUTCOMES if outcomes[name]]
+    """`39 runs: 36 passed, 3 failed` (outcomes that occurred, in the usual order), then
+    `; 12 not needed` for runs of sequential cells never sent (not in `runs`)."""
+    parts = [
+        f"{outcomes[name]} {name.replace('_', ' ')}"
+        for name in OUTCOMES
+        if name != "not_needed" and outcomes.get(name)
+    ]
     noun = "run" if runs == 1 else "runs"
-    return f"{runs} {noun}" + (f": {', '.join(parts)}" if parts else "")
+    unneeded = outcomes.get("not_needed", 0)
+    return (
+        f"{runs} {noun}"
+        + (f": {', '.join(parts)}" if parts else "")
+        + (f"; {unneeded} not needed" if unneeded else "")
+    )
+
+
+def sequential_text(cell: ReportCell) -> str | None:
+    """`4 of 20 runs sent: pass rate above 0.6 at 95% confidence` for a sequential cell;
+    None for another."""
+    sequence = cell.get("sequential")
+    if sequence is None:
+        return None
+    return f"{sequence['sent']} of {sequence['max']} runs sent: {sequence['reason']}"
 
 
 def run_reason(run: ReportRun) -> str | None:

@@ -24,7 +24,7 @@ from specrunner.models import (
 )
 from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import Document, JsonPath
-from specrunner.suite.matrix import cell_bound, cell_label
+from specrunner.suite.matrix import cell_label
 from specrunner.suite.merge import deep_merge, merge_nodes
 from specrunner.suite.overrides import unknown_vars
 from specrunner.suite.rooms import check_room_names, plan_room, resolve_room
@@ -32,14 +32,15 @@ from specrunner.suite.runs import ScenarioDraft, expand_runs, select_scenarios
 from specrunner.suite.sandbox import EnvProxy, as_secret
 from specrunner.suite.selection import apply_overrides, run_key_prefix
 from specrunner.suite.settings import (
-    DEFAULT_MAX_RUNS,
     DEFAULT_TIMEOUT,
     Setting,
     cells_of,
     expectation_of,
+    repeat_of,
     timeout_of,
     value_of,
 )
+from specrunner.suite.size import DEFAULT_MAX_RUNS, RunCap
 from specrunner.suite.spoiled import NOTHING, Spoiled
 from specrunner.suite.template import (
     PAYLOAD_SCOPE,
@@ -63,8 +64,11 @@ class CompileOptions:
     lenient_env: bool = False
     """Unset environment variables are not errors (for `validate`, which needs no secrets)."""
     max_runs: int = DEFAULT_MAX_RUNS
-    """The most runs (cells x repeat, every scenario, before selection) the suite may plan;
-    checked before any cell or run is made."""
+    """The most runs the plan may hold, after the selection (see `suite.size`); checked
+    before the runs it counts are made."""
+    selecting: bool = True
+    """The command takes a selection (`plan`, `run`; not `validate`): a plan over
+    `max_runs` is told to narrow it."""
     spoiled: Spoiled = NOTHING
     """The parts of the suite its schema problems spoil: left out, not compiled."""
 
@@ -89,6 +93,11 @@ class _Compiler:
         self.env = EnvProxy(options.environ, lenient=options.lenient_env, tracker=self.tracker)
         self._failed_templates: set[JsonPath] = set()
         self._payloads: dict[JsonPath, Node] = {}
+        self.cap = RunCap(
+            options.max_runs,
+            options.shard[1] if options.shard is not None else 1,
+            selecting=options.selecting,
+        )
 
     # -- problems
 
@@ -139,7 +148,6 @@ class _Compiler:
         }
         defaults = self.defaults(env_conf, env_path)
         check_room_names(self, [(env_conf, env_path), *defaults])
-        self.check_size(defaults)
         scenarios = [
             self.plan_scenario(index, raw, env_conf, env_path, defaults, context)
             for index, raw in self.scenarios()
@@ -159,8 +167,11 @@ class _Compiler:
             if not self.problems and not self.options.spoiled.anything
             else planned
         )
+        self.check_size(selected, defaults)
         runs = expand_runs(self.engine, selected, context, self.options.shard, self.template_failed)
         self.stop_if_failed()
+        if self.options.shard is not None:
+            self.cap.check_shard(len(runs), self.options.shard)
         return Plan(
             suite_name=self.data["name"],
             suite_file=self.doc.path,
@@ -317,47 +328,39 @@ class _Compiler:
             layers.append((self.data["defaults"], ("defaults",)))
         return layers
 
-    def check_size(self, defaults: list[tuple[dict[str, Any], JsonPath]]) -> None:
-        """Stop a suite that would plan more than `max_runs` runs, before expanding any cell:
-        each scenario counts at most its matrix's product plus its includes, times its
-        repeat (exactly that product x repeat without include or exclude)."""
-        limit = self.options.max_runs
-        total = 0
+    def check_size(
+        self, selected: list[ScenarioDraft], defaults: list[tuple[dict[str, Any], JsonPath]]
+    ) -> None:
+        """Stop before any run is made when the selected scenarios plan more runs than the
+        cap allows (`suite.size`), pointing at each scenario over it by itself, or else at
+        the one where the total passes it. A suite with problems already found is not
+        selected: with a selection asked for, it stops with those problems alone."""
+        limit = self.cap.before_shard
+        counts = [len(s.plan.cells) * s.plan.repeat for s in selected]
+        if sum(counts) <= limit:
+            return
+        asked = bool(self.options.tags or self.options.scenarios)
+        if asked and (self.problems or self.options.spoiled.anything):
+            raise SuiteError(self.problems)
+        running = 0
         crossed: JsonPath | None = None
-        over = False
-        for index, raw in self.scenarios():
-            path: JsonPath = ("scenarios", index)
-            layers = [(raw, path), *defaults]
-            matrix, include, exclude, repeat = (
-                _setting(layers, key) for key in ("matrix", "include", "exclude", "repeat")
+        for scenario, count in zip(selected, counts, strict=True):
+            layers = [(self.data["scenarios"][scenario.path[1]], scenario.path), *defaults]
+            where = _size_key(
+                scenario.path, *(_setting(layers, key) for key in ("repeat", "matrix", "include"))
             )
-            count = cell_bound(value_of(matrix, None), value_of(include, [])) * int(
-                value_of(repeat, 1)
-            )
-            where = _size_key(path, repeat, matrix, include)
             if count > limit:
-                up_to = "" if include is None and exclude is None else "up to "
-                self.fail(
-                    where,
-                    f"this scenario plans {up_to}{count:,} runs (cells x repeat); a suite "
-                    f"may plan at most {limit:,} (raise it with --max-runs)",
-                    at_key=where != path,
-                )
-                over = True
-            total += count
-            if crossed is None and total > limit:
+                self.fail(where, self.cap.scenario_over(count), at_key=where != scenario.path)
+            running += count
+            if crossed is None and running > limit:
                 crossed = where
-        if not over and crossed is not None:
+        if crossed is not None and max(counts) <= limit:
             self.fail(
                 crossed,
-                f"with this scenario the suite plans up to {total:,} runs (cells x repeat, "
-                f"all scenarios); a suite may plan at most {limit:,} (raise it with "
-                "--max-runs)",
+                self.cap.total_over(sum(counts), selected=asked),
                 at_key=crossed[-1] in ("repeat", "matrix", "include"),
             )
-            over = True
-        if over:
-            self.stop_if_failed()
+        raise SuiteError(self.problems)
 
     def plan_scenario(
         self,
@@ -384,7 +387,7 @@ class _Compiler:
             )
             name = f"scenario-#{index + 1}"  # unique, so that no second error follows
         tags = tuple(value_of(setting("tags"), []))
-        repeat = int(value_of(setting("repeat"), 1))
+        repeat, repeat_min = repeat_of(setting("repeat"), self.fail)
         spoiled = self.options.spoiled.settings_of(index)  # each checked once it is valid
         room = (
             None
@@ -397,7 +400,13 @@ class _Compiler:
         expect = (
             Expectation()
             if "expect" in spoiled
-            else expectation_of(setting("expect"), repeat, name, self.fail)
+            else expectation_of(
+                [(layer["expect"], (*at, "expect")) for layer, at in layers if "expect" in layer],
+                repeat,
+                repeat_min is not None,
+                (path, name),
+                self.fail,
+            )
         )
         cells = cells_of(
             setting("matrix"),
@@ -406,7 +415,7 @@ class _Compiler:
             path,
             name,
             self.fail,
-            limit=self.options.max_runs,
+            limit=self.cap,
         )
         payload = self.payload_node(raw, path, defaults)
         if cells is None:
@@ -420,6 +429,7 @@ class _Compiler:
             cells=tuple(cells),
             expect=expect,
             timeout=timeout,
+            repeat_min=repeat_min,
         )
         prefixes = [run_key_prefix(self.data["name"], name, cell) for cell in cells]
         return ScenarioDraft(planned, path, payload, prefixes, secret_id=secret_id)

@@ -8,11 +8,11 @@ from typing import Any
 
 from specrunner.errors import UsageError
 from specrunner.masking import MASK, Secrets
-from specrunner.models import PlannedRun, PlannedScenario
+from specrunner.models import PlannedRun, PlannedScenario, SequentialCell
 from specrunner.suggest import did_you_mean, listing
 from specrunner.suite.load import JsonPath
 from specrunner.suite.sandbox import as_secret
-from specrunner.suite.selection import in_shard, run_key
+from specrunner.suite.selection import run_key, shard_keys
 from specrunner.suite.template import Level, Node, TemplateEngine, TemplateFailure
 
 
@@ -72,7 +72,8 @@ def expand_runs(
     shard: tuple[int, int] | None,
     failed: Callable[[TemplateFailure], None],
 ) -> list[PlannedRun]:
-    """The runs of the selected scenarios: cells x repeats in shard, payloads rendered.
+    """The runs of the selected scenarios: cells x repeats in shard (a sequential cell's
+    all in one), payloads rendered.
 
     What does not change per run is rendered once per scenario, then once per cell.
     A failing template is reported through `failed`, with every other failing one of
@@ -92,14 +93,18 @@ def expand_runs(
         where: tuple[dict[str, Any], Level] = (scenario_context, Level.SCENARIO)
         try:
             payload = engine.specialize(scenario.payload, scenario_context, Level.SCENARIO)
+            sequential = plan.repeat_min is not None
             for cell, prefix in zip(plan.cells, scenario.key_prefixes, strict=True):
-                keyed = [
-                    (r, k)
-                    for r in range(1, plan.repeat + 1)
-                    if in_shard(k := run_key(prefix, r), shard)
-                ]
+                keys = [run_key(prefix, r) for r in range(1, plan.repeat + 1)]
+                chosen = set(shard_keys(keys, shard, sequential=sequential))
+                keyed = [(r, k) for r, k in enumerate(keys, start=1) if k in chosen]
                 if not keyed:
                     continue
+                sequence = (
+                    SequentialCell(prefix, plan.repeat_min, plan.repeat, plan.expect)
+                    if plan.repeat_min is not None
+                    else None
+                )
                 cell_context = {**scenario_context, "matrix": cell}
                 where = (cell_context, Level.CELL)
                 cell_payload = engine.specialize(payload, cell_context, Level.CELL)
@@ -122,6 +127,7 @@ def expand_runs(
                             timeout=plan.timeout,
                             publish_data_message=value,
                             shown_payload=shown,
+                            sequence=sequence,
                         )
                     )
         except TemplateFailure as failure:

@@ -120,3 +120,14 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
         return True
     index, count = shard
     return int(key, 16) % count == index - 1
+
+
+def shard_keys(
+    keys: Sequence[str], shard: tuple[int, int] | None, *, sequential: bool
+) -> list[str]:
+    """Of a cell's run keys (repeat 1 first), those in `shard`: each run by its own key,
+    but every run of a sequential cell by its first run's, so that one shard sends them
+    all and decides the cell."""
+    if sequential:
+        return list(keys) if keys and in_shard(keys[0], shard) else []
+    return [key for key in keys if in_shard(key, shard)]

@@ -136,7 +136,8 @@ def _spoil(
 
 def _inheriting(data: dict[str, Any], key: str | None) -> set[int]:
     """The scenarios that take `key` from the suite's `defaults` (all of them for the
-    whole of `defaults`, an unknown key or `publish_data_message`, which is deep-merged)."""
+    whole of `defaults`, an unknown key, `publish_data_message`, which is deep-merged, or
+    `expect`, whose keys are taken one by one)."""
     scenarios = data.get("scenarios")
     if not isinstance(scenarios, list):
         return set()  # a problem of its own spoils everything
@@ -144,7 +145,7 @@ def _inheriting(data: dict[str, Any], key: str | None) -> set[int]:
         index
         for index, scenario in enumerate(scenarios)
         if key is None
-        or key == "publish_data_message"
+        or key in ("publish_data_message", "expect")
         or not (isinstance(scenario, dict) and key in scenario)
     }
 

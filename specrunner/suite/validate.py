@@ -146,6 +146,17 @@ def _explain(doc: Document, error: ValidationError, root: str) -> Iterable[Schem
             (*path, instance),
         )
         return
+    if kind in ("oneOf", "anyOf"):
+        best = _fitting(error)
+        branch = best.schema if best is not None and isinstance(best.schema, dict) else {}
+        if (
+            best is not None
+            and set(branch) != {"required"}
+            and (best.relative_path or best.validator in ("required", "additionalProperties"))
+        ):
+            # A value of the branch its type fits, wrong inside: said where, as such.
+            yield from _explain(doc, best, root)
+            return
     yield SchemaProblem(doc.diagnostic(path, f"{where}: {_message(error, schema, instance)}"), path)
 
 
@@ -197,6 +208,8 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
         return f"must be at most {value}, got {instance}"
     if kind == "exclusiveMinimum":
         return f"must be greater than {value}, got {instance}"
+    if kind == "exclusiveMaximum":
+        return f"must be less than {value}, got {instance}"
     if kind == "minItems":
         return f"must have at least {value} item{'s' if value != 1 else ''}"
     if kind == "maxItems":
@@ -220,6 +233,11 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
         return f"must have at most {value} keys"
     if kind in ("oneOf", "anyOf"):
         return _alternatives(error, schema, instance)
+    if kind == "not" and isinstance(value, dict) and isinstance(instance, dict):
+        # `not: {required: [a, b]}`: keys that exclude each other.
+        names = [str(n) for n in value.get("required", [])]
+        got = ", ".join(n for n in names if n in instance)
+        return f"takes only one of {one_of(names)} (got {got})"
     return error.message
 
 
@@ -235,16 +253,23 @@ def _alternatives(error: ValidationError, schema: dict[str, Any], instance: Any)
             return f"set only one of {one_of(present)}"
         return f"needs one of {one_of(names)}"
     # Report the branch the value's type fits, if one does; else what the types are.
+    best = _fitting(error)
+    if best is not None:
+        best_schema = best.schema if isinstance(best.schema, dict) else {}
+        return _message(best, best_schema, best.instance)
+    return f"expected {_expected(schema)}, got {describe(instance)}"
+
+
+def _fitting(error: ValidationError) -> ValidationError | None:
+    """Of the errors of a oneOf or anyOf, the deepest of a branch the value's type fits."""
     fitting = [
         sub
         for sub in error.context or []
         if not (sub.validator == "type" and not sub.relative_path)
     ]
-    if fitting:
-        best = min(fitting, key=lambda sub: (-len(sub.relative_path), str(sub.validator)))
-        best_schema = best.schema if isinstance(best.schema, dict) else {}
-        return _message(best, best_schema, best.instance)
-    return f"expected {_expected(schema)}, got {describe(instance)}"
+    if not fitting:
+        return None
+    return min(fitting, key=lambda sub: (-len(sub.relative_path), str(sub.validator)))
 
 
 def _expected(schema: dict[str, Any]) -> str:

@@ -127,7 +127,10 @@ def test_with_every_secret_set_it_is_ready_exit_0_and_says_no_verdict(suite: str
     lines = result.stdout.splitlines()
     assert lines[0] == "Dry run of dry (dry.yaml), agent 412: nothing is leased or sent."
     assert lines[1] == "3 runs in 2 cells of 2 scenarios, at most 10 at once."
-    assert lines[2].startswith("Call time: at most 21m30s in all (an upper bound: ")
+    assert lines[2] == (
+        "Calls: at most 3, taking at most 21m30s in all (the sum of their timeouts; most "
+        "calls end sooner)."
+    )
     assert lines[-1] == "Ready: without --dry-run, this sends 3 runs."
     for secret in (CEKURA_KEY, LAB_KEY):
         assert secret not in result.output

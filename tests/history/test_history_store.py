@@ -30,10 +30,10 @@ def test_a_recorded_report_reads_back_cell_by_cell(tmp_path: Path) -> None:
     assert entry == entry_of(made)
     assert recorded.source is Source.RUN and recorded.recorded_at == "now"
     first, second = entry.cells
-    assert first.cell == "scenario-0000 [n=0]" and first.outcomes == (2, 1, 0, 0, 0)
+    assert first.cell == "scenario-0000 [n=0]" and first.outcomes == (2, 1, 0, 0, 0, 0)
     assert first.pass_rate == pytest.approx(2 / 3) and not first.met and first.flaky
     assert first.duration_median == 60.0
-    assert second.outcomes == (0, 0, 1, 0, 0) and second.duration_median is None
+    assert second.outcomes == (0, 0, 1, 0, 0, 0) and second.duration_median is None
     assert entry.git_commit == "a" * 40 and not entry.passed
 
 
@@ -100,6 +100,35 @@ def test_a_file_from_an_older_version_is_migrated_and_keeps_its_reports(
         assert db.execute("PRAGMA user_version").fetchone()[0] == history_sqlite.VERSION
         assert db.execute("SELECT count(*) FROM reports WHERE note IS NULL").fetchone() == (1,)
     db.close()
+
+
+def test_a_version_1_file_gains_the_not_needed_count_and_keeps_its_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "h.sqlite"
+    first, *later = history_sqlite.MIGRATIONS
+    with sqlite3.connect(path) as db:  # a file as the first version of the history made it
+        db.executescript(first)
+        db.execute("PRAGMA user_version = 1")
+        db.execute(
+            "INSERT INTO reports VALUES (1, 'r1', 'run', 'then', 'made', 1, 's.yaml', '', "
+            "'{}', NULL, 0, NULL, NULL, '2026-01-01T00:00:00Z', '0.1.0', 1, 1, 0, 3, 1.0, "
+            "NULL, NULL)"
+        )
+        db.execute(
+            "INSERT INTO cells VALUES (1, 0, 'c', 'c', 'c', 3, 0, 0, 0, 0, 1.0, 1, 0, NULL, NULL)"
+        )
+    db.close()
+    assert later, "the not_needed column comes in a migration of its own"
+    with open_history(path) as store:
+        [recorded] = store.reports("made", None, last=5)
+        [cell] = recorded.entry.cells
+        assert cell.outcomes == (3, 0, 0, 0, 0, 0) and cell.runs == 3
+        # A sequential cell's runs not needed are kept, and are not among its runs.
+        sequential = report([["passed", "passed", "not_needed"]], finished_at=at(2))
+        assert store.record(entry_of(sequential), source=Source.RUN, recorded_at="now")
+        newest = store.reports("made", None, last=1)[0].entry.cells[0]
+        assert newest.outcomes == (2, 0, 0, 0, 0, 1) and newest.runs == 2
 
 
 def test_a_file_from_a_newer_specrunner_is_refused_and_left_alone(tmp_path: Path) -> None:

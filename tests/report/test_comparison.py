@@ -117,6 +117,16 @@ def test_errors_count_as_not_passed_and_unknown_or_not_run_are_left_out() -> Non
     ]
 
 
+def test_runs_a_sequential_cell_did_not_need_are_not_runs() -> None:
+    before = make_report([outcomes(10)])
+    now = make_report([outcomes(4, 0, not_needed=6)])
+    comparison = compare_reports(before, now, base_file="a", new_file="b")
+    cell = comparison["cells"][0]
+    assert cell["new"] is not None
+    assert (cell["new"]["passed"], cell["new"]["counted"], cell["new"]["left_out"]) == (4, 4, 0)
+    assert cell["status"] == "unchanged" and comparison["notes"] == []
+
+
 def test_a_cell_without_a_counted_run_on_one_side_is_not_compared() -> None:
     by = by_label(
         compared([outcomes(5), outcomes(0, 0, unknown=3)], [outcomes(0, 0, not_run=5), outcomes(3)])

@@ -7,7 +7,7 @@
   var RUNS = 25; // runs added to an expanded cell at a time
   var PRINT_CELLS = 2000; // printing shows every matching cell up to this many
   var PRINT_RUNS = 500; // ...and expands them all when they hold up to this many runs
-  var OUTCOMES = ["passed", "failed", "error", "unknown", "not_run"];
+  var OUTCOMES = ["passed", "failed", "error", "unknown", "not_run", "not_needed"];
   var SHOW = {
     "": function () { return true; },
     failing: function (c) { return !c.met; },
@@ -119,7 +119,13 @@
         return h("span", { class: "tag" }, t);
       }));
     },
-    runs: function (c) { return h("td", { class: "num" }, String(c.runs)); },
+    runs: function (c) {
+      // A sequential cell: the runs it sent of its most (why it stopped: under Expect).
+      return h("td", { class: "num" }, [
+        String(c.runs),
+        c.sequential ? h("span", { class: "sub" }, "of " + c.max_runs) : null
+      ]);
+    },
     pass_rate: function (c) {
       return h("td", { class: "num rate" }, [
         c.pass_rate_text,
@@ -127,7 +133,12 @@
                           "CI " + c.wilson_text) : null
       ]);
     },
-    expect: function (c) { return h("td", { class: "expect" }, c.expect); },
+    expect: function (c) {
+      return h("td", { class: "expect" }, [
+        c.expect,
+        c.sequential ? h("span", { class: "sub sequential" }, c.sequential) : null
+      ]);
+    },
     met: function (c) {
       return h("td", null, h("span", { class: "badge outcome-" + (c.met ? "passed" : "failed") },
                              c.met ? "met" : "not met"));
