@@ -17,6 +17,13 @@ import click
 
 from specrunner.version import __version__
 
+# httpx imports its own command-line tool when it is imported (pygments and rich's syntax
+# and tables, about 40 ms of every `specrunner run`), which specrunner never calls: with
+# None in its place, httpx's import of it fails and httpx carries on without it (its
+# `httpx.main` then says the tool is not installed). Only the command line does this: the
+# Python API (`specrunner.run`) leaves httpx as it is.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 _SELECTION_HELP = {
     "env": "Environment of the suite to use (default: its default_environment).",
     "set": "Override a variable: KEY=VALUE (VALUE is JSON when it parses as JSON). Repeatable.",

@@ -618,3 +618,33 @@ def test_a_suite_bomb_is_a_located_error_through_the_cli(
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "bomb.yaml:1:14: the alias *a is inside the value it names" in result.output
+
+
+HTTPX_CLI_PROBE = """
+import json, sys
+if sys.argv[1] == "cli":
+    import specrunner.cli
+else:
+    import specrunner
+import httpx
+print(json.dumps({"pygments": "pygments" in sys.modules, "client": httpx.AsyncClient.__name__}))
+"""
+
+
+@pytest.mark.parametrize(("entry", "loads_pygments"), [("cli", False), ("api", True)])
+def test_only_the_command_line_leaves_out_httpx_own_command_line_tool(
+    entry: str, loads_pygments: bool
+) -> None:
+    """`specrunner` never calls httpx's command-line tool, and importing it costs every run
+    about 40 ms; a program using specrunner's Python API keeps httpx as it is."""
+    completed = subprocess.run(
+        [sys.executable, "-c", HTTPX_CLI_PROBE, entry],
+        capture_output=True,
+        text=True,
+        env=minimal_env(),
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    found = json.loads(completed.stdout.splitlines()[-1])
+    assert found == {"pygments": loads_pygments, "client": "AsyncClient"}
