@@ -13,11 +13,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from specrunner.errors import ExitCode, UsageError
 from specrunner.models import Plan
-from specrunner.report.build import finite
 from specrunner.report.comparison import (
     DEFAULT_ALPHA,
     check_alpha,
@@ -73,10 +72,10 @@ class Compared:
 
 
 def read(path: str, who: str | None = None) -> Report:
-    """A saved report; a NaN in it (JSON written elsewhere) is null. `who` (the command or
-    option that reads it) starts the message of a file that is not a report."""
+    """A saved report (`read_report`). `who` (the command or option that reads it) starts
+    the message of a file that is not a report."""
     try:
-        return cast(Report, finite(read_report(path)))
+        return read_report(path)
     except UsageError as error:
         if who is None:
             raise

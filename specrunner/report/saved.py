@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import cast
 
 from specrunner.errors import UsageError
-from specrunner.report.build import judge, meta_of
+from specrunner.report.build import finite, judge, meta_of
 from specrunner.report.records import PlanCell, Report, ReportPlan, ReportRun
 from specrunner.report.shards import Shards, check_shards, shard_of
 from specrunner.schemas import load_schema
@@ -17,7 +17,8 @@ from specrunner.shape import Check, compile_shape
 
 
 def read_report(path: str) -> Report:
-    """A report file, checked against schemas/report.v1.json."""
+    """A report file, checked against schemas/report.v1.json; a NaN or an infinity in it
+    (JSON written elsewhere) is null."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -27,7 +28,7 @@ def read_report(path: str) -> Report:
     except ValueError as exc:
         raise UsageError(f"{path}: not JSON ({exc})") from None
     if _conforms()(data):
-        return cast(Report, data)
+        return cast(Report, finite(data))
     # Not a report: jsonschema says why (the fast check only says whether).
     from jsonschema import Draft202012Validator  # slow to import, and rarely needed
 
@@ -44,7 +45,7 @@ def read_report(path: str) -> Report:
             f"{where}: {first.message}{more}"
         )
     # The schema check above is what makes the data a `Report`.
-    return cast(Report, data)
+    return cast(Report, finite(data))
 
 
 @cache
