@@ -21,6 +21,11 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 run`, `3 runs`: a count and its noun (one whose plural takes an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def visible(text: str) -> str:
     """`text` with every control and bidi character shown as an escape; newlines and tabs
     are kept, so a multi-line text stays multi-line."""

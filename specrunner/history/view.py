@@ -8,7 +8,7 @@ from typing import Any
 
 from specrunner.history.store import Recorded
 from specrunner.history.trends import CellTrend, SuiteHistory
-from specrunner.text import visible, visible_in_json
+from specrunner.text import counted, visible, visible_in_json
 
 MET, NOT_MET, ABSENT = "✓", "✗", "·"
 RUN_HEADINGS = ("finished", "commit", "verdict", "cells met", "pass rate", "runs")
@@ -20,7 +20,7 @@ def history_text(history: SuiteHistory, recorded: int) -> str:
     where = f"environment {history.environment}" if history.environment else "no environment"
     window = len(history.reports)
     lines = [
-        f"{visible(history.suite)} ({visible(where)}): the last {_runs(window)} of "
+        f"{visible(history.suite)} ({visible(where)}): the last {counted(window, 'run')} of "
         f"{recorded} recorded, most recent first",
         "",
     ]
@@ -38,16 +38,17 @@ def history_text(history: SuiteHistory, recorded: int) -> str:
     lines.append("")
     flaky = history.flaky_across_runs
     if flaky:
-        lines.append(f"flaky across runs (met and not met in turn): {_cells(len(flaky))}")
+        lines.append(f"flaky across runs (met and not met in turn): {counted(len(flaky), 'cell')}")
         lines += [
-            f"  {visible(c.cell)}: {c.flips} changes of verdict in {_runs(len(c.recorded))}"
+            f"  {visible(c.cell)}: {c.flips} changes of verdict in "
+            f"{counted(len(c.recorded), 'run')}"
             for c in flaky
         ]
     else:
         lines.append("flaky across runs: none (no cell was met and not met in turn)")
     changed = history.changed
     if changed:
-        lines.append(f"changed once in these runs: {_cells(len(changed))}")
+        lines.append(f"changed once in these runs: {counted(len(changed), 'cell')}")
         lines += [f"  {visible(c.cell)}: {_change(c, history.reports)}" for c in changed]
     return "\n".join(lines) + "\n"
 
@@ -189,11 +190,3 @@ def _percent(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value * 100:.1f}".removesuffix(".0") + "%"
-
-
-def _runs(n: int) -> str:
-    return f"{n} run" if n == 1 else f"{n} runs"
-
-
-def _cells(n: int) -> str:
-    return f"{n} cell" if n == 1 else f"{n} cells"

@@ -20,6 +20,8 @@ from typing import Final
 
 from markupsafe import Markup, escape
 
+from specrunner.text import counted
+
 TREND_RUNS: Final = 30
 """The recorded runs the charts look back over, the report's own included."""
 
@@ -158,7 +160,7 @@ def duration_chart(bins: Sequence[Bin]) -> Markup:
         parts.append(
             f'<rect class="bar" x="{LEFT + i * slot + 1:.1f}" y="{top:.1f}" '
             f'width="{max(slot - 2, 1):.1f}" height="{BOTTOM - top:.1f}">'
-            f"<title>{bin_span(b)}: {_calls(b.count)}</title></rect>"
+            f"<title>{bin_span(b)}: {counted(b.count, 'call')}</title></rect>"
         )
     parts += _x_labels(_seconds(bins[0].low), _seconds(bins[-1].high))
     shown = ", ".join(f"{bin_span(b)}: {b.count}" for b in bins)
@@ -243,10 +245,6 @@ def _seconds(value: float) -> str:
 
 def bin_span(b: Bin) -> str:
     return f"{_seconds(b.low)}–{_seconds(b.high)}"
-
-
-def _calls(n: int) -> str:
-    return f"{n} call" if n == 1 else f"{n} calls"
 
 
 def when(value: str, short: bool = False) -> str:

@@ -15,6 +15,7 @@ from specrunner.report.comparison import change_text, counts_text, p_text, summa
 from specrunner.report.comparison_console import listed, method_line, shown_q
 from specrunner.report.records import ComparedCell, ComparedReport, ComparedSide, Comparison
 from specrunner.report.wording import md, percent
+from specrunner.text import counted
 
 MARKER = "<!-- specrunner-compare -->"
 MAX_ROWS = 50
@@ -25,7 +26,7 @@ def render_comparison_markdown(comparison: Comparison) -> str:
     summary = comparison["summary"]
     regressed = summary["regressed"]
     if regressed:
-        title = f"## ❌ {md(comparison['suite'])}: {_cells(regressed)} regressed"
+        title = f"## ❌ {md(comparison['suite'])}: {counted(regressed, 'cell')} regressed"
     else:
         title = f"## ✅ {md(comparison['suite'])}: no regression"
     lines = [MARKER, title, "", _counts(comparison), "", _sides(comparison), ""]
@@ -127,7 +128,3 @@ def _report(report: ComparedReport) -> str:
     if report["environment"]:
         facts.append(md(report["environment"]))
     return f"{name} ({', '.join(facts)})"
-
-
-def _cells(count: int) -> str:
-    return f"{count} cell" if count == 1 else f"{count} cells"

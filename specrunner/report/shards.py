@@ -14,6 +14,7 @@ from specrunner.errors import UsageError
 from specrunner.report.planned import fingerprint
 from specrunner.report.records import PlanCell, Report, ReportPlan
 from specrunner.suite.selection import in_shard, parse_shard
+from specrunner.text import counted
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -56,7 +57,7 @@ class Shards:
         """`shard 3/3 is missing (2 of the plan's 6 runs)`."""
         return (
             f"{missing_shards(self.missing)} ({len(self.missing_keys)} of the plan's "
-            f"{_runs(self.plan['runs'])})"
+            f"{counted(self.plan['runs'], 'run')})"
         )
 
 
@@ -155,7 +156,7 @@ def _check_whole(report: Report, name: str, shard: Shard, plan: ReportPlan) -> N
     lacking = sorted(planned - seen)
     if lacking:
         raise UsageError(
-            f"merge: {name} lacks {_runs(len(lacking))} of shard {shard} (run {lacking[0]}"
+            f"merge: {name} lacks {counted(len(lacking), 'run')} of shard {shard} (run {lacking[0]}"
             f"{', ...' if len(lacking) > 1 else ''}): it is not the whole report of its shard"
         )
 
@@ -186,8 +187,4 @@ def partial_note(report: Report) -> str | None:
     count = sum(1 for run in report["runs"] if run["key"] in held)
     their = "its" if len(shards) == 1 else "their"
     count_as = "counts" if count == 1 else "count"
-    return f"{missing_shards(shards)}: {their} {_runs(count)} {count_as} as not run"
-
-
-def _runs(count: int) -> str:
-    return f"{count} run" if count == 1 else f"{count} runs"
+    return f"{missing_shards(shards)}: {their} {counted(count, 'run')} {count_as} as not run"
