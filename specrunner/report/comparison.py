@@ -36,7 +36,7 @@ from specrunner.report.shards import partial_note
 from specrunner.report.wording import expect_text, percent
 from specrunner.significance import benjamini_hochberg, fisher_tails
 from specrunner.suite.selection import parse_shard
-from specrunner.text import visible
+from specrunner.text import counted, visible
 from specrunner.version import __version__
 
 COUNTED: Final[tuple[CountedOutcome, ...]] = ("passed", "failed", "error")
@@ -106,8 +106,7 @@ def check_common(
 def _cells(count: int, scenarios: Iterable[str]) -> str:
     names = sorted(set(scenarios))
     shown = ", ".join(visible(repr(n)) for n in names[:3]) + (", ..." if len(names) > 3 else "")
-    noun = "cell" if count == 1 else "cells"
-    return f"{count} {noun}" + (f" of {shown}" if names else "")
+    return counted(count, "cell") + (f" of {shown}" if names else "")
 
 
 def compare_reports(
@@ -277,9 +276,9 @@ def _notes(
         side["left_out"] for c in cells for side in (c["base"], c["new"]) if side is not None
     )
     if left_out:
-        runs = "run" if left_out == 1 else "runs"
         notes.append(
-            f"{left_out} {runs} without a verdict (unknown or not run) left out of the counts"
+            f"{counted(left_out, 'run')} without a verdict (unknown or not run) left out of "
+            "the counts"
         )
     return [visible(note) for note in notes]
 

@@ -8,7 +8,7 @@ from typing import Any
 from specrunner.judge import OUTCOMES
 from specrunner.models import Expectation
 from specrunner.report.records import ExpectRule, OutcomeCounts, ReportCell, ReportRun
-from specrunner.text import visible
+from specrunner.text import counted, visible
 
 
 def expect_text(expect: ExpectRule) -> str:
@@ -41,10 +41,9 @@ def outcome_counts(runs: int, outcomes: OutcomeCounts) -> str:
         for name in OUTCOMES
         if name != "not_needed" and outcomes.get(name)
     ]
-    noun = "run" if runs == 1 else "runs"
     unneeded = outcomes.get("not_needed", 0)
     return (
-        f"{runs} {noun}"
+        counted(runs, "run")
         + (f": {', '.join(parts)}" if parts else "")
         + (f"; {unneeded} not needed" if unneeded else "")
     )
