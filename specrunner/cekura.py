@@ -20,13 +20,12 @@ own run (as an error), never the others'.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
-
-import httpx
 
 from specrunner.cekura_run import FINAL_STATUSES as FINAL_STATUSES
 from specrunner.cekura_run import PROBLEM
@@ -35,12 +34,15 @@ from specrunner.cekura_run import run_problem as run_problem
 from specrunner.cekura_run import what_is_read as what_is_read
 from specrunner.errors import RemoteError, UsageError
 from specrunner.http_common import (
+    Answer,
     AnswerTooLarge,
     AnswerTooSlow,
+    HttpRequester,
+    Lost,
+    NotSent,
     answer_json,
     check_url,
     describe_status,
-    fetch,
     retry_after,
     shown_url,
     size_text,
@@ -57,12 +59,12 @@ POLLS_AT_ONCE = 4
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
-    """Seconds one request to Cekura may take in all: connecting, sending, and reading every
-    byte of the answer (httpx's own timeouts bound each read, not the whole)."""
+    """Seconds one request to Cekura may take in all: waiting for a free connection,
+    connecting, sending, and reading every byte of the answer."""
 
     submit: float = 30.0
     """Longer than a wait for a free connection (10 s) plus connecting (10 s, TLS
-    included): a submission past it had surely begun to be sent (app/clients.py)."""
+    included): a submission past it had surely begun to be sent (cekura_http.py)."""
     poll: float = 15.0
     """One GET of at most 100 runs."""
     end_call: float = 15.0
@@ -113,6 +115,11 @@ def api_key(environ: Mapping[str, str]) -> str:
     return key
 
 
+def cekura_url(environ: Mapping[str, str]) -> str:
+    """The URL of Cekura's API the environment names (`CEKURA_API_URL`), else Cekura's."""
+    return environ.get("CEKURA_API_URL") or DEFAULT_URL
+
+
 def api_base(url: str) -> str:
     """The base URL of Cekura's API, checked as every URL specrunner calls, without a
     trailing slash."""
@@ -139,7 +146,7 @@ class CekuraApi(Protocol):
 class CekuraClient:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: HttpRequester,
         *,
         api_key: str,
         base_url: str = DEFAULT_URL,
@@ -158,7 +165,7 @@ class CekuraClient:
     @classmethod
     def from_environ(
         cls,
-        http: httpx.AsyncClient,
+        http: HttpRequester,
         environ: Mapping[str, str],
         retry: RetryPolicy | None = None,
         deadlines: Deadlines | None = None,
@@ -166,7 +173,7 @@ class CekuraClient:
         return cls(
             http,
             api_key=api_key(environ),
-            base_url=environ.get("CEKURA_API_URL") or DEFAULT_URL,
+            base_url=cekura_url(environ),
             submit_path=environ.get("SPECRUNNER_CEKURA_SUBMIT_PATH") or SUBMIT_PATH,
             retry=retry,
             deadlines=deadlines,
@@ -177,28 +184,30 @@ class CekuraClient:
         and ValueError, before sending anything, when two entries name the same scenario (the
         answer is matched to the entries by scenario id)."""
         scenarios = _distinct_scenarios(entries)
-        body: dict[str, Any] = {"scenarios": list(entries)}
+        data: dict[str, Any] = {"scenarios": list(entries)}
         if agent is not None:
-            body["agent"] = agent
+            data["agent"] = agent
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         try:
-            response = await fetch(
-                self._http,
+            response = await self._http.request(
                 "POST",
                 self._base + self._submit_path,
-                json=body,
+                body=body.encode(),
                 headers=self._headers,
                 deadline=self._deadlines.submit,
             )
-        except httpx.PoolTimeout:  # no connection free here: nothing was sent
-            raise SubmitError(Failure.REFUSED, "no connection to Cekura was free in time") from None
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        except NotSent as exc:
+            if exc.busy:  # no connection free here: nothing was sent
+                raise SubmitError(
+                    Failure.REFUSED, "no connection to Cekura was free in time"
+                ) from None
             raise SubmitError(
                 Failure.UNREACHABLE,
-                f"Cekura is unreachable at {shown_url(self._base)} ({type(exc).__name__}: {exc})",
+                f"Cekura is unreachable at {shown_url(self._base)} ({exc.reason})",
             ) from None
-        except httpx.RequestError as exc:  # sent, or partly: Cekura may have the runs
+        except Lost as exc:  # sent, or partly: Cekura may have the runs
             raise SubmitError(
-                Failure.UNKNOWN, f"the connection failed after sending ({type(exc).__name__})"
+                Failure.UNKNOWN, f"the connection failed after sending ({exc.reason})"
             ) from None
         except AnswerTooSlow as exc:  # past connecting (see Deadlines.submit): sent
             raise SubmitError(
@@ -309,21 +318,16 @@ class CekuraClient:
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str] | None, deadline: float
-    ) -> httpx.Response:
+    ) -> Answer:
         """One request that is safe to repeat: a failure worth another try is RetryLater;
         an answer over the cap is AnswerTooLarge when it is a 2xx (else RetryLater)."""
         where = shown_url(self._base)
         try:
-            return await fetch(
-                self._http,
-                method,
-                self._base + path,
-                params=params,
-                headers=self._headers,
-                deadline=deadline,
+            return await self._http.request(
+                method, self._base + path, params=params, headers=self._headers, deadline=deadline
             )
-        except httpx.RequestError as exc:
-            raise RetryLater(f"{type(exc).__name__} talking to Cekura at {where}") from None
+        except (NotSent, Lost) as exc:
+            raise RetryLater(f"{exc.reason}, talking to Cekura at {where}") from None
         except AnswerTooSlow as exc:
             raise RetryLater(
                 f"Cekura at {where} did not answer {method} {path} in full within {exc.seconds:g} s"
@@ -336,12 +340,12 @@ class CekuraClient:
                 f"{size_text(exc.cap)}"
             ) from None
 
-    def _json(self, response: httpx.Response, *, empty_ok: bool = False) -> Any:
+    def _json(self, response: Answer, *, empty_ok: bool = False) -> Any:
         status = response.status_code
         if 300 <= status < 400:
             raise RemoteError(
-                f"Cekura answered {redirect_status(response)} to {response.request.method} "
-                f"{response.request.url.path}: specrunner follows no redirect"
+                f"Cekura answered {redirect_status(response)} to {response.method} "
+                f"{response.path}: specrunner follows no redirect"
             )
         if status in (401, 403):
             raise RemoteError(
@@ -351,8 +355,7 @@ class CekuraClient:
             raise RetryLater(f"Cekura answered {describe_status(response)}", retry_after(response))
         if status >= 400:
             raise RemoteError(
-                f"Cekura answered {describe_status(response)} to "
-                f"{response.request.method} {response.request.url.path}"
+                f"Cekura answered {describe_status(response)} to {response.method} {response.path}"
             )
         if empty_ok and not response.content:
             return None
@@ -362,7 +365,7 @@ class CekuraClient:
             raise RetryLater("Cekura's answer is not JSON") from None
 
 
-def redirect_status(response: httpx.Response) -> str:
+def redirect_status(response: Answer) -> str:
     """`HTTP 302 (a redirect to https://...)`: a 3xx answer and where it points, as
     `shown_url` shows it."""
     location = response.headers.get("location")
@@ -382,7 +385,7 @@ def _distinct_scenarios(entries: Sequence[Mapping[str, Any]]) -> list[int]:
     return scenarios
 
 
-def _submitted(response: httpx.Response, scenarios: Sequence[int]) -> Submitted:
+def _submitted(response: Answer, scenarios: Sequence[int]) -> Submitted:
     """Cekura's answer matched to the entries (`scenarios`, one per entry) by scenario id;
     SubmitError(UNKNOWN) when it cannot be read at all."""
     result_id, runs = _read_answer(response)
@@ -416,7 +419,7 @@ def _submitted(response: httpx.Response, scenarios: Sequence[int]) -> Submitted:
     return Submitted(result_id, tuple(run_ids), unmatched, extra)
 
 
-def _read_answer(response: httpx.Response) -> tuple[int, list[tuple[int, int]]]:
+def _read_answer(response: Answer) -> tuple[int, list[tuple[int, int]]]:
     """The result id and the (run id, scenario id) pairs of Cekura's answer, in its order."""
 
     def unreadable(what: str) -> SubmitError:

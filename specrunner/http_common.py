@@ -1,19 +1,27 @@
 """What every HTTP client in specrunner shares: which URLs it may call, how a URL is shown,
 how one request is made within a total deadline and a cap on its answer, how a server's
-error answer is described, and how long a server asked us to wait."""
+error answer is described, and how long a server asked us to wait.
+
+The room sources speak httpx (`fetch`); the Cekura client speaks through an `HttpRequester`
+(aiohttp's, in `cekura_http.py`), whose answers are `Answer`s and whose failures say
+whether anything was sent (`NotSent`, `Lost`). httpx is imported only by what uses it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import ipaddress
+import json
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
-
 from specrunner.errors import UsageError
+
+if TYPE_CHECKING:
+    import httpx
 
 _MESSAGE_FIELDS = ("error", "message", "info", "detail")
 _MAX_MESSAGE = 200
@@ -60,6 +68,8 @@ async def fetch(
     declaring a longer Content-Length is refused before its body is read). Any other
     answer over the cap comes with an empty body: its status and headers say what callers
     need, and only a server's own words are lost."""
+    import httpx  # only the room sources fetch: the Cekura client does not
+
     request = http.build_request(method, url, **options)
     try:
         async with asyncio.timeout(deadline):
@@ -94,6 +104,94 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     return bytes(body)
 
 
+class Answered(Protocol):
+    """An HTTP answer read in full, as the descriptions below read it (an `httpx.Response`
+    or an `Answer`)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class Answer:
+    """An answer of an `HttpRequester`: its status, its headers (read case-insensitively,
+    without those of the wire that no longer describe a body read in full and
+    decompressed) and its whole body; `method` and `path` say what it answers."""
+
+    __slots__ = ("content", "headers", "method", "path", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        *,
+        method: str = "GET",
+        path: str = "/",
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.method = method
+        self.path = path
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def __repr__(self) -> str:
+        return f"<Answer {self.status_code} to {self.method} {self.path}>"
+
+
+class NotSent(Exception):
+    """No byte of the request left this machine: no connection could be made (`busy` is
+    False), or none was free within the wait for one (`busy` is True). Sending it again
+    cannot make anything twice."""
+
+    def __init__(self, reason: str, *, busy: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.busy = busy
+
+
+class Lost(Exception):
+    """The connection failed once the request had begun to be sent, or before its answer
+    was read: the server may have carried it out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HttpRequester(Protocol):
+    """One HTTP request at a time, sent once (never again by itself), following no
+    redirect. Raises NotSent, Lost, AnswerTooSlow (the whole answer did not come within
+    `deadline` seconds: it may have been carried out), and AnswerTooLarge for a 2xx answer
+    over `cap` bytes (any other answer over the cap comes with an empty body)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        deadline: float,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        cap: int = ...,
+    ) -> Answer: ...
+
+
 def size_text(count: int) -> str:
     """`32 MiB`, `1 MiB`, `64 KiB`, `900 bytes`."""
     for unit, name in ((1024 * 1024, "MiB"), (1024, "KiB")):
@@ -102,7 +200,7 @@ def size_text(count: int) -> str:
     return f"{count} bytes"
 
 
-def answer_json(response: httpx.Response) -> Any:
+def answer_json(response: Answered) -> Any:
     """The answer's JSON; ValueError when it is not JSON or is nested too deeply to read
     (Python's parser raises RecursionError for that)."""
     try:
@@ -161,7 +259,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Answered) -> float | None:
     """The answer's Retry-After, in seconds (a number or an HTTP date), or None."""
     value = response.headers.get("retry-after")
     if value is None:
@@ -177,13 +275,13 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def describe_status(response: httpx.Response) -> str:
+def describe_status(response: Answered) -> str:
     """`HTTP 401: Unauthorized / token expired`: the status and the server's own words."""
     message = server_message(response)
     return f"HTTP {response.status_code}" + (f": {message}" if message else "")
 
 
-def server_message(response: httpx.Response) -> str:
+def server_message(response: Answered) -> str:
     """The server's own words: `error`, `message`, `info`, `detail`, and an error `code`
     when it says more than the status (Pipecat Cloud's `PCC-...` codes); for a body of
     field errors (Django REST framework's `{field: [messages]}`), the fields and messages."""

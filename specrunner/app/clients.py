@@ -1,5 +1,6 @@
 """What a run talks to: the environment (pointed at an in-process emulator with
-`--emulator`), one HTTP client, the Cekura client and the plan's room sources."""
+`--emulator`), the Cekura client (over aiohttp: cekura_http.py) and the plan's room sources
+(sharing one httpx client)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,23 @@ from dataclasses import dataclass
 
 import httpx
 
-from specrunner.cekura import CekuraClient
+from specrunner.cekura import CekuraClient, cekura_url
+from specrunner.cekura_http import AiohttpRequester
 from specrunner.models import RoomConfig
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomSource
 from specrunner.rooms.build import build_room_source
 
-# httpx's timeouts bound each step of a request (waiting for a free connection, connecting,
-# each read). Every request also has a total deadline and reads at most 32 MiB of its answer
-# (http_common.fetch), with the totals of cekura.Deadlines and of the room sources
-# (docs/room-sources.md). A submission's total outlasts the pool and connect steps, so that
-# one that runs out had begun to be sent.
+# httpx's timeouts bound each step of a room source's request (waiting for a free
+# connection, connecting, each read). Every request also has a total deadline and reads at
+# most 32 MiB of its answer (http_common.fetch, cekura_http.AiohttpRequester), with the
+# totals of cekura.Deadlines and of the room sources (docs/room-sources.md). A submission's
+# total outlasts the wait for a connection and connecting (10 s each), so that one that runs
+# out had begun to be sent.
 TIMEOUT = httpx.Timeout(30.0, connect=10.0, pool=10.0)
+CEKURA_CONNECTIONS = 20
+"""Requests to Cekura at once: submissions (`--submissions`, 4 by default), a poll's bulk
+GETs (4) and end-calls; one more waits at most 10 s for a connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +75,21 @@ def run_environment(
 async def open_clients(
     rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], *, concurrency: int
 ) -> AsyncIterator[Clients]:
-    """The Cekura client and a room source per rendered room configuration, sharing one
-    HTTP client; the sources are closed (and the client) on the way out."""
+    """The Cekura client and a room source per rendered room configuration (sharing one
+    HTTP client); the sources are closed, and the clients, on the way out."""
     limits = httpx.Limits(max_connections=max(20, concurrency * 2))
-    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits, follow_redirects=False) as http:
+    async with (
+        httpx.AsyncClient(timeout=TIMEOUT, limits=limits, follow_redirects=False) as http,
+        AiohttpRequester.session(cekura_url(environ)) as session,
+    ):
         retry = RetryPolicy()
         # A poll gives up within the run's budget for an unreachable Cekura (the breaker),
         # so that a dead Cekura ends the run in about half a minute, not five.
-        cekura = CekuraClient.from_environ(http, environ, RetryPolicy(deadline=20.0, cap=5.0))
+        cekura = CekuraClient.from_environ(
+            AiohttpRequester(session, connections=CEKURA_CONNECTIONS),
+            environ,
+            RetryPolicy(deadline=20.0, cap=5.0),
+        )
         sources = {
             name: build_room_source(config, http=http, environ=environ, retry=retry)
             for name, config in rooms.items()

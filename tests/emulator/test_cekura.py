@@ -12,6 +12,7 @@ import pytest
 from emukit import BULK, DOMAIN, serve
 
 from specrunner.cekura import CekuraClient, Submitted
+from specrunner.cekura_http import AiohttpRequester
 from specrunner.emulator import (
     Behaviour,
     EmulatorConfig,
@@ -345,8 +346,8 @@ def test_specrunners_client_gives_each_entry_its_own_run_in_every_order(
     order: ReplyOrder,
 ) -> None:
     async def submit(base_url: str) -> Submitted:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            cekura = CekuraClient(http, api_key=KEY, base_url=base_url)
+        async with AiohttpRequester.session(base_url) as session:
+            cekura = CekuraClient(AiohttpRequester(session), api_key=KEY, base_url=base_url)
             return await cekura.submit([entry(s, f"lab-{i + 1}") for i, s in enumerate(SIX)], 3)
 
     with serve(config(reply_order=order, seed=3)) as (emu, _client, _clock):

@@ -12,6 +12,7 @@ import pytest
 from emukit import BULK, CEKURA, DAILY, DOMAIN, PIPECAT, PRIVATE, serve
 
 from specrunner.cekura import CekuraClient
+from specrunner.cekura_http import AiohttpRequester
 from specrunner.emulator import (
     Behaviour,
     EmulatorConfig,
@@ -128,8 +129,10 @@ def test_a_forgotten_run_is_left_out_of_specrunner_s_poll_as_an_unknown_id_is() 
         clock.advance(60.0)
 
         async def poll() -> list[dict[str, Any]]:
-            async with httpx.AsyncClient() as http:
-                cekura = CekuraClient(http, api_key=emu.config.api_key, base_url=emu.base_url)
+            async with AiohttpRequester.session(emu.base_url) as session:
+                cekura = CekuraClient(
+                    AiohttpRequester(session), api_key=emu.config.api_key, base_url=emu.base_url
+                )
                 return await cekura.poll([old, new, 999_999])
 
         found = asyncio.run(poll())

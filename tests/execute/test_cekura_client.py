@@ -1,21 +1,24 @@
 """The Cekura client sorts every way a submission can fail by what it says about the runs,
 matches the runs of its answer to the entries by scenario, in whatever order Cekura lists
 them, and polls in chunks of at most 100 with retries. Every request has a total deadline
-and a cap on its answer. Fakes answer through httpx.MockTransport."""
+and a cap on its answer. The answers come from handlers (written with httpx's request and
+response) behind a real loopback server, through the real aiohttp requester (served.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import socket
+import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 import pytest
+from served import BASE, Handler, ServedRequester, Server, served
 
-from specrunner.app.clients import TIMEOUT
 from specrunner.cekura import (
     CekuraClient,
     Deadlines,
@@ -25,6 +28,7 @@ from specrunner.cekura import (
     api_base,
     run_problem,
 )
+from specrunner.cekura_http import CONNECT, CONNECTION_WAIT, AiohttpRequester
 from specrunner.errors import RemoteError, UsageError
 from specrunner.http_common import check_url
 from specrunner.retry import GaveUp, RetryPolicy
@@ -39,18 +43,23 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+SERVER: list[Server] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _server() -> Iterator[None]:
+    with served() as server:
+        SERVER.append(server)
+        yield
+        SERVER.clear()
 
 
 def client(handler: Handler, deadlines: Deadlines | None = None, **retry: Any) -> CekuraClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    (server,) = SERVER
+    server.handler = handler
     policy = RetryPolicy(sleep=_no_sleep, deadline=retry.pop("deadline", 10.0), **retry)
     return CekuraClient(
-        http,
-        api_key="key-123",
-        base_url="https://api.example.test",
-        retry=policy,
-        deadlines=deadlines,
+        ServedRequester(server), api_key="key-123", base_url=BASE, retry=policy, deadlines=deadlines
     )
 
 
@@ -330,24 +339,147 @@ def test_retry_after_is_carried_with_a_refusal() -> None:
     assert caught.value.retry_after == 3.0
 
 
+async def _raw_server(behave: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> Any:
+    """A TCP server on 127.0.0.1 that does `behave` with each connection (no HTTP)."""
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await behave(reader, writer)
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(on_connection, "127.0.0.1", 0)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    return head + await reader.readexactly(length)
+
+
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _read_request(reader)  # the whole submission arrived: Cekura may have made the runs
+
+
+async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _read_request(reader)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _read_request(reader)
+    writer.write(b"this is not HTTP\r\n\r\n")
+    await writer.drain()
+
+
+async def _half_an_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _read_request(reader)
+    writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id": 7')
+    await writer.drain()
+
+
+def _submit_to(url: str) -> SubmitError:
+    cekura = CekuraClient(
+        AiohttpRequesterPer(url),
+        api_key="key-123",
+        base_url=url,
+        retry=RetryPolicy(sleep=_no_sleep),
+    )
+    with pytest.raises(SubmitError) as caught:
+        asyncio.run(cekura.submit(ENTRIES, 412))
+    return caught.value
+
+
+class AiohttpRequesterPer:
+    """The real requester, a session per request (each test has its own event loop)."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self._url = url
+        self._options = options
+
+    async def request(self, method: str, url: str, **kw: Any) -> Any:
+        async with AiohttpRequester.session(url) as session:
+            return await AiohttpRequester(session, **self._options).request(method, url, **kw)
+
+
+def test_a_submission_to_no_listener_was_not_sent() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    failure = _submit_to(f"http://127.0.0.1:{port}")
+    assert failure.kind is Failure.UNREACHABLE
+    assert failure.reason.startswith(f"Cekura is unreachable at http://127.0.0.1:{port} (")
+    assert "key-123" not in failure.reason
+
+
 @pytest.mark.parametrize(
-    ("error", "kind"),
+    "behave",
     [
-        (httpx.ConnectError("refused"), Failure.UNREACHABLE),
-        (httpx.ConnectTimeout("slow"), Failure.UNREACHABLE),
-        (httpx.PoolTimeout("busy here"), Failure.REFUSED),
-        (httpx.ReadTimeout("no answer"), Failure.UNKNOWN),
-        (httpx.RemoteProtocolError("dropped"), Failure.UNKNOWN),
-        (httpx.ReadError("reset"), Failure.UNKNOWN),
+        pytest.param(_hang_up, id="hung-up-after-reading"),
+        pytest.param(_reset, id="reset-after-reading"),
+        pytest.param(_garbage, id="not-http"),
+        pytest.param(_half_an_answer, id="half-an-answer"),
     ],
 )
-def test_transport_errors_before_and_after_sending(error: Exception, kind: Failure) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise error
+def test_a_connection_lost_after_sending_leaves_the_submission_unknown(behave: Any) -> None:
+    async def scene() -> tuple[SubmitError, int]:
+        seen = 0
 
-    with pytest.raises(SubmitError) as caught:
-        submit(handler)
-    assert caught.value.kind is kind
+        async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal seen
+            seen += 1
+            await behave(reader, writer)
+
+        server = await _raw_server(counted)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            cekura = CekuraClient(
+                AiohttpRequesterPer(f"http://127.0.0.1:{port}"),
+                api_key="key-123",
+                base_url=f"http://127.0.0.1:{port}",
+            )
+            try:
+                await cekura.submit(ENTRIES, 412)
+            except SubmitError as failure:
+                return failure, seen
+        raise AssertionError("the submission did not fail")
+
+    failure, seen = asyncio.run(asyncio.wait_for(scene(), 10))
+    assert failure.kind is Failure.UNKNOWN  # it may have reached Cekura: never sent again
+    assert failure.reason.startswith("the connection failed after sending (")
+    assert seen == 1  # sent once: aiohttp repeats no POST on a fresh connection
+
+
+def test_no_free_connection_in_time_was_not_sent() -> None:
+    async def held(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(1.0)
+        return created(request)
+
+    (server,) = SERVER
+    server.handler = held
+
+    async def scene() -> tuple[Any, Any]:
+        async with AiohttpRequester.session(server.url) as session:
+            one = AiohttpRequester(session, connections=1, wait=0.1)
+            cekura = CekuraClient(one, api_key="key-123", base_url=server.url)
+            first = asyncio.ensure_future(cekura.submit(entries_for(30), 412))
+            await asyncio.sleep(0.2)  # the first holds the only connection
+            with pytest.raises(SubmitError) as caught:
+                await cekura.submit(entries_for(31), 412)
+            return await first, caught.value
+
+    first, second = asyncio.run(asyncio.wait_for(scene(), 10))
+    assert first.run_ids == (1000,)
+    assert second.kind is Failure.REFUSED  # nothing was sent: it may be sent again
+    assert second.reason == "no connection to Cekura was free in time"
 
 
 def test_polls_chunk_ids_by_100_and_retry_transient_failures() -> None:
@@ -363,7 +495,8 @@ def test_polls_chunk_ids_by_100_and_retry_transient_failures() -> None:
         return httpx.Response(200, json=[{"id": i, "status": "running"} for i in ids])
 
     runs = asyncio.run(client(handler).poll(list(range(1, 251))))
-    assert [len(c) for c in calls] == [100, 100, 50]
+    assert sorted(len(c) for c in calls) == [50, 100, 100]  # sent at once: any order
+    assert sorted(i for c in calls for i in c) == list(range(1, 251))
     assert [r["id"] for r in runs] == list(range(1, 251))
 
 
@@ -490,13 +623,14 @@ def test_a_submission_answered_with_too_much_is_unknown_naming_the_cap() -> None
 
 def test_an_answer_that_cannot_be_decoded_is_unknown_not_a_crash() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+        stream = httpx.ByteStream(b"not gzip")  # sent as it is, not gzip-decoded here
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=stream)
 
     with pytest.raises(SubmitError) as caught:
         submit(handler)
     assert caught.value.kind is Failure.UNKNOWN
-    assert caught.value.reason == "the connection failed after sending (DecodingError)"
-    with pytest.raises(GaveUp, match="DecodingError talking to Cekura"):
+    assert caught.value.reason.startswith("the connection failed after sending (ClientPayloadError")
+    with pytest.raises(GaveUp, match=r"ClientPayloadError.*, talking to Cekura at https://api"):
         asyncio.run(client(handler, max_attempts=2).poll([1]))
 
 
@@ -582,10 +716,9 @@ def test_a_poll_answer_nested_too_deeply_is_not_json() -> None:
 
 def test_a_submission_past_its_deadline_had_begun_to_be_sent() -> None:
     # Waiting for a free connection and connecting have their own, shorter, timeouts
-    # (PoolTimeout: refused; ConnectTimeout: unreachable), so the deadline runs out only
+    # (no connection free: refused; none made: unreachable), so the deadline runs out only
     # once the submission is on its way: unknown is then the truth, not a guess.
-    assert TIMEOUT.pool is not None and TIMEOUT.connect is not None
-    assert Deadlines().submit > TIMEOUT.pool + TIMEOUT.connect
+    assert Deadlines().submit > CONNECTION_WAIT + CONNECT
 
 
 def test_a_poll_of_many_runs_sends_its_gets_a_few_at_a_time() -> None:
