@@ -76,6 +76,7 @@ class Journal:
         self._fsync = fsync
         self._cond = threading.Condition()
         self._queue: list[bytes] = []
+        self._idle = False  # the writer thread waits for records: a write must wake it
         self._queued = 0  # records written (queued) so far
         self._done = 0  # of them, written to the file and fsynced
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -113,7 +114,8 @@ class Journal:
                 raise ValueError(f"the journal {self.path} is closed")
             self._queue.append(data)
             self._queued += 1
-            self._cond.notify_all()
+            if self._idle:  # else it is writing, and takes this batch when done
+                self._cond.notify_all()
 
     async def durable(self) -> None:
         """Return once every record written before this call is written and fsynced.
@@ -189,7 +191,9 @@ class Journal:
             while True:
                 with self._cond:
                     while not self._queue and not self._closing:
+                        self._idle = True
                         self._cond.wait()
+                        self._idle = False
                     if not self._queue:
                         return
                     batch, self._queue = self._queue, []

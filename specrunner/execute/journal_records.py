@@ -94,9 +94,10 @@ ROOMS = FieldType(
     lambda v: isinstance(v, dict) and all(_is_room(room) for room in v.values()),
     list,
 )
+_OUTCOMES = frozenset(o.value for o in Outcome)
 OUTCOME = FieldType(
     "an outcome (" + ", ".join(o.value for o in Outcome) + ")",
-    lambda v: isinstance(v, str) and v in {o.value for o in Outcome},
+    lambda v: isinstance(v, str) and v in _OUTCOMES,
 )
 
 _ENDED = RecordSpec({"batch": (BATCH, False), "keys": (KEYS, False), "reason": (TEXT, True)})
