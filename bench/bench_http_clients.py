@@ -7,11 +7,12 @@ A 10,000-run suite on 1,000 rooms sends about 1,000 POSTs (batches of 10) and a 
 bulk GETs (100 runs each); `bench/bench_run.py` shows how much of its CPU goes to them. This
 benchmark measures that cost alone, to weigh the HTTP stack against the issue's CPU target:
 
-- `specrunner fetch (httpx)`: what specrunner does today, `http_common.fetch` over an
-  `httpx.AsyncClient` set up as `app/clients.py` sets it up (a whole answer within a
-  deadline, read within the answer cap);
-- `aiohttp`: the same requests (deadline, capped read, JSON decoded) over an
-  `aiohttp.ClientSession` (aiohttp is already a dependency: the emulator serves with it).
+- `specrunner's requester (aiohttp)`: what the Cekura client does,
+  `cekura_http.AiohttpRequester` over the session it makes (a whole answer within a
+  deadline, read within the answer cap, failures sorted by whether anything was sent);
+- `fetch (httpx)`: the same requests through `http_common.fetch` over an
+  `httpx.AsyncClient` set up as `app/clients.py` sets up the room sources' (the Cekura
+  client's stack until it moved to aiohttp).
 
 The server runs in a process of its own (so its CPU is not counted) and answers each POST
 with 10 Run objects and each GET with 100, of the size the emulator's are. Each row is the
@@ -34,10 +35,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import httpx
 
-from specrunner.http_common import ANSWER_CAP, fetch
+from specrunner.cekura_http import AiohttpRequester
+from specrunner.http_common import fetch
 
 IN_FLIGHT = 4
 DEADLINE = 30.0
@@ -118,17 +119,6 @@ async def measure(requests: int, send: Callable[[], Awaitable[None]]) -> float:
     return (cpu() - before) / requests * 1000
 
 
-async def aiohttp_json(session: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> Any:
-    async with asyncio.timeout(DEADLINE):
-        async with session.request(method, url, **kw) as response:
-            body = bytearray()
-            async for chunk in response.content.iter_any():
-                body += chunk
-                if len(body) > ANSWER_CAP:
-                    raise RuntimeError("over the cap")
-            return json.loads(body)
-
-
 async def bench(url: str, posts: int, gets: int, repeat: int) -> dict[str, dict[str, float]]:
     body = {"scenarios": entries(), "agent": 7}
     headers = {"X-CEKURA-API-KEY": "bench-key", "Content-Type": "application/json"}
@@ -146,18 +136,27 @@ async def bench(url: str, posts: int, gets: int, repeat: int) -> dict[str, dict[
             answer = await fetch(http, "GET", url, params=bulk, headers=headers, deadline=DEADLINE)
             answer.json()
 
-        rows["specrunner fetch (httpx)"] = await rounds(posts, gets, repeat, httpx_post, httpx_get)
+        rows["fetch (httpx)"] = await rounds(posts, gets, repeat, httpx_post, httpx_get)
 
-    connector = aiohttp.TCPConnector(limit=20)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with AiohttpRequester.session(url) as session:
+        requester = AiohttpRequester(session)
 
         async def aio_post() -> None:
-            await aiohttp_json(session, "POST", url, data=json.dumps(body), headers=headers)
+            sent = json.dumps(body, separators=(",", ":")).encode()
+            answer = await requester.request(
+                "POST", url, body=sent, headers=headers, deadline=DEADLINE
+            )
+            answer.json()
 
         async def aio_get() -> None:
-            await aiohttp_json(session, "GET", url, params=bulk, headers=headers)
+            answer = await requester.request(
+                "GET", url, params=bulk, headers=headers, deadline=DEADLINE
+            )
+            answer.json()
 
-        rows["aiohttp"] = await rounds(posts, gets, repeat, aio_post, aio_get)
+        rows["specrunner's requester (aiohttp)"] = await rounds(
+            posts, gets, repeat, aio_post, aio_get
+        )
     return rows
 
 
