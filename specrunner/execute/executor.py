@@ -72,7 +72,8 @@ class Settings:
     """The time between polls: longer (up to 8x) after 20 quiet polls, shorter (down to a
     quarter) while live runs are as old as runs of the suite were when they ended."""
     batch_window: float = 0.02
-    """How long the submitter waits for more runs to become ready before a POST."""
+    """How long the submitter waits for more runs to become ready before a POST, while
+    rooms are being leased (a batch of the runs a poll freed goes at once)."""
     submit_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(deadline=120.0, cap=5.0))
     """For submissions Cekura refused before doing anything (429, 503 with Retry-After)."""
     unreachable_budget: float = 30.0
@@ -373,6 +374,14 @@ class Executor:
     def _leasing(self) -> bool:
         return self._feeding or bool(self._leases)
 
+    def _more_coming(self) -> bool:
+        """Whether a run is on its way to ready: a room is being leased, or a free slot is
+        about to be taken by a waiting run. (Else only a poll can free one: a batch that
+        waited for it would lose its runs' time.)"""
+        return bool(self._leases) or (
+            self._feeding and bool(self._waiting) and self._slot_freed.is_set()
+        )
+
     async def _submit_loop(self) -> None:
         """Form a batch whenever a POST may go (at most `submissions` at once) from the
         runs ready then, and send it beside the others; return once every POST is done."""
@@ -392,7 +401,7 @@ class Executor:
             deadline = self.settings.now() + self.settings.batch_window
             while (
                 len(batch) < self.settings.batch_size
-                and self._leasing()
+                and self._more_coming()
                 and self.settings.now() < deadline
                 and self.stopped is None
             ):
