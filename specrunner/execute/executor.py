@@ -48,7 +48,13 @@ from specrunner.execute.tracked import Tally, Tracked
 from specrunner.masking import Secrets, SecretTracker
 from specrunner.models import Outcome, Plan, RunRecord, Snapshot
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
-from specrunner.rooms.base import RoomLease, RoomSource, RoomUnavailable, restored_lease
+from specrunner.rooms.base import (
+    InstantRooms,
+    RoomLease,
+    RoomSource,
+    RoomUnavailable,
+    restored_lease,
+)
 
 Progress = Callable[[Snapshot], None]
 LEASE_GRACE = 2.0
@@ -99,6 +105,10 @@ class Executor:
         self.plan = plan
         self.cekura = cekura
         self.sources = sources
+        self._instant = {
+            name: source for name, source in sources.items() if isinstance(source, InstantRooms)
+        }
+        """The sources that lease and release at once: done in step, without a task."""
         self.journal = journal
         self.settings = settings
         if not isinstance(secrets, SecretTracker):
@@ -290,8 +300,17 @@ class Executor:
             self._report()  # its slot is free: "in flight" drops
 
     def _free(self, run: Tracked, *, end_call: bool = False) -> None:
-        if run.lease is None and not end_call:
+        lease = run.lease
+        if lease is None and not end_call:
             self._give_slot(run)
+        elif lease is not None and not end_call and lease.source in self._instant:
+            run.lease = None
+            try:
+                self._instant[lease.source].release_now(lease)
+                self.journal.write("released", key=run.planned.key)
+            finally:
+                self._give_slot(run)
+                self._report()
         else:
             self._chore(self._release(run, end_call=end_call))
 
@@ -311,6 +330,11 @@ class Executor:
                     continue
                 self._waiting.popleft()
                 self._take_slot(run)
+                instant = self._instant.get(run.planned.room)
+                lease = instant.lease_now(run.planned) if instant is not None else None
+                if lease is not None:
+                    self._leased(run, lease)
+                    continue
                 assert self._group is not None
                 task = self._group.create_task(self._lease(run))
                 self._leases.add(task)
@@ -340,13 +364,16 @@ class Executor:
             self._finish(run, Outcome.ERROR, f"no room: {reason}", final=False)
             self.journal.write("not_sent", keys=[run.planned.key], reason=reason)
         else:
-            self._register(lease)
-            run.lease = lease
-            if self.stopped is not None:
-                self._free(run)  # stopped while it leased: never sent
-                return
-            self._ready.append(run)
-            self._ready_changed.set()
+            self._leased(run, lease)
+
+    def _leased(self, run: Tracked, lease: RoomLease) -> None:
+        self._register(lease)
+        run.lease = lease
+        if self.stopped is not None:
+            self._free(run)  # stopped while it leased: never sent
+            return
+        self._ready.append(run)
+        self._ready_changed.set()
 
     def _register(self, lease: RoomLease) -> None:
         """A leased room's token, and its URL (but for a static pool's, which the suite

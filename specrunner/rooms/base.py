@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from specrunner.models import PlannedRun
 
@@ -56,4 +56,19 @@ class RoomSource(Protocol):
 
     async def close(self) -> None:
         """Release what the source holds itself (connections, processes)."""
+        ...
+
+
+@runtime_checkable
+class InstantRooms(Protocol):
+    """A room source that may lease and release without waiting (a pool of rooms at hand):
+    the executor then does both in step with its other work, without a task for each."""
+
+    def lease_now(self, run: PlannedRun) -> RoomLease | None:
+        """A room for `run` at once, or None when none is free now (`lease` then waits for
+        one, in turn)."""
+        ...
+
+    def release_now(self, lease: RoomLease) -> None:
+        """What `release` does, at once."""
         ...

@@ -41,6 +41,12 @@ class StaticRoomSource:
     def from_config(cls, config: RoomConfig, *, capacity: int | None) -> StaticRoomSource:
         return cls(config.name, rooms_of(config), capacity=capacity)
 
+    def lease_now(self, run: PlannedRun) -> RoomLease | None:
+        """A free room, unless there is none or others wait for one (they come first)."""
+        if self._free and not self._waiters:
+            return self._leased_room(self._free.popleft())
+        return None
+
     async def lease(self, run: PlannedRun) -> RoomLease:
         if self._free and not self._waiters:
             index = self._free.popleft()
@@ -56,11 +62,17 @@ class StaticRoomSource:
                 elif waiter in self._waiters:
                     self._waiters.remove(waiter)
                 raise
+        return self._leased_room(index)
+
+    def _leased_room(self, index: int) -> RoomLease:
         self._leased.add(index)
         room = self._rooms[index]
         return RoomLease(source=self.name, url=room.url, token=room.token, handle=index)
 
     async def release(self, lease: RoomLease) -> None:
+        self.release_now(lease)
+
+    def release_now(self, lease: RoomLease) -> None:
         index = self._index_of(lease)
         if index in self._leased:  # releasing twice must not free a room twice
             self._leased.discard(index)

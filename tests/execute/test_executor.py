@@ -30,6 +30,7 @@ from specrunner.models import (
 )
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomLease
+from specrunner.rooms.static import StaticRoom, StaticRoomSource
 
 
 def plan(
@@ -395,3 +396,53 @@ def test_runs_cekura_kept_refusing_are_errors_now_and_sent_on_resume(tmp_path: P
         journal.close()
     assert [r.outcome for r in resumed] == [Outcome.PASSED] * 3
     assert len(cekura.batches) == 1
+
+
+class WatchedPool(StaticRoomSource):
+    """A static pool that records which rooms host live runs, through the in-step path."""
+
+    def __init__(self, rooms: int) -> None:
+        pool = [StaticRoom(f"https://x.daily.co/pool-{i}") for i in range(rooms)]
+        super().__init__("lab", pool, capacity=None)
+        self.hosting: set[int] = set()
+        self.shared = 0
+        self.in_step = 0
+
+    def lease_now(self, run: PlannedRun) -> RoomLease | None:
+        lease = super().lease_now(run)
+        if lease is not None:
+            self.in_step += 1
+            self.shared += lease.handle in self.hosting
+            self.hosting.add(lease.handle)
+        return lease
+
+    async def lease(self, run: PlannedRun) -> RoomLease:  # waits in turn for a room
+        lease = await super().lease(run)
+        self.shared += lease.handle in self.hosting
+        self.hosting.add(lease.handle)
+        return lease
+
+    def release_now(self, lease: RoomLease) -> None:
+        self.hosting.discard(lease.handle)
+        super().release_now(lease)
+
+
+@pytest.mark.parametrize(("concurrency", "in_step"), [(3, 12), (5, 6)])
+def test_a_static_pool_leases_and_releases_in_step_one_run_per_room(
+    tmp_path: Path, concurrency: int, in_step: int
+) -> None:
+    # With more slots than rooms, the runs beyond the pool wait for a room in turn (a task
+    # each); the others lease and give back in step. Either way a room hosts one run.
+    pool = WatchedPool(rooms=3)
+    cekura = FakeCekura(polls_to_finish=2)
+    the_plan = plan(12, {"lab": None})
+    records, _ = execute(tmp_path, the_plan, cekura, {"lab": pool}, concurrency=concurrency)
+    assert [r.outcome for r in records] == [Outcome.PASSED] * 12
+    assert pool.in_step == in_step
+    assert pool.shared == 0  # no room ever hosted two runs at once
+    assert pool.hosting == set() and len(pool._free) == 3  # every room given back
+    rooms_sent = [e["pipecat_room_url"] for batch in cekura.batches for e in batch]
+    assert len(rooms_sent) == 12 and set(rooms_sent) == {r.url for r in pool._rooms}
+    journal = (tmp_path / JOURNAL).read_text().splitlines()
+    released = [json.loads(line)["key"] for line in journal if '"released"' in line]
+    assert sorted(released) == [f"k{i:03d}" for i in range(12)]
