@@ -7,25 +7,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from specrunner.cekura import CekuraClient, cekura_url
 from specrunner.cekura_http import AiohttpRequester
 from specrunner.models import RoomConfig
 from specrunner.retry import RetryPolicy
 from specrunner.rooms.base import RoomSource
-from specrunner.rooms.build import build_room_source
+from specrunner.rooms.build import HTTP_KINDS, build_room_source
 
-# httpx's timeouts bound each step of a room source's request (waiting for a free
-# connection, connecting, each read). Every request also has a total deadline and reads at
-# most 32 MiB of its answer (http_common.fetch, cekura_http.AiohttpRequester), with the
-# totals of cekura.Deadlines and of the room sources (docs/room-sources.md). A submission's
-# total outlasts the wait for a connection and connecting (10 s each), so that one that runs
-# out had begun to be sent.
-TIMEOUT = httpx.Timeout(30.0, connect=10.0, pool=10.0)
+if TYPE_CHECKING:
+    import httpx
+
+# Every request has a total deadline and reads at most 32 MiB of its answer
+# (http_common.fetch, cekura_http.AiohttpRequester), with the totals of cekura.Deadlines and
+# of the room sources (docs/room-sources.md). httpx's timeouts also bound each step of a
+# room source's request (`room_sources_client`). A submission's total outlasts the wait for
+# a connection and connecting (10 s each), so that one that runs out had begun to be sent.
 CEKURA_CONNECTIONS = 20
 """Requests to Cekura at once: submissions (`--submissions`, 4 by default), a poll's bulk
 GETs (4) and end-calls; one more waits at most 10 s for a connection."""
@@ -75,13 +75,14 @@ def run_environment(
 async def open_clients(
     rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], *, concurrency: int
 ) -> AsyncIterator[Clients]:
-    """The Cekura client and a room source per rendered room configuration (sharing one
-    HTTP client); the sources are closed, and the clients, on the way out."""
-    limits = httpx.Limits(max_connections=max(20, concurrency * 2))
-    async with (
-        httpx.AsyncClient(timeout=TIMEOUT, limits=limits, follow_redirects=False) as http,
-        AiohttpRequester.session(cekura_url(environ)) as session,
-    ):
+    """The Cekura client and a room source per rendered room configuration (those that call
+    HTTP APIs share one httpx client, made only for them); the sources are closed, and the
+    clients, on the way out."""
+    async with AsyncExitStack() as stack:
+        session = await stack.enter_async_context(AiohttpRequester.session(cekura_url(environ)))
+        http = None
+        if any(config.source in HTTP_KINDS for config in rooms.values()):
+            http = await stack.enter_async_context(room_sources_client(concurrency))
         retry = RetryPolicy()
         # A poll gives up within the run's budget for an unreachable Cekura (the breaker),
         # so that a dead Cekura ends the run in about half a minute, not five.
@@ -99,6 +100,16 @@ async def open_clients(
         finally:
             for source in sources.values():
                 await source.close()
+
+
+def room_sources_client(concurrency: int) -> httpx.AsyncClient:
+    """The httpx client the room sources share: 10 s to get a free connection, 10 s to
+    connect, 30 s for each read (within each request's total deadline), no redirect."""
+    import httpx  # only suites with a room source that calls an HTTP API load it
+
+    timeout = httpx.Timeout(30.0, connect=10.0, pool=10.0)
+    limits = httpx.Limits(max_connections=max(20, concurrency * 2))
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
 
 
 def check_clients(

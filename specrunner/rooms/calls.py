@@ -15,9 +15,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from specrunner.errors import UsageError
 from specrunner.http_common import (
@@ -35,6 +33,9 @@ from specrunner.models import RoomConfig
 from specrunner.retry import GaveUp, RetryLater, RetryPolicy
 from specrunner.rooms.base import RoomUnavailable
 from specrunner.suite.duration import parse_duration
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -236,6 +237,8 @@ class ConfiguredRequest:
 
 async def send(http: httpx.AsyncClient, request: Request, redactor: Redactor) -> httpx.Response:
     """One attempt: the 2xx answer, or RetryLater, or RoomUnavailable."""
+    import httpx  # here, not above: a suite of static rooms never loads it
+
     options: dict[str, Any] = {"headers": dict(request.headers)}
     if request.json is not _NO_BODY:
         options["json"] = request.json
@@ -301,6 +304,8 @@ def answer_object(response: httpx.Response, what: str) -> dict[str, Any]:
 
 
 def describe_transport(error: httpx.RequestError | AnswerTooSlow, redactor: Redactor) -> str:
+    import httpx  # a room source's only: see `send`
+
     if isinstance(error, AnswerTooSlow):
         return str(error)
     if isinstance(error, httpx.PoolTimeout):

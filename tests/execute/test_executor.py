@@ -29,7 +29,7 @@ from specrunner.models import (
     Selection,
 )
 from specrunner.retry import RetryPolicy
-from specrunner.rooms.base import RoomLease
+from specrunner.rooms.base import RoomLease, RoomSource
 from specrunner.rooms.static import StaticRoom, StaticRoomSource
 
 
@@ -171,7 +171,7 @@ def execute(
     tmp_path: Path,
     the_plan: Plan,
     cekura: FakeCekura,
-    sources: dict[str, FakeSource],
+    sources: Mapping[str, RoomSource],
     **settings: Any,
 ) -> tuple[list[Any], Executor]:
     clock = Clock()
