@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import minimal_env
 
 PROBE = """
@@ -28,7 +29,8 @@ async def main():
         return type(clients.sources["lab"]).__name__
 
 source = asyncio.run(main())
-print(json.dumps({"source": source, "httpx": "httpx" in sys.modules, "aiohttp": "aiohttp" in sys.modules}))
+loaded = {name: name in sys.modules for name in ("httpx", "aiohttp")}
+print(json.dumps({"source": source, **loaded}))
 """
 
 
