@@ -129,7 +129,11 @@ class AiohttpRequester:
                     for name, value in response.headers.items()
                     if name.lower() not in _REWRITTEN_HEADERS
                 )
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        except aiohttp.ClientConnectorError as exc:
+            cause = exc.os_error.strerror or str(exc.os_error) or "no detail"
+            reason = f"{type(exc).__name__}: cannot connect to {exc.host}:{exc.port} ({cause})"
+            raise NotSent(reason) from None
+        except aiohttp.ConnectionTimeoutError as exc:
             raise NotSent(_reason(exc)) from None
         except aiohttp.InvalidURL as exc:  # checked before: nothing is sent to such a URL
             raise NotSent(_reason(exc)) from None
