@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from specrunner.cekura_run import FINAL_STATUSES as FINAL_STATUSES
-from specrunner.cekura_run import PROBLEM
+from specrunner.cekura_run import PROBLEM as PROBLEM
 from specrunner.cekura_run import outcome_of as outcome_of
 from specrunner.cekura_run import run_problem as run_problem
 from specrunner.cekura_run import what_is_read as what_is_read

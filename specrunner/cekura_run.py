@@ -4,6 +4,8 @@ it expects (schemas/cekura-run.v1.json), and, when they do, the run's outcome.
 A poll answer may hold anything. Each Run object is checked on its own before it is read,
 so that a field of a wrong type ends that run as an error naming the field (`duration is a
 list`) while the others carry on, and nothing downstream meets a value it cannot handle.
+(Of a run still live, with a status that is a string and not final, the executor reads the
+status alone; the rest is checked and read once it is final.)
 A shape check compiled once (specrunner/shape.py) says whether a Run object conforms, in
 about 8 microseconds; jsonschema says what is wrong only when it does not.
 """

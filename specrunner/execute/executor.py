@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specrunner.cekura import (
+    FINAL_STATUSES,
+    PROBLEM,
     CekuraApi,
     Failure,
     SubmitError,
@@ -629,6 +631,15 @@ class Executor:
                 continue  # it cannot be matched to a run
             run = by_id.get(run_id)
             if run is None or run.outcome is not None:
+                continue
+            status = data.get("status")
+            if type(status) is str and status not in FINAL_STATUSES and PROBLEM not in data:
+                # Still live: only its status is read now, the rest once it is final (a
+                # live run is polled several times; checking all of it each time was a
+                # twentieth of a large suite's CPU).
+                changed = changed or status != run.status
+                run.status = status
+                run.seen_live_at = asked
                 continue
             problem = run_problem(data)
             if problem is not None:
