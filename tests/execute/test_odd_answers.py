@@ -44,6 +44,44 @@ class OddCekura(FakeCekura):
         return unmatched + [{**data, **self.odd.get(data["id"], {})} for data in found]
 
 
+class LiveOddCekura(FakeCekura):
+    """Runs finish on the third poll; while live, run 101's other fields are odd (and run
+    102's status is not a string); once final, run 103's success is."""
+
+    def __init__(self) -> None:
+        super().__init__(polls_to_finish=3)
+
+    async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        found = await super().poll(run_ids)
+        for data in found:
+            live = data["status"] != "completed"
+            if data["id"] == 101 and live:
+                data.update(duration=[1, 2], success="not yet", transcript={"a": 1})
+            if data["id"] == 102 and live:
+                data["status"] = {"state": "running"}
+            if data["id"] == 103 and not live:
+                data["success"] = "yes"
+        return found
+
+
+def test_a_live_run_is_read_by_its_status_and_checked_whole_once_final(tmp_path: Path) -> None:
+    cekura = LiveOddCekura()
+    records, _ = execute(
+        tmp_path, plan(4, {"a": None}, scenarios=4), cekura, {"a": FakeSource("a", None)}
+    )
+    by_id = {r.run_id: r for r in records}
+    # odd fields while live are not read: the run goes on and passes on its final object
+    assert by_id[101].outcome is Outcome.PASSED and by_id[101].error is None
+    # a status that is not a string cannot be read at all: an error at once
+    assert by_id[102].error == (
+        "Cekura's answer for run 102 has a wrong field: status is an object"
+    )
+    assert cekura.seen[102] == 1  # not polled again
+    # the final object is checked whole
+    assert by_id[103].error == "Cekura's answer for run 103 has a wrong field: success is a string"
+    assert by_id[104].outcome is Outcome.PASSED
+
+
 def test_a_run_with_an_odd_field_is_an_error_and_the_others_pass(tmp_path: Path) -> None:
     # one batch: runs 101, 102, 103 and 104, in the order of the plan
     cekura = OddCekura(
