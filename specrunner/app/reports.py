@@ -4,9 +4,11 @@ a saved report again) and `specrunner merge` (join the reports of a plan's shard
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from specrunner.app.comparing import Baseline, baseline_for_reports, read
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
-from specrunner.report.build import build_report
+from specrunner.report.build import built_report
 from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, regressed
 from specrunner.report.comparison_console import comparison_lines
@@ -46,20 +48,39 @@ def write_run_report(
     """The run's JSON report (compared with `baseline`, when given), written to each of
     `outputs` in the format it names; `trend` (when given) records it in the history and
     gives the history its charts draw."""
-    report = build_report(
-        plan,
-        records,
-        secrets=secrets,
-        started_at=started_at,
-        finished_at=now_iso(),
-        run_dir=str(run_dir) if run_dir is not None else None,
-        git_commit=git_commit(workdir),
-        stopped=stopped,
-    )
-    if baseline is not None:
-        report["comparison"] = baseline.compare(report)
-    write_reports(report, outputs, trend=trend(report) if trend is not None else None)
+    with _collector_paused():
+        built = built_report(
+            plan,
+            records,
+            secrets=secrets,
+            started_at=started_at,
+            finished_at=now_iso(),
+            run_dir=str(run_dir) if run_dir is not None else None,
+            git_commit=git_commit(workdir),
+            stopped=stopped,
+        )
+        report = built.report
+        if baseline is not None:
+            report["comparison"] = baseline.compare(report)
+        drawn = trend(report) if trend is not None else None
+        write_reports(report, outputs, trend=drawn, runs=built.runs_json)
     return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a report is made. A report of 10,000 runs is
+    half a million new objects, none in a cycle: each full collection they set off walks
+    every object of the process (the plan, the run records) and frees nothing, a quarter
+    of the CPU of making the report. Reference counting frees what the report drops."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def git_commit(folder: Path, environ: Mapping[str, str] | None = None) -> str | None:

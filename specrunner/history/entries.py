@@ -8,9 +8,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from specrunner.judge import OUTCOMES, percentile
+from specrunner.report.cekura_details import finite_number
 from specrunner.report.records import Report, ReportRun
 
 
@@ -82,8 +83,15 @@ class Entry:
 
 def report_id(report: Report) -> str:
     """The report's identity: the hash of its content, however its file was laid out."""
-    text = json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(report).encode("utf-8")).hexdigest()
+
+
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False
+)
+"""`json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`, the
+text every report id was ever hashed from, made once and without looking for cycles (a
+report is JSON data: read from a file, or built from records)."""
 
 
 def entry_of(report: Report) -> Entry:
@@ -121,8 +129,6 @@ def entry_of(report: Report) -> Entry:
 
 
 def _cell_entry(cell: Any, runs: list[ReportRun]) -> CellEntry:
-    from specrunner.report.build import finite_number  # recording only: reading stays light
-
     durations = [
         float(d) for r in runs if (d := finite_number(r.get("duration_seconds"))) is not None
     ]
@@ -140,7 +146,5 @@ def _cell_entry(cell: Any, runs: list[ReportRun]) -> CellEntry:
 
 
 def _number(value: Any) -> float | None:
-    from specrunner.report.build import finite_number
-
     number = finite_number(value)
     return None if number is None else float(number)
