@@ -158,7 +158,7 @@ def _cleaned(report: dict[str, Any], hidden: Secrets) -> tuple[dict[str, Any], I
         return cast(dict[str, Any], finite(hidden.redact(report))), None
     as_written = all(_written_as_is(v) for v in (*hidden.values(), *hidden.derived))
     text = "\n".join((*runs.texts, rest))
-    if as_written and hidden.redact_text(text) == text:
+    if as_written and not hidden.found_in(text):
         return report, runs
     return cast(dict[str, Any], hidden.redact(report)), None
 

@@ -350,7 +350,11 @@ def test_making_a_report_leaves_the_collector_as_it_found_it() -> None:
     assert gc.isenabled()
     with reports._collector_paused():
         assert not gc.isenabled()
+        made: list[Any] = [[] for _ in range(100)]
     assert gc.isenabled()
+    # What was made while paused went to the oldest generation, none of it left frozen.
+    assert gc.get_freeze_count() == 0
+    assert any(item is made for item in gc.get_objects(generation=2))
     gc.disable()
     try:
         with reports._collector_paused():
@@ -361,3 +365,15 @@ def test_making_a_report_leaves_the_collector_as_it_found_it() -> None:
     with pytest.raises(KeyError), reports._collector_paused():
         raise KeyError("made while paused")
     assert gc.isenabled()
+
+
+def test_objects_frozen_by_someone_else_stay_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with reports._collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
