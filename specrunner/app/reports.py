@@ -16,7 +16,7 @@ from specrunner.app.comparing import Baseline, baseline_for_reports, read
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
 from specrunner.models import Plan, RunRecord
-from specrunner.report.build import built_report
+from specrunner.report.build import build_report
 from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, regressed
 from specrunner.report.comparison_console import comparison_lines
@@ -49,7 +49,7 @@ def write_run_report(
     `outputs` in the format it names; `trend` (when given) records it in the history and
     gives the history its charts draw."""
     with _collector_paused():
-        built = built_report(
+        built = build_report(
             plan,
             records,
             secrets=secrets,

@@ -58,32 +58,9 @@ def build_report(
     run_dir: str | None,
     git_commit: str | None,
     stopped: str | None = None,
-) -> Report:
-    """The report of `plan`'s `records`; `secrets` (default: the plan's) are masked in it."""
-    return built_report(
-        plan,
-        records,
-        secrets=secrets,
-        started_at=started_at,
-        finished_at=finished_at,
-        run_dir=run_dir,
-        git_commit=git_commit,
-        stopped=stopped,
-    ).report
-
-
-def built_report(
-    plan: Plan,
-    records: Sequence[RunRecord],
-    *,
-    secrets: Secrets | None = None,
-    started_at: str | None,
-    finished_at: str,
-    run_dir: str | None,
-    git_commit: str | None,
-    stopped: str | None = None,
 ) -> BuiltReport:
-    """`build_report`, with the JSON text of the report's runs when it has them."""
+    """The report of `plan`'s `records`, `secrets` (default: the plan's) masked in it; and
+    the JSON text of its runs, when making it wrote them out as they are."""
     hidden = plan.secrets if secrets is None else secrets
     planned = {run.key: run for run in plan.runs}
 

@@ -1,10 +1,10 @@
 """The fast paths of making a run's report give what the plain code gave, for any input.
 
 Each reference below is the plain version of a function as it was before a report of
-10,000 runs made it take a shortcut (exact types first, a key once per cell, the text of
-the runs written once); hypothesis draws odd values for both: NaN and infinities, ints
-too large for a float, -0.0, booleans beside 1 and 1.0, non-ASCII, subclasses of dict and
-str, nesting.
+10,000 runs made it take shortcuts: exact types first, a key once per cell, the text of
+the runs written once (`_text` and the parse of a duration did not change: both sides use
+them). Hypothesis draws odd values for both: NaN and infinities, ints too large for a
+float, -0.0, booleans beside 1 and 1.0, non-ASCII, subclasses of dict and str, nesting.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from specrunner.app import reports
 from specrunner.history.entries import report_id
 from specrunner.masking import Secrets
 from specrunner.report.build import _cleaned, cell_key, finite, judge
-from specrunner.report.cekura_details import cekura_details, finite_number
+from specrunner.report.cekura_details import _seconds_of, _text, cekura_details, finite_number
 from specrunner.report.json_text import ItemsJson, item_json
 from specrunner.report.write import render_json
 
@@ -73,36 +73,18 @@ def reference_finite_number(value: Any) -> int | float | None:
         return None
 
 
-def reference_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=repr)
-    except (ValueError, TypeError, RecursionError):
-        return "<unreadable value>"
-
-
 def reference_explanation(value: Any) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, list):
-        return [reference_text(item) for item in value]
-    return [reference_text(value)]
+        return [_text(item) for item in value]
+    return [_text(value)]
 
 
 def reference_seconds(duration: Any) -> float | None:
     if not isinstance(duration, str) or ":" not in duration:
         return None
-    total = 0.0
-    for part in duration.split(":"):
-        try:
-            number = float(part)
-        except ValueError:
-            return None
-        if not math.isfinite(number) or number < 0:
-            return None
-        total = total * 60 + number
-    return total if math.isfinite(total) else None
+    return _seconds_of.__wrapped__(duration)  # the parse, without its cache
 
 
 def reference_cekura_details(run: Any) -> dict[str, Any]:
@@ -117,8 +99,8 @@ def reference_cekura_details(run: Any) -> dict[str, Any]:
         value = metric.get("value")
         metrics.append(
             {
-                "name": reference_text(metric["name"]),
-                "type": "" if kind is None else reference_text(kind),
+                "name": _text(metric["name"]),
+                "type": "" if kind is None else _text(kind),
                 "score": reference_finite_number(metric.get("score")),
                 "value": value if isinstance(value, str) else None,
                 "explanation": reference_explanation(metric.get("explanation")),
