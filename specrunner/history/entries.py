@@ -8,10 +8,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 from specrunner.judge import OUTCOMES, percentile
 from specrunner.report.cekura_details import finite_number
+from specrunner.report.json_text import canonical_pieces
 from specrunner.report.records import Report, ReportRun
 
 
@@ -82,16 +83,12 @@ class Entry:
 
 
 def report_id(report: Report) -> str:
-    """The report's identity: the hash of its content, however its file was laid out."""
-    return hashlib.sha256(_CANONICAL.encode(report).encode("utf-8")).hexdigest()
-
-
-_CANONICAL: Final = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False
-)
-"""`json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`, the
-text every report id was ever hashed from, made once and without looking for cycles (a
-report is JSON data: read from a file, or built from records)."""
+    """The report's identity: the hash of its content, however its file was laid out: of
+    its canonical JSON (`canonical_json`), as every report id was ever hashed."""
+    digest = hashlib.sha256()
+    for piece in canonical_pieces(report):
+        digest.update(piece.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def entry_of(report: Report) -> Entry:

@@ -1,6 +1,8 @@
-"""A report's items as JSON text, as results.json writes each on a line of its own.
+"""A report as JSON text: each of its items as results.json writes it on a line of its
+own (`item_json`), and the whole as canonical JSON (`canonical_json`), whose hash is the
+report's identity in the history.
 
-A run's 10,000 runs are written out twice on its way to results.json: once to look for
+A run's 10,000 runs are written out twice on their way to results.json: once to look for
 secrets in them (`report.build`), once to write them (`report.write`). `ItemsJson` carries
 the first text to the second, so that each run is written out once.
 """
@@ -8,6 +10,7 @@ the first text to the second, so that each run is written out once.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,3 +46,39 @@ class ItemsJson:
         if value is self.items and len(self.items) == len(self.texts):
             return self.texts
         return None
+
+
+def canonical_json(value: object) -> str:
+    """`value` as canonical JSON: keys sorted, no spaces, non-ASCII as it is."""
+    return _CANONICAL.encode(value)
+
+
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False
+)
+"""`json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`, made
+once and without looking for cycles (a report is JSON data)."""
+
+_BATCH: Final = 1000
+
+
+def canonical_pieces(report: object) -> Iterator[str]:
+    """`canonical_json(report)` in pieces that join to it: a long list of the report (its
+    runs) a thousand items at a time, so that a 10,000-run report's 10 MB of text is never
+    held whole. A value that is not an object with string keys comes in one piece."""
+    if not isinstance(report, dict) or not all(type(key) is str for key in report):
+        yield canonical_json(report)
+        return
+    yield "{"
+    for position, key in enumerate(sorted(report)):
+        value = report[key]
+        yield ("," if position else "") + canonical_json(key) + ":"
+        if isinstance(value, list) and len(value) > _BATCH:
+            yield "["
+            for start in range(0, len(value), _BATCH):
+                items = canonical_json(value[start : start + _BATCH])[1:-1]
+                yield ("," if start else "") + items
+            yield "]"
+        else:
+            yield canonical_json(value)
+    yield "}"

@@ -28,7 +28,7 @@ from specrunner.history.entries import report_id
 from specrunner.masking import Secrets
 from specrunner.report.build import _cleaned, cell_key, finite, judge
 from specrunner.report.cekura_details import _seconds_of, _text, cekura_details, finite_number
-from specrunner.report.json_text import ItemsJson, item_json
+from specrunner.report.json_text import ItemsJson, canonical_pieces, item_json
 from specrunner.report.write import render_json
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -279,6 +279,30 @@ def test_report_id_is_the_hash_of_the_canonical_json_it_always_was(data: Any) ->
             report_id(data)
         return
     assert report_id(data) == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.text(max_size=4),
+        st.one_of(ODD, st.lists(ODD, min_size=1, max_size=3).map(lambda few: few * 900)),
+        max_size=4,
+    )
+    | st.dictionaries(st.integers(), ODD, max_size=3)
+    | ODD
+)
+def test_the_canonical_text_in_pieces_is_the_canonical_text(data: Any) -> None:
+    # Lists of up to 2,700 items: the pieces of a long one are a thousand items each.
+    whole = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert "".join(canonical_pieces(data)) == whole
+
+
+def test_a_report_of_10_000_runs_has_the_id_it_always_had() -> None:
+    report: Any = cells_report()
+    first = report["runs"][0]
+    report["runs"] = [dict(first, key=f"{n:016x}") for n in range(10_000)]
+    text = json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert report_id(report) == hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def test_the_runs_written_once_are_the_runs_results_json_writes() -> None:
