@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import compile_text, write_suite
 from specrunner.app.funnel import scrub_environment_values
 from specrunner.cli import main
 from specrunner.errors import SuiteError
-from specrunner.masking import MASK, Secrets
+from specrunner.masking import FEW_STRINGS, MASK, Secrets, SecretTracker
 
 CANARY = "sk-canary-7f3a9c"
 CANARY_FORMS = (CANARY, CANARY.upper(), CANARY[::-1], "canary-7f3a9c", "7f3a9c")
@@ -46,6 +48,47 @@ def test_redact_walks_json() -> None:
     secrets = Secrets(["s3cr3t-value"])
     data = {"a": ["s3cr3t-value", 1, None, {"b": "x s3cr3t-value"}], "n": 2}
     assert secrets.redact(data) == {"a": ["***", 1, None, {"b": "x ***"}], "n": 2}
+
+
+# Secrets of a small alphabet, so that texts drawn from it hold them often; no "*", so that
+# hiding one always changes the text.
+SECRET_TEXT = st.text(alphabet='abcAB12-é/+= "', min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(SECRET_TEXT, max_size=2 * FEW_STRINGS),
+    st.lists(SECRET_TEXT, max_size=3),
+    st.text(alphabet='abcAB12-é/+= "xyz', max_size=60),
+    st.integers(min_value=0, max_value=6),
+)
+def test_found_in_says_whether_redact_text_hides_anything(
+    values: list[str], derived: list[str], text: str, min_length: int
+) -> None:
+    # A few strings are looked for one by one, more with the pattern: either way, the
+    # same answer as hiding them.
+    for secrets in (Secrets(values, derived=derived), _tracked(values, derived)):
+        changed = secrets.redact_text(text, min_length=min_length) != text
+        assert secrets.found_in(text, min_length=min_length) == changed
+
+
+def _tracked(values: list[str], derived: list[str]) -> Secrets:
+    """The same secrets found one at a time by a tracker (several parts, each its own
+    pattern)."""
+    tracker = SecretTracker()
+    for value in values:
+        tracker.add(value)
+        tracker.secrets  # noqa: B018 - each secret made part of its own
+    for value in derived:
+        tracker.add_derived(value)
+    return tracker.secrets
+
+
+def test_found_in_looks_past_a_few_strings_with_the_pattern() -> None:
+    many = Secrets([f"secret-{n:02d}" for n in range(2 * FEW_STRINGS)])
+    assert many.found_in("x secret-15 y")
+    assert not many.found_in("x secret-99 y")
+    assert not Secrets().found_in("anything")
 
 
 def test_empty_values_are_not_secrets() -> None:

@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Any
 
 from specrunner.judge import OUTCOMES, percentile
+from specrunner.report.cekura_details import finite_number
+from specrunner.report.json_text import canonical_pieces
 from specrunner.report.records import Report, ReportRun
 
 
@@ -81,9 +83,12 @@ class Entry:
 
 
 def report_id(report: Report) -> str:
-    """The report's identity: the hash of its content, however its file was laid out."""
-    text = json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The report's identity: the hash of its content, however its file was laid out: of
+    its canonical JSON (`canonical_json`), as every report id was ever hashed."""
+    digest = hashlib.sha256()
+    for piece in canonical_pieces(report):
+        digest.update(piece.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def entry_of(report: Report) -> Entry:
@@ -121,8 +126,6 @@ def entry_of(report: Report) -> Entry:
 
 
 def _cell_entry(cell: Any, runs: list[ReportRun]) -> CellEntry:
-    from specrunner.report.build import finite_number  # recording only: reading stays light
-
     durations = [
         float(d) for r in runs if (d := finite_number(r.get("duration_seconds"))) is not None
     ]
@@ -140,7 +143,5 @@ def _cell_entry(cell: Any, runs: list[ReportRun]) -> CellEntry:
 
 
 def _number(value: Any) -> float | None:
-    from specrunner.report.build import finite_number
-
     number = finite_number(value)
     return None if number is None else float(number)

@@ -9,20 +9,24 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, Final, TypedDict, cast
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 from specrunner.judge import CellCounts, Rule, count, mean_scores, percentile, wilson
 from specrunner.masking import MASK, Secrets
 from specrunner.models import Plan, RunRecord
+from specrunner.report.cekura_details import cekura_details
+
+# Re-exported: the HTML report reads it here.
+from specrunner.report.cekura_details import finite_number as finite_number
+from specrunner.report.json_text import ItemsJson, item_json
 from specrunner.report.planned import fingerprint, plan_cells, plan_record
 from specrunner.report.records import (
     CellMeta,
-    ExpectedOutcome,
     OutcomeCounts,
     PlanCell,
     Report,
     ReportCell,
-    ReportMetric,
     ReportRun,
     ReportSelection,
     Sequential,
@@ -35,14 +39,13 @@ from specrunner.version import __version__
 REPORT_VERSION: Final = 1
 
 
-class CekuraDetails(TypedDict):
-    """The part of a report's run that comes from Cekura's Run object."""
+@dataclass(frozen=True, slots=True)
+class BuiltReport:
+    """A report just built, and the JSON text of its runs when building it wrote them out
+    (to look for secrets in them) and kept them as they were: results.json writes those."""
 
-    duration_seconds: float | None
-    transcript: str | None
-    recording_url: str | None
-    metrics: list[ReportMetric]
-    expected_outcome: ExpectedOutcome | None
+    report: Report
+    runs_json: ItemsJson | None
 
 
 def build_report(
@@ -55,8 +58,9 @@ def build_report(
     run_dir: str | None,
     git_commit: str | None,
     stopped: str | None = None,
-) -> Report:
-    """The report of `plan`'s `records`; `secrets` (default: the plan's) are masked in it."""
+) -> BuiltReport:
+    """The report of `plan`'s `records`, `secrets` (default: the plan's) masked in it; and
+    the JSON text of its runs, when making it wrote them out as they are."""
     hidden = plan.secrets if secrets is None else secrets
     planned = {run.key: run for run in plan.runs}
 
@@ -109,25 +113,37 @@ def build_report(
     }
     if stopped is not None:
         report["stopped"] = stopped
-    cleaned = cast(Report, _cleaned(cast(dict[str, Any], report), hidden))
-    cleaned["plan"]["fingerprint"] = fingerprint(cleaned)
-    return cleaned
+    cleaned, runs_json = _cleaned(cast(dict[str, Any], report), hidden)
+    built = cast(Report, cleaned)
+    built["plan"]["fingerprint"] = fingerprint(built)
+    return BuiltReport(built, runs_json)
 
 
-def _cleaned(report: dict[str, Any], hidden: Secrets) -> dict[str, Any]:
+def _cleaned(report: dict[str, Any], hidden: Secrets) -> tuple[dict[str, Any], ItemsJson | None]:
     """`report` with every secret in its text replaced by *** and every float that is not
-    finite (a NaN in a suite's payload, say) made null. Walking 10,000 runs' worth of
-    values takes most of a second; so the report is first written out as JSON once, and
-    walked when that finds something to change, or when a secret holds a character JSON
-    escapes (then the text would not show it as it is)."""
+    finite (a NaN in a suite's payload, say) made null; and, when nothing needed either,
+    the JSON text of its runs.
+
+    Walking 10,000 runs' worth of values takes most of a second; so the report is first
+    written out as JSON (its runs one by one, as results.json writes them, then the rest),
+    and walked when that finds something to change, or when a secret holds a character
+    JSON escapes (then the text would not show it as it is)."""
     try:
-        text = json.dumps(report, ensure_ascii=False, allow_nan=False)
+        runs = ItemsJson.of(report.get("runs", []))
+        rest = item_json({key: value for key, value in report.items() if key != "runs"})
     except ValueError:  # a NaN or an infinity somewhere
-        return cast(dict[str, Any], finite(hidden.redact(report)))
+        return cast(dict[str, Any], finite(hidden.redact(report))), None
     as_written = all(_written_as_is(v) for v in (*hidden.values(), *hidden.derived))
-    if as_written and hidden.redact_text(text) == text:
-        return report
-    return cast(dict[str, Any], hidden.redact(report))
+    texts = (*runs.texts, rest)
+    # Searched 1,000 runs at a time (each string is whole in one run's text): a copy of
+    # all 10,000 at once would be 10 MB more at the top of the run's memory.
+    found = any(
+        hidden.found_in("\n".join(texts[start : start + 1000]))
+        for start in range(0, len(texts), 1000)
+    )
+    if as_written and not found:
+        return report, runs
+    return cast(dict[str, Any], hidden.redact(report)), None
 
 
 def _written_as_is(value: str) -> bool:
@@ -153,9 +169,7 @@ def judge(
     cell with a run in `missing` (the keys of runs a partial merge lacks) is not met,
     whatever its rule says of the runs it has: nobody knows what the others would do.
     """
-    by_cell: dict[str, list[ReportRun]] = {}
-    for run in runs:
-        by_cell.setdefault(cell_key(run["scenario"], run["cell"]), []).append(run)
+    by_cell = _by_cell(runs)
     cells: list[ReportCell] = []
     for meta in cells_meta:
         members = by_cell.get(cell_key(meta["scenario"], meta["cell"]))
@@ -166,7 +180,9 @@ def judge(
             pass_rate=meta["expect"].get("pass_rate"), min_passes=meta["expect"].get("min_passes")
         )
         interval = wilson(counts.passes, counts.runs)
-        met = rule.met(counts.passes, counts.runs) and not any(r["key"] in missing for r in members)
+        met = rule.met(counts.passes, counts.runs) and not (
+            missing and any(r["key"] in missing for r in members)
+        )
         cell: ReportCell = {
             "id": cell_id(meta["scenario"], meta["cell"]),
             "scenario": meta["scenario"],
@@ -213,6 +229,23 @@ def judge(
         "metrics": _means(scores),
     }
     return cells, verdict
+
+
+def _by_cell(runs: Iterable[ReportRun]) -> dict[str, list[ReportRun]]:
+    """The runs of each cell, by its `cell_key`: taken once per cell, not per run, for
+    cells `_shown_cell` tells apart."""
+    by_cell: dict[str, list[ReportRun]] = {}
+    keys: dict[tuple[str, str], str] = {}
+    for run in runs:
+        scenario, matrix = run["scenario"], run["cell"]
+        shown = _shown_cell(matrix)
+        key = keys.get((scenario, shown)) if shown is not None else None
+        if key is None:
+            key = cell_key(scenario, matrix)
+            if shown is not None:
+                keys[scenario, shown] = key
+        by_cell.setdefault(key, []).append(run)
+    return by_cell
 
 
 def _means(scores: Sequence[tuple[str, float]]) -> dict[str, float]:
@@ -293,59 +326,27 @@ def _outcome_counts(counts: Mapping[str, int]) -> OutcomeCounts:
 def cell_key(scenario: str, cell: Mapping[str, Any]) -> str:
     """What makes a cell the same cell in any report: its scenario's name and its matrix
     values, as canonical JSON (whatever the order of the values, the shard or the run)."""
-    return json.dumps([scenario, cell], sort_keys=True, ensure_ascii=False)
+    return _CELL_KEYS.encode([scenario, cell])
 
 
-def cekura_details(run: Any) -> CekuraDetails:
-    """What the report keeps of Cekura's Run object.
+_CELL_KEYS: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+"""`json.dumps(value, sort_keys=True, ensure_ascii=False)`, without making the encoder
+again for each of a report's runs."""
 
-    Never raises, whatever the Run object holds: a value of an unexpected type or a number
-    that is not finite (NaN, infinity) becomes null, and an explanation that is not a list
-    of strings becomes one (each odd item as its JSON text)."""
-    run = run if isinstance(run, Mapping) else {}
-    evaluation = run.get("evaluation")
-    listed = evaluation.get("metrics") if isinstance(evaluation, Mapping) else None
-    metrics: list[ReportMetric] = []
-    for metric in listed if isinstance(listed, list) else ():
-        if not isinstance(metric, Mapping) or metric.get("name") is None:
-            continue
-        kind = metric.get("type")
-        value = metric.get("value")
-        metrics.append(
-            {
-                "name": _text(metric["name"]),
-                "type": "" if kind is None else _text(kind),
-                "score": finite_number(metric.get("score")),
-                "value": value if isinstance(value, str) else None,
-                "explanation": _explanation(metric.get("explanation")),
-            }
-        )
-    expected = run.get("expected_outcome")
-    expected_outcome: ExpectedOutcome | None = None
-    if isinstance(expected, Mapping):
-        expected_outcome = {
-            "score": finite_number(expected.get("score")),
-            "explanation": _explanation(expected.get("explanation")),
-        }
-    transcript = run.get("transcript")
-    recording = run.get("voice_recording_url")
-    return {
-        "duration_seconds": _seconds(run.get("duration")),
-        "transcript": transcript if isinstance(transcript, str) and transcript else None,
-        "recording_url": recording if isinstance(recording, str) and recording else None,
-        "metrics": metrics,
-        "expected_outcome": expected_outcome,
-    }
+_SHOWN_EXACTLY: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def finite_number(value: Any) -> int | float | None:
-    """`value` when it is a finite number (not a bool, not NaN or infinite), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _shown_cell(cell: Mapping[str, Any]) -> str | None:
+    """The `repr` of a cell of strings, numbers, booleans and nulls under string keys:
+    cells shown alike have one `cell_key` (the reverse need not hold: the order of their
+    values may differ), so that judging takes the key once per cell rather than per run.
+    None for any other cell."""
+    if type(cell) is not dict:
         return None
-    try:
-        return value if math.isfinite(value) else None
-    except OverflowError:  # an int too large for a float
-        return None
+    for name, value in cell.items():
+        if type(name) is not str or type(value) not in _SHOWN_EXACTLY:
+            return None
+    return repr(cell)
 
 
 def finite(value: Any) -> Any:
@@ -357,39 +358,3 @@ def finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [finite(v) for v in value]
     return value
-
-
-def _text(value: Any) -> str:
-    """A string as it is; any other value as its JSON text (never raises)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=repr)
-    except (ValueError, TypeError, RecursionError):
-        return "<unreadable value>"
-
-
-def _explanation(value: Any) -> list[str]:
-    """Cekura's explanation (a list of strings, normally) as a list of strings."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, list):
-        return [_text(item) for item in value]
-    return [_text(value)]
-
-
-def _seconds(duration: Any) -> float | None:
-    """Cekura's "MM:SS" (or "H:MM:SS") as seconds; None unless that is a finite,
-    non-negative number."""
-    if not isinstance(duration, str) or ":" not in duration:
-        return None
-    total = 0.0
-    for part in duration.split(":"):
-        try:
-            number = float(part)
-        except ValueError:
-            return None
-        if not math.isfinite(number) or number < 0:
-            return None
-        total = total * 60 + number
-    return total if math.isfinite(total) else None

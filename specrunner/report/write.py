@@ -18,6 +18,7 @@ from specrunner.report.charts import Trend
 from specrunner.report.comparison_html import render_comparison_html
 from specrunner.report.comparison_markdown import render_comparison_markdown
 from specrunner.report.html import render_html
+from specrunner.report.json_text import ItemsJson, item_json
 from specrunner.report.junit import render_junit
 from specrunner.report.markdown import render_markdown
 from specrunner.report.records import Comparison, Report
@@ -37,47 +38,69 @@ class ReportsNotWritten(UsageError):
         super().__init__(f"could not write {len(self.failed)} {noun}: {what}")
 
 
-def render_json(report: Mapping[str, object]) -> str:
+def render_json(report: Mapping[str, object], *, runs: ItemsJson | None = None) -> str:
     """A report (or a comparison) as JSON: its fields indented, one cell or run per line
     (so that a diff of two reports shows the runs that changed, and 10,000 runs take
-    json's fast path). A NaN or an infinity is an error here, never invalid JSON written."""
-    return "{\n" + ",\n".join(_member(k, v, "  ") for k, v in report.items()) + "\n}\n"
+    json's fast path). A NaN or an infinity is an error here, never invalid JSON written.
+    `runs`: the report's runs already written out (`report.build` did), when it has them.
+
+    The pieces are joined once, at the end: a report of 10,000 runs is some 10 MB of text,
+    and each join of the whole on the way would be one more copy of it."""
+    parts = ["{\n"]
+    for position, (key, value) in enumerate(report.items()):
+        if position:
+            parts.append(",\n")
+        _member(parts, key, value, "  ", runs)
+    parts.append("\n}\n")
+    return "".join(parts)
 
 
-def _member(key: str, value: object, indent: str) -> str:
-    """`"key": value` at `indent`: a list one item per line, an object holding a list of
-    objects (the plan's cells) one member per line, anything else as json indents it."""
-    name = _json(key)
+def _member(
+    parts: list[str], key: str, value: object, indent: str, written: ItemsJson | None = None
+) -> None:
+    """Add `"key": value` at `indent` to `parts`: a list one item per line, an object
+    holding a list of objects (the plan's cells) one member per line, anything else as
+    json indents it."""
+    name = item_json(key)
     if isinstance(value, list) and value:
-        items = ",\n".join(f"{indent}  {_json(item)}" for item in value)
-        return f"{indent}{name}: [\n{items}\n{indent}]"
-    if isinstance(value, dict) and any(_objects(v) for v in value.values()):
-        members = ",\n".join(
-            _member(k, v, indent + "  ") if _objects(v) else _plain(k, v, indent + "  ")
-            for k, v in value.items()
-        )
-        return f"{indent}{name}: {{\n{members}\n{indent}}}"
-    return _plain(key, value, indent)
+        texts = written.texts_of(value) if written is not None else None
+        lines = texts if texts is not None else [item_json(item) for item in value]
+        parts.append(f"{indent}{name}: [\n{indent}  ")
+        between = f",\n{indent}  "
+        for position, line in enumerate(lines):
+            if position:
+                parts.append(between)
+            parts.append(line)
+        parts.append(f"\n{indent}]")
+    elif isinstance(value, dict) and any(_objects(v) for v in value.values()):
+        parts.append(f"{indent}{name}: {{\n")
+        for position, (inner, item) in enumerate(value.items()):
+            if position:
+                parts.append(",\n")
+            if _objects(item):
+                _member(parts, inner, item, indent + "  ")
+            else:
+                parts.append(_plain(inner, item, indent + "  "))
+        parts.append(f"\n{indent}}}")
+    else:
+        parts.append(_plain(key, value, indent))
 
 
 def _plain(key: str, value: object, indent: str) -> str:
     shown = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
-    return f"{indent}{_json(key)}: " + shown.replace("\n", "\n" + indent)
+    return f"{indent}{item_json(key)}: " + shown.replace("\n", "\n" + indent)
 
 
 def _objects(value: object) -> bool:
     return isinstance(value, list) and any(isinstance(item, dict) for item in value)
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-
-def renderers(trend: Trend | None = None) -> dict[str, Renderer]:
+def renderers(trend: Trend | None = None, runs: ItemsJson | None = None) -> dict[str, Renderer]:
     """Extension -> renderer, for the formats this build can write; the HTML report draws
-    `trend` (the suite's recorded history) when given."""
+    `trend` (the suite's recorded history) when given, and the JSON report writes `runs`
+    (the report's runs already written out) when given."""
     return {
-        ".json": render_json,
+        ".json": functools.partial(render_json, runs=runs),
         ".html": functools.partial(render_html, trend=trend),
         ".xml": render_junit,
         ".md": render_markdown,
@@ -182,10 +205,17 @@ def _shown(path: Path) -> str:
     return str(path) if str(path) else "."
 
 
-def write_reports(report: Report, paths: Sequence[Path], *, trend: Trend | None = None) -> None:
+def write_reports(
+    report: Report,
+    paths: Sequence[Path],
+    *,
+    trend: Trend | None = None,
+    runs: ItemsJson | None = None,
+) -> None:
     """Write `report` to each of `paths`, in the format its extension names (the HTML
-    report with the charts of `trend`, when given)."""
-    write_rendered(report, paths, renderers(trend))
+    report with the charts of `trend`, the JSON report with the text of `runs`, when
+    given)."""
+    write_rendered(report, paths, renderers(trend, runs))
 
 
 def write_rendered(
@@ -204,7 +234,7 @@ def write_rendered(
         try:
             text = known[path.suffix.lower()](value)
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(text, encoding="utf-8")
+            _write_text(partial, text)
             partial.replace(path)
         except OSError as error:
             failed.append((path, error.strerror or str(error)))
@@ -219,6 +249,17 @@ def write_rendered(
         raise unexpected[0]
     if failed:
         raise ReportsNotWritten(failed)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """`path.write_text(text, encoding="utf-8")`, a slice at a time: the UTF-8 of a
+    10,000-run report all at once would be 10 MB more at the top of the run's memory."""
+    with path.open("w", encoding="utf-8") as file:
+        for start in range(0, len(text), _SLICE):
+            file.write(text[start : start + _SLICE])
+
+
+_SLICE = 1 << 20
 
 
 def wrote_lines(written: Sequence[str | Path], *, step_summary: bool) -> list[str]:

@@ -130,7 +130,7 @@ def test_tokens_urls_and_the_api_key_quoted_by_cekura_are_hidden_everywhere(
         finished_at="2026-12-02T00:00:00Z",
         run_dir=None,
         git_commit=None,
-    )
+    ).report
     texts = {
         "errors": "\n".join(errors),
         "journal": (tmp_path / JOURNAL).read_text(),

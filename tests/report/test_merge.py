@@ -73,7 +73,7 @@ def report_of(plan: Plan, outcome: Outcomes = passed, **options: Any) -> Report:
         run_dir=None,
         git_commit=None,
         **options,
-    )
+    ).report
 
 
 def shard(index: int, count: int, outcome: Outcomes = passed, suite: Any = None) -> Report:

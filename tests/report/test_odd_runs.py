@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from report_factory import cells_report
 from test_cells_data import schema_errors
 
-from specrunner.report.build import cekura_details, cells_meta_of, finite, judge
+from specrunner.report.build import cells_meta_of, finite, judge
+from specrunner.report.cekura_details import cekura_details
 from specrunner.report.records import Report
 from specrunner.report.write import render_json
 
@@ -219,7 +220,13 @@ def test_a_secret_json_would_escape_is_still_hidden_in_the_report() -> None:
     secret = 'pa"ss-w0rd-9'
     report = {"runs": [{"error": f"refused {secret}"}], "n": 1}
     for hidden in (Secrets([secret]), Secrets(derived=[secret])):
-        assert _cleaned(report, hidden) == {"runs": [{"error": "refused ***"}], "n": 1}
+        # Walked: no text of its runs comes with it, results.json writes them anew.
+        assert _cleaned(report, hidden) == ({"runs": [{"error": "refused ***"}], "n": 1}, None)
     plain = {"runs": [{"error": "refused nothing"}]}
-    assert _cleaned(plain, Secrets([secret])) == plain
-    assert _cleaned({"x": float("nan")}, Secrets()) == {"x": None}
+    assert _cleaned(plain, Secrets([secret])) == (plain, None)
+    # A secret JSON writes as it is, and nowhere in the report: the report as it was, and
+    # the text of its runs that the search wrote.
+    kept, runs = _cleaned(plain, Secrets(["pass-w0rd-9"]))
+    assert kept is plain
+    assert runs is not None and runs.texts_of(plain["runs"]) == ('{"error": "refused nothing"}',)
+    assert _cleaned({"x": float("nan")}, Secrets()) == ({"x": None}, None)

@@ -129,7 +129,9 @@ def test_a_renderer_bug_is_raised_after_the_others_are_written(
         raise KeyError("bug")
 
     known = write.renderers()
-    monkeypatch.setattr(write, "renderers", lambda trend=None: {**known, ".html": broken})
+    monkeypatch.setattr(
+        write, "renderers", lambda trend=None, runs=None: {**known, ".html": broken}
+    )
     with pytest.raises(KeyError) as caught:
         write_reports(cells_report(), [Path("a.html"), Path("b.json")])
     assert "while writing the report a.html" in (caught.value.__notes__ or [])
