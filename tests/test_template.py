@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -513,3 +514,94 @@ def test_each_run_gets_its_own_values() -> None:
 def test_rendered_json_round_trips() -> None:
     value = rendered({"a": "{{ vars.caller }}", "b": ["{{ run.repeat }}", "x{{ 1 }}"]})
     assert json.loads(json.dumps(value)) == value
+
+
+# ---- one chain of lookups, found without Jinja -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "chain"),
+    [
+        ("{{ run.key }}", ("run", ("key",))),
+        ("{{ vars['caller'].name }}", ("vars", ("caller", "name"))),
+        ("{{- matrix.locale -}}", ("matrix", ("locale",))),
+        ("{{ vars.cart[0] }}", ("vars", ("cart", 0))),
+        ("{{ run.key | upper }}", None),
+        ("key {{ run.key }}", None),
+        ("{{ env.TOKEN }}", None),
+        ("{{ run[run.key] }}", None),
+    ],
+)
+def test_a_template_that_is_one_chain_of_lookups_is_known_as_one(
+    source: str, chain: tuple[str, tuple[str | int, ...]] | None
+) -> None:
+    node = compile_one(TemplateEngine(SecretTracker()), source)
+    assert getattr(node, "lookup", None) == chain
+
+
+def _context(engine: TemplateEngine) -> dict[str, Any]:
+    from specrunner.suite.sandbox import SecretDict, SecretStr
+
+    return engine.context(
+        env=EnvProxy({"TOKEN": "tok-123456"}, lenient=False, tracker=engine.tracker),
+        suite={"name": "tpl", "version": 1},
+        environment=None,
+        vars={
+            "store": "pizzeria-42",
+            "cart": [1, 2],
+            "token": SecretStr("tok-123456"),
+            "auth": SecretDict({"kind": "bearer", "value": SecretStr("tok-123456")}),
+            "ratio": 0.5,
+            "odd": float("nan"),
+            "huge": "x" * 300_000,
+            "flag": True,
+            "nothing": None,
+            "numbers": {1: "one"},
+        },
+        scenario={"id": 30, "name": "order", "tags": []},
+        matrix={"values": "the key", "locale": "en"},
+        run={"repeat": 1, "index": 0, "key": "k-1"},
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ run.key }}",
+        "{{ run.repeat }}",
+        "{{ vars.store }}",
+        "{{ vars['store'] }}",
+        "{{ vars.ratio }}",
+        "{{ vars.flag }}",
+        "{{ vars.nothing }}",
+        "{{ vars.numbers[1] }}",
+        "{{ matrix.values }}",
+        "{{ matrix.items }}",
+        "{{ vars.cart }}",
+        "{{ vars.cart[0] }}",
+        "{{ vars.cart[7] }}",
+        "{{ vars.token }}",
+        "{{ vars.auth.kind }}",
+        "{{ vars.auth.value }}",
+        "{{ vars.odd }}",
+        "{{ vars.huge }}",
+        "{{ vars.stor }}",
+        "{{ vars.store.missing }}",
+        "{{ run.key.upper }}",
+    ],
+)
+def test_a_chain_of_lookups_renders_as_jinja_renders_it(source: str) -> None:
+    """The same value, mask and error with the engine's own lookup as through Jinja."""
+
+    def outcome(fast: bool) -> tuple[Any, ...]:
+        engine = TemplateEngine(SecretTracker())
+        node = compile_one(engine, source)
+        if not fast:
+            node = dataclasses.replace(node, lookup=None)
+        try:
+            value, shown = engine.render(node, _context(engine))
+        except TemplateFailure as failure:
+            return ("failed", failure.message)
+        return (value, type(value), shown, sorted(engine.tracker.secrets))
+
+    assert outcome(fast=True) == outcome(fast=False)

@@ -6,6 +6,8 @@ compiles it.
   so that rendering can tell, before it starts, whether the template reads a secret: a
   template that reads `vars.region` does not read `vars.token`, one that passes `vars` to a
   filter may.
+- `lookup_chain`: the chain, when that is all the template is: the engine can then follow
+  it through the suite's plain data itself, without Jinja (see `TemplateEngine`).
 - `add_guards`: the calls that bound a render's work, written where the work is: each loop
   counts its iterations and charges its body's size, each macro and call block its body;
   `a ~ b` and the operands of comparisons are sized before they run.
@@ -34,6 +36,15 @@ def context_uses(tree: nodes.Node, names: frozenset[str]) -> tuple[ContextUse, .
         else:
             stack.extend(node.iter_child_nodes())
     return tuple(sorted(uses, key=repr))
+
+
+def lookup_chain(tree: nodes.Template, names: frozenset[str]) -> ContextUse | None:
+    """The chain when the whole template is one chain of constant lookups on a context
+    name (`{{ run.key }}`, `{{ matrix['locale'] }}`), else None."""
+    body = tree.body
+    if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
+        return None
+    return _chain(body[0].nodes[0], names)
 
 
 def _chain(node: nodes.Node, names: frozenset[str]) -> ContextUse | None:
