@@ -3,13 +3,13 @@ a saved report again) and `specrunner merge` (join the reports of a plan's shard
 
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from specrunner.app.clock import now_iso
 from specrunner.app.comparing import Baseline, baseline_for_reports, read
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
@@ -24,10 +24,6 @@ from specrunner.report.saved import merge_reports
 from specrunner.report.shards import partial_note
 from specrunner.report.write import check_outputs, write_reports, wrote_lines
 from specrunner.text import visible
-
-
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_run_report(
