@@ -516,27 +516,35 @@ def test_rendered_json_round_trips() -> None:
     assert json.loads(json.dumps(value)) == value
 
 
-# ---- one chain of lookups, found without Jinja -------------------------------------------
+# ---- text and chains of lookups, rendered without Jinja ----------------------------------
 
 
 @pytest.mark.parametrize(
-    ("source", "chain"),
+    ("source", "parts"),
     [
-        ("{{ run.key }}", ("run", ("key",))),
-        ("{{ vars['caller'].name }}", ("vars", ("caller", "name"))),
-        ("{{- matrix.locale -}}", ("matrix", ("locale",))),
-        ("{{ vars.cart[0] }}", ("vars", ("cart", 0))),
+        ("{{ run.key }}", (("run", ("key",)),)),
+        ("{{ vars['caller'].name }}", (("vars", ("caller", "name")),)),
+        ("{{- matrix.locale -}}", (("matrix", ("locale",)),)),
+        ("{{ vars.cart[0] }}", (("vars", ("cart", 0)),)),
+        ("attempt {{ run.repeat }}", ("attempt ", ("run", ("repeat",)))),
+        ("a  {{- run.key -}}  b\n", ("a", ("run", ("key",)), "b\n")),
+        (
+            "{{ run.key }}{# note #}/{{ run.repeat }}",
+            (("run", ("key",)), "/", ("run", ("repeat",))),
+        ),
         ("{{ run.key | upper }}", None),
-        ("key {{ run.key }}", None),
+        ("key {{ run.key ~ 'x' }}", None),
         ("{{ env.TOKEN }}", None),
         ("{{ run[run.key] }}", None),
+        ("{% if true %}{{ run.key }}{% endif %}", None),
+        ("{{ 'x' }}", None),
     ],
 )
-def test_a_template_that_is_one_chain_of_lookups_is_known_as_one(
-    source: str, chain: tuple[str, tuple[str | int, ...]] | None
+def test_a_template_of_text_and_chains_of_lookups_is_known_as_one(
+    source: str, parts: tuple[Any, ...] | None
 ) -> None:
     node = compile_one(TemplateEngine(SecretTracker()), source)
-    assert getattr(node, "lookup", None) == chain
+    assert getattr(node, "parts", None) == parts
 
 
 def _context(engine: TemplateEngine) -> dict[str, Any]:
@@ -552,11 +560,13 @@ def _context(engine: TemplateEngine) -> dict[str, Any]:
             "token": SecretStr("tok-123456"),
             "auth": SecretDict({"kind": "bearer", "value": SecretStr("tok-123456")}),
             "ratio": 0.5,
+            "big": 1e16,
             "odd": float("nan"),
             "huge": "x" * 300_000,
             "flag": True,
             "nothing": None,
             "numbers": {1: "one"},
+            "unicode": "Zoë \u202e",
         },
         scenario={"id": 30, "name": "order", "tags": []},
         matrix={"values": "the key", "locale": "en"},
@@ -588,20 +598,29 @@ def _context(engine: TemplateEngine) -> dict[str, Any]:
         "{{ vars.stor }}",
         "{{ vars.store.missing }}",
         "{{ run.key.upper }}",
+        "attempt {{ run.repeat }} of {{ vars.store }}",
+        "{{ vars.flag }} {{ vars.nothing }} {{ vars.ratio }} {{ vars.big }} {{ vars.odd }}",
+        "{{ vars.unicode }}!",
+        "a  {{- run.key -}}  b\n",
+        "{{ vars.cart }} and {{ vars.store }}",
+        "key {{ vars.token }}",
+        "kind {{ vars.auth.kind }}, {{ vars.auth }}",
+        "{{ vars.stor }} x",
+        "{{ vars.huge }}{{ vars.huge }}{{ vars.huge }}{{ vars.huge }}",
     ],
 )
-def test_a_chain_of_lookups_renders_as_jinja_renders_it(source: str) -> None:
-    """The same value, mask and error with the engine's own lookup as through Jinja."""
+def test_text_and_chains_of_lookups_render_as_jinja_renders_them(source: str) -> None:
+    """The same value, mask and error with the engine's own lookups as through Jinja."""
 
-    def outcome(fast: bool) -> tuple[Any, ...]:
+    def outcome(plain: bool) -> tuple[Any, ...]:
         engine = TemplateEngine(SecretTracker())
         node = compile_one(engine, source)
-        if not fast:
-            node = dataclasses.replace(node, lookup=None)
+        if not plain:
+            node = dataclasses.replace(node, parts=None)
         try:
             value, shown = engine.render(node, _context(engine))
         except TemplateFailure as failure:
             return ("failed", failure.message)
         return (value, type(value), shown, sorted(engine.tracker.secrets))
 
-    assert outcome(fast=True) == outcome(fast=False)
+    assert outcome(plain=True) == outcome(plain=False)
