@@ -13,22 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_baseline_e2e import SUITE
+
 from conftest import minimal_env
 from specrunner.emulator import Emulator, EmulatorConfig
 from specrunner.emulator.config import Behaviour, Fault
-
-SUITE = """\
-version: 1
-name: start
-rooms:
-  bot: {source: pipecat_cloud, agent_name: bot, api_key: "{{ env.PIPECAT_CLOUD_API_KEY }}"}
-defaults:
-  repeat: 3
-  publish_data_message: {run_key: "{{ run.key }}"}
-scenarios:
-  - {id: 30, name: order, matrix: {locale: [en, es]}}
-  - {id: 31, name: refund}
-"""
 
 PROBE = """
 import json, sys
@@ -91,7 +80,7 @@ def test_a_run_imports_the_report_code_once_its_runs_are_done(tmp_path: Path) ->
     assert completed.returncode == 0, completed.stderr
     found = json.loads(completed.stdout.splitlines()[-1])
     assert found["code"] == 0, completed.stdout
-    assert created == 9
+    assert created == 30
     assert "specrunner.app.running" in found["first"]
     assert [m for m in found["first"] if m.startswith(LATER)] == []
     # The reports were written after all (with the code imported then).
