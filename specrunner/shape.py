@@ -261,13 +261,22 @@ def _unique_items(compiler: _Compiler, unique: Any, _: Mapping[str, Any]) -> Che
     def check(value: Any) -> bool:
         if not isinstance(value, list):
             return True
-        if all(type(item) is str for item in value):
-            return len(set(value)) == len(value)
-        return not any(
-            _same(item, other) for i, item in enumerate(value) for other in value[i + 1 :]
-        )
+        keys = value if all(type(item) is str for item in value) else list(map(_key, value))
+        return len(set(keys)) == len(keys)  # (a matrix may list 100,000 values)
 
     return check
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal for values `_same` calls equal: true
+    and 1 differ, 1 and 1.0 do not (Python hashes and compares those alike)."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, list):
+        return ("list", tuple(map(_key, value)))
+    if isinstance(value, dict):
+        return ("dict", frozenset((k, _key(v)) for k, v in value.items()))
+    return (type(value) if isinstance(value, str) or value is None else "number", value)
 
 
 _KEYWORDS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | None]] = {
