@@ -5,11 +5,13 @@ schema that keeps to the keywords below is compiled once into nested Python func
 that answer only "does it conform?" in a fraction of that. A "no" is then explained by
 jsonschema itself, so messages stay the same. A keyword this module does not know makes
 `compile_shape` refuse the schema (ShapeError): the subset can never drift silently from
-what the schema says.
+what the schema says. Suites (suite/validate.py: a valid one never imports jsonschema),
+saved reports (report/saved.py) and Cekura's Run objects (cekura_run.py) are checked so.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -194,6 +196,89 @@ def _not(compiler: _Compiler, option: Any, _: Mapping[str, Any]) -> Check:
     return lambda value: not test(value)
 
 
+def _all_of(compiler: _Compiler, options: Any, _: Mapping[str, Any]) -> Check:
+    tests = [compiler.compile(option) for option in options]
+    return lambda value: all(test(value) for test in tests)
+
+
+def _one_of(compiler: _Compiler, options: Any, _: Mapping[str, Any]) -> Check:
+    tests = [compiler.compile(option) for option in options]
+
+    def check(value: Any) -> bool:
+        passed = 0
+        for test in tests:
+            if test(value):
+                passed += 1
+                if passed > 1:
+                    return False
+        return passed == 1
+
+    return check
+
+
+def _if(compiler: _Compiler, condition: Any, schema: Mapping[str, Any]) -> Check:
+    """`if`, with the `then` and `else` beside it (which mean nothing without it)."""
+    test = compiler.compile(condition)
+    then = compiler.compile(schema.get("then", True))
+    otherwise = compiler.compile(schema.get("else", True))
+    return lambda value: then(value) if test(value) else otherwise(value)
+
+
+def _dependent_required(compiler: _Compiler, needs: Any, _: Mapping[str, Any]) -> Check:
+    pairs = tuple((name, tuple(wanted)) for name, wanted in needs.items())
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return True
+        return all(all(n in value for n in wanted) for name, wanted in pairs if name in value)
+
+    return check
+
+
+def _exclusive(above: bool) -> Callable[[_Compiler, Any, Mapping[str, Any]], Check]:
+    def make(compiler: _Compiler, limit: Any, _: Mapping[str, Any]) -> Check:
+        if above:
+            return lambda value: not _fits(value, float) or value > limit
+        return lambda value: not _fits(value, float) or value < limit
+
+    return make
+
+
+def _pattern(compiler: _Compiler, pattern: Any, _: Mapping[str, Any]) -> Check:
+    search = re.compile(pattern).search  # as jsonschema: re.search, anywhere in the string
+    return lambda value: not isinstance(value, str) or search(value) is not None
+
+
+def _property_names(compiler: _Compiler, names: Any, _: Mapping[str, Any]) -> Check:
+    test = compiler.compile(names)
+    return lambda value: not isinstance(value, dict) or all(test(key) for key in value)
+
+
+def _unique_items(compiler: _Compiler, unique: Any, _: Mapping[str, Any]) -> Check | None:
+    if unique is not True:
+        return None
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, list):
+            return True
+        keys = value if all(type(item) is str for item in value) else list(map(_key, value))
+        return len(set(keys)) == len(keys)  # (a matrix may list 100,000 values)
+
+    return check
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal for values `_same` calls equal: true
+    and 1 differ, 1 and 1.0 do not (Python hashes and compares those alike)."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, list):
+        return ("list", tuple(map(_key, value)))
+    if isinstance(value, dict):
+        return ("dict", frozenset((k, _key(v)) for k, v in value.items()))
+    return (type(value) if isinstance(value, str) or value is None else "number", value)
+
+
 _KEYWORDS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | None]] = {
     "type": _type,
     "$ref": lambda compiler, target, schema: compiler.ref(target, schema),
@@ -213,4 +298,15 @@ _KEYWORDS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | No
     "enum": _enum,
     "anyOf": _any_of,
     "not": _not,
+    "allOf": _all_of,
+    "oneOf": _one_of,
+    "if": _if,
+    "then": lambda compiler, then, schema: None,  # (read by `if`)
+    "else": lambda compiler, otherwise, schema: None,  # (read by `if`)
+    "dependentRequired": _dependent_required,
+    "exclusiveMinimum": _exclusive(above=True),
+    "exclusiveMaximum": _exclusive(above=False),
+    "pattern": _pattern,
+    "propertyNames": _property_names,
+    "uniqueItems": _unique_items,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -513,3 +514,113 @@ def test_each_run_gets_its_own_values() -> None:
 def test_rendered_json_round_trips() -> None:
     value = rendered({"a": "{{ vars.caller }}", "b": ["{{ run.repeat }}", "x{{ 1 }}"]})
     assert json.loads(json.dumps(value)) == value
+
+
+# ---- text and chains of lookups, rendered without Jinja ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "parts"),
+    [
+        ("{{ run.key }}", (("run", ("key",)),)),
+        ("{{ vars['caller'].name }}", (("vars", ("caller", "name")),)),
+        ("{{- matrix.locale -}}", (("matrix", ("locale",)),)),
+        ("{{ vars.cart[0] }}", (("vars", ("cart", 0)),)),
+        ("attempt {{ run.repeat }}", ("attempt ", ("run", ("repeat",)))),
+        ("a  {{- run.key -}}  b\n", ("a", ("run", ("key",)), "b\n")),
+        (
+            "{{ run.key }}{# note #}/{{ run.repeat }}",
+            (("run", ("key",)), "/", ("run", ("repeat",))),
+        ),
+        ("{{ run.key | upper }}", None),
+        ("key {{ run.key ~ 'x' }}", None),
+        ("{{ env.TOKEN }}", None),
+        ("{{ run[run.key] }}", None),
+        ("{% if true %}{{ run.key }}{% endif %}", None),
+        ("{{ 'x' }}", None),
+    ],
+)
+def test_a_template_of_text_and_chains_of_lookups_is_known_as_one(
+    source: str, parts: tuple[Any, ...] | None
+) -> None:
+    node = compile_one(TemplateEngine(SecretTracker()), source)
+    assert getattr(node, "parts", None) == parts
+
+
+def _context(engine: TemplateEngine) -> dict[str, Any]:
+    from specrunner.suite.sandbox import SecretDict, SecretStr
+
+    return engine.context(
+        env=EnvProxy({"TOKEN": "tok-123456"}, lenient=False, tracker=engine.tracker),
+        suite={"name": "tpl", "version": 1},
+        environment=None,
+        vars={
+            "store": "pizzeria-42",
+            "cart": [1, 2],
+            "token": SecretStr("tok-123456"),
+            "auth": SecretDict({"kind": "bearer", "value": SecretStr("tok-123456")}),
+            "ratio": 0.5,
+            "big": 1e16,
+            "odd": float("nan"),
+            "huge": "x" * 300_000,
+            "flag": True,
+            "nothing": None,
+            "numbers": {1: "one"},
+            "unicode": "Zoë \u202e",
+        },
+        scenario={"id": 30, "name": "order", "tags": []},
+        matrix={"values": "the key", "locale": "en"},
+        run={"repeat": 1, "index": 0, "key": "k-1"},
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ run.key }}",
+        "{{ run.repeat }}",
+        "{{ vars.store }}",
+        "{{ vars['store'] }}",
+        "{{ vars.ratio }}",
+        "{{ vars.flag }}",
+        "{{ vars.nothing }}",
+        "{{ vars.numbers[1] }}",
+        "{{ matrix.values }}",
+        "{{ matrix.items }}",
+        "{{ vars.cart }}",
+        "{{ vars.cart[0] }}",
+        "{{ vars.cart[7] }}",
+        "{{ vars.token }}",
+        "{{ vars.auth.kind }}",
+        "{{ vars.auth.value }}",
+        "{{ vars.odd }}",
+        "{{ vars.huge }}",
+        "{{ vars.stor }}",
+        "{{ vars.store.missing }}",
+        "{{ run.key.upper }}",
+        "attempt {{ run.repeat }} of {{ vars.store }}",
+        "{{ vars.flag }} {{ vars.nothing }} {{ vars.ratio }} {{ vars.big }} {{ vars.odd }}",
+        "{{ vars.unicode }}!",
+        "a  {{- run.key -}}  b\n",
+        "{{ vars.cart }} and {{ vars.store }}",
+        "key {{ vars.token }}",
+        "kind {{ vars.auth.kind }}, {{ vars.auth }}",
+        "{{ vars.stor }} x",
+        "{{ vars.huge }}{{ vars.huge }}{{ vars.huge }}{{ vars.huge }}",
+    ],
+)
+def test_text_and_chains_of_lookups_render_as_jinja_renders_them(source: str) -> None:
+    """The same value, mask and error with the engine's own lookups as through Jinja."""
+
+    def outcome(plain: bool) -> tuple[Any, ...]:
+        engine = TemplateEngine(SecretTracker())
+        node = compile_one(engine, source)
+        if not plain:
+            node = dataclasses.replace(node, parts=None)
+        try:
+            value, shown = engine.render(node, _context(engine))
+        except TemplateFailure as failure:
+            return ("failed", failure.message)
+        return (value, type(value), shown, sorted(engine.tracker.secrets))
+
+    assert outcome(plain=True) == outcome(plain=False)

@@ -53,7 +53,7 @@ def keep(
     `warn`) when the history cannot be written, and None when it is off."""
     if settings.off or not report["runs"]:  # a selection of nothing has no history
         return None
-    from specrunner.app.reports import now_iso
+    from specrunner.app.clock import now_iso
     from specrunner.history.charting import report_trend
 
     try:
@@ -194,7 +194,7 @@ def import_reports(paths: Sequence[str], settings: HistorySettings) -> Imported:
     """Record each report of `paths`; one recorded before (by the run that wrote it, or
     an earlier import) is skipped. A file that is not a report is named, and the others
     are still recorded."""
-    from specrunner.app.reports import now_iso
+    from specrunner.app.clock import now_iso
     from specrunner.report.saved import read_report
 
     lines: list[str] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from specrunner.app.checking import check_max_runs, check_schema, compile_checked
+from specrunner.app.collecting import few_collections
 from specrunner.models import Plan
 from specrunner.suite.compile import CompileOptions
 from specrunner.suite.selection import parse_set, parse_shard
@@ -68,7 +69,6 @@ def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan
     overrides = tuple(parse_set(text) for text in request.sets)
     shard = parse_shard(request.shard) if request.shard is not None else None
     max_runs = check_max_runs(request.max_runs)
-    checked = check_schema(request.suite)
     options = CompileOptions(
         environment=request.environment,
         overrides=overrides,
@@ -78,4 +78,7 @@ def plan(request: PlanRequest, environ: Mapping[str, str] | None = None) -> Plan
         environ=dict(os.environ) if environ is None else environ,
         max_runs=max_runs,
     )
-    return compile_checked(checked, options)
+    # Planning makes objects that all live on (the suite's tree, then the runs) and next
+    # to no cycles: the default collector would walk them again and again.
+    with few_collections():
+        return compile_checked(check_schema(request.suite), options)

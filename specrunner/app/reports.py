@@ -3,7 +3,6 @@ a saved report again) and `specrunner merge` (join the reports of a plan's shard
 
 from __future__ import annotations
 
-import datetime
 import gc
 import os
 import subprocess
@@ -12,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from specrunner.app.clock import now_iso
 from specrunner.app.comparing import Baseline, baseline_for_reports, read
 from specrunner.errors import ExitCode
 from specrunner.masking import Secrets
@@ -26,10 +26,6 @@ from specrunner.report.saved import merge_reports
 from specrunner.report.shards import partial_note
 from specrunner.report.write import check_outputs, write_reports, wrote_lines
 from specrunner.text import visible
-
-
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_run_report(

@@ -19,36 +19,38 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from specrunner.app import dry_run as dry_runs
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
 from specrunner.app.clients import Clients, check_clients, open_clients, run_environment
+from specrunner.app.clock import now_iso
 from specrunner.app.collecting import few_collections
-from specrunner.app.comparing import Baseline, baseline_for_plan
 from specrunner.app.confirming import Ask, confirm
-from specrunner.app.history import HistorySettings, keep, trend_of
 from specrunner.app.planning import PlanRequest, plan
-from specrunner.app.reports import now_iso, step_summary, verdict_code, write_run_report
 from specrunner.cekura import api_key
-from specrunner.dry_run_view import DryRun
 from specrunner.errors import ExitCode, SpecrunnerError, UsageError
 from specrunner.execute.executor import Executor, Settings
 from specrunner.execute.journal import Journal
 from specrunner.execute.journal_records import JOURNAL
 from specrunner.execute.replay import replay
-from specrunner.history.entries import Source
 from specrunner.masking import SecretTracker
 from specrunner.models import Plan, PlannedRun, RoomConfig, RunRecord, Snapshot
-from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, check_alpha
-from specrunner.report.console import console_summary
 from specrunner.report.progress import progress_view
-from specrunner.report.records import Report
 from specrunner.report.write import check_outputs
 from specrunner.rooms.static import rooms_of
 from specrunner.wrapping import DEFAULT_WIDTH
+
+# The code of the reports, the history, the comparison with a baseline and the dry run is
+# imported where it is used: a run's start-up, up to its first submission, imports only
+# what sending needs (about a tenth of it was the report code, needed once the runs end).
+if TYPE_CHECKING:
+    from specrunner.app.comparing import Baseline
+    from specrunner.app.history import HistorySettings
+    from specrunner.dry_run_view import DryRun
+    from specrunner.report.charts import Trend
+    from specrunner.report.records import Report
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class RunRequest:
 
     @property
     def history_settings(self) -> HistorySettings:
+        from specrunner.app.history import HistorySettings  # read once the runs are done
+
         return HistorySettings(self.history, self.no_history, self.environ, self.workdir)
 
     @classmethod
@@ -145,6 +149,8 @@ def run_suite(
     be sent instead, laid out for `width` (None: never wrapped). `ask` is asked before a
     run that may spend much (`app.confirming`); None: never."""
     if request.dry_run:
+        from specrunner.app import dry_run as dry_runs  # only a dry run
+
         return dry_runs.show(_dry_run(request), out, width=width, emulator=_emulator(request))
     view = progress_view(
         progress, interactive=interactive and request.environ.get("TERM") != "dumb"
@@ -158,24 +164,35 @@ def run_suite(
         for ended in ending:
             report = ended.report
             written = _written(request, ended.run_dir) if report is not None else []
-            summary = report is not None and bool(step_summary(report, request.environ))
+            summary = _step_summary(report, request.environ)
             for line in closing_lines(
                 ended.run_dir, ended.records, written, cwd=cwd, step_summary=summary
             ):
                 error.add_note(line)
         raise
     view.close()
+    from specrunner.report.console import console_summary  # once the runs are done
+
     for line in console_summary(result.report):
         out(line)
     if result.stopped is not None:
         out(f"stopped early ({result.stopped}): the results above are partial")
-    summary = bool(step_summary(result.report, request.environ))
+    summary = _step_summary(result.report, request.environ)
     written = _written(request, result.run_dir)
     for line in closing_lines(
         result.run_dir, result.records, written, cwd=cwd, step_summary=summary
     ):
         out(line)
     return result.exit_code
+
+
+def _step_summary(report: Report | None, environ: Mapping[str, str]) -> bool:
+    """Whether the run's report was summed up in $GITHUB_STEP_SUMMARY."""
+    if report is None:
+        return False
+    from specrunner.app.reports import step_summary  # once the runs are done
+
+    return bool(step_summary(report, environ))
 
 
 def _written(request: RunRequest, run_dir: Path | None) -> list[Path | str]:
@@ -205,6 +222,8 @@ def execute(
     A dry run returns every run `not_run` and exit code 0, or raises the error the run
     would stop with (a secret that is not set)."""
     if request.dry_run:
+        from specrunner.app import dry_run as dry_runs  # only a dry run
+
         dry = _dry_run(request)
         dry_runs.check(dry, emulator=_emulator(request))
         return _not_sent(dry.plan, request.workdir)
@@ -352,6 +371,9 @@ async def _run(
     def trend(report: Report) -> Trend | None:
         """A run that got to its end is recorded in the history; one that did not is not,
         but its charts still show the history before it."""
+        from specrunner.app.history import keep, trend_of  # once the runs are done
+        from specrunner.history.entries import Source
+
         if failure is None and executor.stopped is None:
             return keep(report, Source.RUN, request.history_settings, note)
         return trend_of(report, request.history_settings)
@@ -365,6 +387,8 @@ async def _run(
     finally:
         journal.close()
         ending.records = records or tuple(executor.records())
+        from specrunner.app.reports import write_run_report  # once the runs are done
+
         try:
             ending.report = write_run_report(
                 the_plan,
@@ -385,6 +409,8 @@ async def _run(
             failure.add_note(f"and the reports could not all be written: {unwritten}")
     report = ending.report
     assert report is not None
+    from specrunner.app.reports import verdict_code  # once the runs are done
+
     verdict = report["verdict"]
     code = ExitCode.INTERRUPTED if executor.stopped is not None else verdict_code(report)
     return RunResult(
@@ -478,6 +504,8 @@ def _baseline(request: RunRequest, the_plan: Plan) -> Baseline | None:
     if request.baseline is None:
         check_alpha(request.alpha)
         return None
+    from specrunner.app.comparing import baseline_for_plan  # only with --baseline
+
     return baseline_for_plan(request.baseline, the_plan, alpha=request.alpha)
 
 
@@ -487,6 +515,8 @@ def _emulator(request: RunRequest) -> bool:
 
 def _dry_run(request: RunRequest) -> DryRun:
     """The dry run of `request`, checked as far as a run is before it makes anything."""
+    from specrunner.app import dry_run as dry_runs  # only a dry run
+
     dry_runs.check_request(request.plan, resume=request.resume, outputs=request.outputs)
     assert request.plan is not None
     _check_settings(request)
@@ -502,6 +532,9 @@ def _dry_run(request: RunRequest) -> DryRun:
 
 def _not_sent(the_plan: Plan, workdir: Path) -> RunResult:
     """The result of a dry run (for `specrunner.run`): every run `not_run`, no file written."""
+    from specrunner.app import dry_run as dry_runs  # only a dry run
+    from specrunner.app.reports import write_run_report
+
     records = dry_runs.not_run(the_plan)
     report = write_run_report(
         the_plan,

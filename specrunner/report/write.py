@@ -11,18 +11,15 @@ import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from specrunner.errors import UsageError
-from specrunner.report.charts import Trend
-from specrunner.report.comparison_html import render_comparison_html
-from specrunner.report.comparison_markdown import render_comparison_markdown
-from specrunner.report.html import render_html
 from specrunner.report.json_text import ItemsJson, item_json
-from specrunner.report.junit import render_junit
-from specrunner.report.markdown import render_markdown
 from specrunner.report.records import Comparison, Report
 from specrunner.text import visible
+
+if TYPE_CHECKING:
+    from specrunner.report.charts import Trend
 
 Renderer = Callable[[Report], str]
 Rendered = TypeVar("Rendered")
@@ -95,10 +92,20 @@ def _objects(value: object) -> bool:
     return isinstance(value, list) and any(isinstance(item, dict) for item in value)
 
 
+REPORT_FORMATS = (".json", ".html", ".xml", ".md")
+"""The extensions of the formats a report is written in: those of `renderers`."""
+
+
 def renderers(trend: Trend | None = None, runs: ItemsJson | None = None) -> dict[str, Renderer]:
     """Extension -> renderer, for the formats this build can write; the HTML report draws
     `trend` (the suite's recorded history) when given, and the JSON report writes `runs`
     (the report's runs already written out) when given."""
+    # Imported here: a run checks its -o paths (`check_outputs`) before it sends anything,
+    # and renders only once its runs are done.
+    from specrunner.report.html import render_html
+    from specrunner.report.junit import render_junit
+    from specrunner.report.markdown import render_markdown
+
     return {
         ".json": functools.partial(render_json, runs=runs),
         ".html": functools.partial(render_html, trend=trend),
@@ -109,6 +116,9 @@ def renderers(trend: Trend | None = None, runs: ItemsJson | None = None) -> dict
 
 def comparison_renderers() -> dict[str, Callable[[Comparison], str]]:
     """Extension -> renderer, for the formats of `specrunner compare -o`."""
+    from specrunner.report.comparison_html import render_comparison_html
+    from specrunner.report.comparison_markdown import render_comparison_markdown
+
     return {
         ".json": render_json,
         ".html": render_comparison_html,
@@ -123,7 +133,7 @@ def check_outputs(
     format (of `known`, by default the report's), it is a folder, a file stands where a
     folder of it should be, or its folder (or the folder it would be made in) cannot be
     written in."""
-    known = renderers() if known is None else known
+    known = dict.fromkeys(REPORT_FORMATS) if known is None else known
     for path in paths:
         if Path(path).suffix.lower() not in known:
             formats = ", ".join(sorted(known))

@@ -95,9 +95,11 @@ def expand_runs(
             payload = engine.specialize(scenario.payload, scenario_context, Level.SCENARIO)
             sequential = plan.repeat_min is not None
             for cell, prefix in zip(plan.cells, scenario.key_prefixes, strict=True):
-                keys = [run_key(prefix, r) for r in range(1, plan.repeat + 1)]
-                chosen = set(shard_keys(keys, shard, sequential=sequential))
-                keyed = [(r, k) for r, k in enumerate(keys, start=1) if k in chosen]
+                keyed = [(r, run_key(prefix, r)) for r in range(1, plan.repeat + 1)]
+                if shard is not None:
+                    keys = [k for _, k in keyed]
+                    chosen = set(shard_keys(keys, shard, sequential=sequential))
+                    keyed = [(r, k) for r, k in keyed if k in chosen]
                 if not keyed:
                     continue
                 sequence = (

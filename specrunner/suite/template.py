@@ -18,6 +18,7 @@ for too long, or make a value too large, is refused as a located error.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from specrunner.suite.template_errors import (
     missing_env_message,
     undefined_message,
 )
-from specrunner.suite.template_tree import add_guards, context_uses
+from specrunner.suite.template_tree import PlainPart, add_guards, context_uses, plain_parts
 
 
 class Level(IntEnum):
@@ -122,6 +123,8 @@ class Compiled:
     level: Level
     uses: tuple[ContextUse, ...]
     """The context data it reads (see `template_tree.context_uses`)."""
+    parts: tuple[PlainPart, ...] | None = None
+    """Its text and chains of lookups, when it is made of nothing else (`_plain_render`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,7 @@ class Template:
     native: bool
     run: Callable[[dict[str, Any]], Any]
     uses: tuple[ContextUse, ...] = ()
+    parts: tuple[PlainPart, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +188,15 @@ class TemplateEngine:
             except TemplateFailure as failure:
                 problems.append(TemplateFailure(path, failure.message))
                 return Const(raw, raw)
-            return Template(raw, path, compiled.level, compiled.native, compiled.run, compiled.uses)
+            return Template(
+                raw,
+                path,
+                compiled.level,
+                compiled.native,
+                compiled.run,
+                compiled.uses,
+                compiled.parts,
+            )
         if isinstance(raw, dict):
             entries = tuple(
                 (key, self.compile(value, (*path, key), scope, problems))
@@ -232,11 +244,12 @@ class TemplateEngine:
                 raise TemplateFailure((), _unknown_name_message(name, scope))
         level = max((NAME_LEVELS[n] for n in names), default=Level.SUITE)
         uses = context_uses(tree, DATA_NAMES & scope)
+        parts = plain_parts(tree, DATA_NAMES & scope)
         expression = _single_expression(self.sandbox, source)
         if expression is not None:
-            return Compiled(self._expression_runner(expression), True, level, uses)
+            return Compiled(self._expression_runner(expression), True, level, uses, parts)
         template = self.sandbox.from_string(self._guarded(tree))
-        return Compiled(_runner(template), False, level, uses)
+        return Compiled(_runner(template), False, level, uses, parts)
 
     def _guarded(self, tree: nodes.Template) -> nodes.Template:
         guarded = add_guards(tree)
@@ -340,6 +353,10 @@ class TemplateEngine:
             raise
 
     def _render_once(self, node: Template, context: dict[str, Any]) -> tuple[Any, bool]:
+        if node.parts is not None:
+            plain = _plain_render(node.parts, node.native, context)
+            if plain is not _NOT_PLAIN:
+                return plain, False
         sandbox = self.sandbox
         env = context.get("env")
         reads = env.reads if isinstance(env, EnvProxy) else 0
@@ -405,6 +422,54 @@ class TemplateEngine:
                 self._public[key] = cached
             public.update(cached[1])
         return public
+
+
+_NOT_PLAIN = object()
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_render(parts: tuple[PlainPart, ...], native: bool, context: dict[str, Any]) -> Any:
+    """What a template of text and chains of lookups (`{{ run.key }}`, `attempt {{
+    run.repeat }}`) renders to, found without Jinja where each chain goes through plain
+    mappings of the suite's data to a plain scalar (`_plain_value`): a lone expression is
+    that value, anything else the text with each value as `str` writes it, as Jinja's
+    output does (`str(finalize(value))`, not escaped). Else `_NOT_PLAIN`, and the template
+    is rendered by Jinja, checks and all."""
+    if native:
+        chain = parts[0] if len(parts) == 1 else ""
+        return _NOT_PLAIN if isinstance(chain, str) else _plain_value(context, chain)
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        value = _plain_value(context, part)
+        if value is _NOT_PLAIN:
+            return _NOT_PLAIN
+        texts.append(str(value))
+    text = "".join(texts)
+    return text if len(text) <= MAX_RENDERED_SIZE else _NOT_PLAIN
+
+
+def _plain_value(context: dict[str, Any], chain: ContextUse) -> Any:
+    """The value a chain of lookups reaches, where it goes through plain mappings of the
+    suite's data to a plain scalar that needs no check: Jinja's sandbox looks a mapping's
+    key up first too (`Sandbox.getattr`), and a value of none of the secret types reads no
+    secret. Else `_NOT_PLAIN`."""
+    name, steps = chain
+    value = context.get(name, _NOT_PLAIN)
+    for step in steps:
+        if type(value) is not dict or step not in value:
+            return _NOT_PLAIN
+        value = value[step]
+    kind = type(value)
+    if kind not in _PLAIN_SCALARS:
+        return _NOT_PLAIN
+    if kind is str:
+        return value if len(value) <= MAX_RENDERED_SIZE else _NOT_PLAIN
+    if kind is float and not math.isfinite(value):
+        return _NOT_PLAIN
+    return value
 
 
 def mapping_node(entries: tuple[tuple[str, Node], ...]) -> Node:

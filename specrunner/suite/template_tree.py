@@ -6,6 +6,9 @@ compiles it.
   so that rendering can tell, before it starts, whether the template reads a secret: a
   template that reads `vars.region` does not read `vars.token`, one that passes `vars` to a
   filter may.
+- `plain_parts`: the template as text and chains, when that is all it is (`attempt {{
+  run.repeat }}`): the engine can then follow the chains through the suite's plain data
+  itself, without Jinja (see `TemplateEngine`).
 - `add_guards`: the calls that bound a render's work, written where the work is: each loop
   counts its iterations and charges its body's size, each macro and call block its body;
   `a ~ b` and the operands of comparisons are sized before they run.
@@ -34,6 +37,30 @@ def context_uses(tree: nodes.Node, names: frozenset[str]) -> tuple[ContextUse, .
         else:
             stack.extend(node.iter_child_nodes())
     return tuple(sorted(uses, key=repr))
+
+
+PlainPart = str | ContextUse
+"""Text written in the template, or a chain of lookups whose value it prints."""
+
+
+def plain_parts(tree: nodes.Template, names: frozenset[str]) -> tuple[PlainPart, ...] | None:
+    """The template's text and chains of constant lookups on context names, in order, when
+    it is made of nothing else (`{{ run.key }}`, `{{ matrix['locale'] }}`, `attempt {{
+    run.repeat }}`): its text as Jinja's parser left it (whitespace control applied).
+    Else None."""
+    body = tree.body
+    if len(body) != 1 or not isinstance(body[0], nodes.Output):
+        return None
+    parts: list[PlainPart] = []
+    for node in body[0].nodes:
+        if isinstance(node, nodes.TemplateData):
+            parts.append(node.data)
+            continue
+        chain = _chain(node, names)
+        if chain is None:
+            return None
+        parts.append(chain)
+    return tuple(parts)
 
 
 def _chain(node: nodes.Node, names: frozenset[str]) -> ContextUse | None:

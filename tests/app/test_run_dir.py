@@ -139,11 +139,26 @@ def test_secrets_are_never_hashed() -> None:
     assert run_dir.fingerprint(other) == run_dir.fingerprint(the_plan)
 
 
+def test_the_digests_are_those_earlier_versions_wrote_in_their_journals() -> None:
+    """A run started by an earlier specrunner resumes only while its digests stay the same:
+    these are the ones its journal holds for this plan (secrets, a timeout of its own)."""
+    data = suite(agent="{{ env.AGENT }}")
+    data["scenarios"][1]["id"] = "{{ env.SCENARIO }}"
+    data["scenarios"][0]["timeout"] = "90s"
+    assert fingerprint_of(data, AGENT="41", SCENARIO="977") == {
+        "agent": "8bdd898772190c35",
+        "scenarios": "25704538dcdcc134",
+        "rooms": "8fec0789f04a4c85",
+        "payloads": "e2789591b1a398bc",
+        "expectations": "2b276cbc4842b134",
+    }
+
+
 def test_the_payload_part_hashes_the_shown_payload() -> None:
     the_plan = compile_dict(suite(), environ={"TOKEN": SECRET})
     payloads = run_dir.fingerprint_parts(the_plan)["payloads"]
     assert payloads == {run.key: run.shown_payload for run in the_plan.runs}
-    assert all(p["token"] == "***" for p in list(payloads.values())[:2])
+    assert all(payloads[run.key]["token"] == "***" for run in the_plan.runs[:2])
 
 
 # -- the start record and --resume

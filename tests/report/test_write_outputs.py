@@ -154,7 +154,7 @@ def test_the_output_options_help_names_exactly_the_formats_written(
     written in its format."""
     option = next(p for p in main.commands[command].params if p.name == "outputs")
     named = set(re.findall(r"(?<![\w.])\.[a-z]+\b", option.help or ""))
-    assert named == set(write.renderers()), option.help
+    assert named == set(write.renderers()) == set(write.REPORT_FORMATS), option.help
     report = cells_report()
     write_reports(report, [Path(f"out{ext}") for ext in sorted(named)])
     assert json.loads(Path("out.json").read_text(encoding="utf-8")) == report
