@@ -127,5 +127,13 @@ def test_a_killed_run_resumes_its_cells_and_sends_no_run_twice(tmp_path: Path) -
     # Runs the kill left unknown count as not passed: the cell may need more of its 20.
     assert outcomes["not_run"] == 0
     assert outcomes["passed"] + outcomes["unknown"] + outcomes["not_needed"] == 20
-    assert order[ALL_PASS] == list(range(1, len(order[ALL_PASS]) + 1))  # the first ones
+    # The first ones, in repeat order: but for a run the kill left between its intent and
+    # its POST (unknown: it may have been sent, so it never is again), which Cekura lacks.
+    unsent_unknown = {
+        run["repeat"]
+        for run in results["runs"]
+        if run["scenario"] == "passes" and run["outcome"] == "unknown"
+    } - set(order[ALL_PASS])
+    taken = sorted(set(order[ALL_PASS]) | unsent_unknown)
+    assert taken == list(range(1, len(taken) + 1))
     assert after == len(created)  # a decided cell sends nothing when resumed again
