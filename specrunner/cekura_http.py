@@ -29,6 +29,7 @@ from multidict import CIMultiDict
 
 from specrunner.http_common import (
     ANSWER_CAP,
+    REWRITTEN_HEADERS,
     Answer,
     AnswerTooLarge,
     AnswerTooSlow,
@@ -42,8 +43,6 @@ CONNECTION_WAIT = 10.0
 """Seconds a request waits for a free connection before it is `NotSent(busy=True)`."""
 CONNECT = 10.0
 """Seconds a connection may take to be made, TLS included, before it is `NotSent`."""
-_REWRITTEN_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
-"""Headers of the wire that no longer describe an answer read in full and decompressed."""
 
 
 class AiohttpRequester:
@@ -127,7 +126,7 @@ class AiohttpRequester:
                 kept = CIMultiDict(
                     (name, value)
                     for name, value in response.headers.items()
-                    if name.lower() not in _REWRITTEN_HEADERS
+                    if name.lower() not in REWRITTEN_HEADERS
                 )
         except aiohttp.ClientConnectorError as exc:
             cause = exc.os_error.strerror or str(exc.os_error) or "no detail"

@@ -28,7 +28,7 @@ _MAX_MESSAGE = 200
 
 ANSWER_CAP = 32 * 1024 * 1024
 """The most bytes of one answer specrunner reads (once decompressed): 32 MiB."""
-_REWRITTEN_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+REWRITTEN_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 """Headers of the wire that no longer describe an answer read in full and decompressed."""
 
 
@@ -87,7 +87,7 @@ async def fetch(
     headers = [
         (name, value)
         for name, value in response.headers.multi_items()
-        if name.lower() not in _REWRITTEN_HEADERS
+        if name.lower() not in REWRITTEN_HEADERS
     ]
     return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
