@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -55,6 +55,38 @@ BULK_PATHS = ("/test_framework/v2/runs/bulk/", "/test_framework/v1/runs/bulk/")
 POLL_CHUNK = 100
 POLLS_AT_ONCE = 4
 """Bulk GETs of one poll in flight at once (each for up to POLL_CHUNK runs)."""
+
+
+Poll = Callable[[Sequence[int]], Awaitable[list[dict[str, Any]]]]
+"""Asks Cekura for the Run objects of at most POLL_CHUNK runs."""
+
+
+async def poll_each(
+    run_ids: Sequence[int], poll: Poll, take: Callable[[list[dict[str, Any]]], None]
+) -> None:
+    """`poll` of `run_ids` in chunks of at most POLL_CHUNK, POLLS_AT_ONCE of them in flight,
+    each answer handed to `take` as soon as it comes, whatever the order: a large poll's
+    first answers are acted on (their runs' rooms go to the next runs) while the others are
+    still on their way. When one chunk fails (or the poll is cut), the others are
+    cancelled and the failure raised; the answers already taken stay taken."""
+    chunks = [run_ids[i : i + POLL_CHUNK] for i in range(0, len(run_ids), POLL_CHUNK)]
+    if len(chunks) <= 1:
+        take(await poll(chunks[0]) if chunks else [])
+        return
+    gate = asyncio.Semaphore(POLLS_AT_ONCE)
+
+    async def gated(chunk: Sequence[int]) -> list[dict[str, Any]]:
+        async with gate:
+            return await poll(chunk)
+
+    tasks = [asyncio.ensure_future(gated(chunk)) for chunk in chunks]
+    try:
+        for answer in asyncio.as_completed(tasks):
+            take(await answer)
+    finally:  # one gave up, `take` failed, or the poll was cut: the others stop too
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,25 +278,9 @@ class CekuraClient:
 
     async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
         """The Run objects of `run_ids`, in chunks of at most 100, retried as needed."""
-        chunks = [run_ids[i : i + POLL_CHUNK] for i in range(0, len(run_ids), POLL_CHUNK)]
-        if len(chunks) == 1:
-            return await self._poll_chunk(chunks[0])
-        # A few GETs at once: a poll of 1,000 live runs then takes about a third as long.
-        gate = asyncio.Semaphore(POLLS_AT_ONCE)
-
-        async def gated(chunk: Sequence[int]) -> list[dict[str, Any]]:
-            async with gate:
-                return await self._poll_chunk(chunk)
-
-        tasks = [asyncio.ensure_future(gated(chunk)) for chunk in chunks]
-        try:
-            answers = await asyncio.gather(*tasks)
-        except BaseException:  # one gave up (or the poll was cut): the others stop too
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        return [run for answer in answers for run in answer]
+        found: list[dict[str, Any]] = []
+        await poll_each(run_ids, self._poll_chunk, found.extend)
+        return found
 
     async def _poll_chunk(self, chunk: Sequence[int]) -> list[dict[str, Any]]:
         """The Run objects of `chunk`; an answer over the cap is asked again in halves, and

@@ -248,6 +248,6 @@ def _type(value: Any) -> str:
 def iso_clock(wall_start: float) -> Callable[[float], str]:
     def iso(now: float) -> str:
         moment = datetime.datetime.fromtimestamp(wall_start + now, datetime.UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
     return iso

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
 import heapq
 import hmac
@@ -317,11 +318,13 @@ class Daily:
         }
 
 
+@functools.lru_cache(maxsize=4096)
 def room_address(url: str) -> tuple[str, str, str | None] | None:
     """(host, room name, token of a join link) of a Daily room URL; None if it is not one.
 
     The same room may be written with another case of host, a trailing slash or a query:
-    this is the one spelling the emulator compares.
+    this is the one spelling the emulator compares. Each run's URL is read several times
+    (when it is submitted, when its call starts and ends), so the answers are kept.
     """
     parsed = urlparse(url.strip())
     name = parsed.path.strip("/")

@@ -7,6 +7,7 @@ and phone-number fields are null for WebRTC runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -91,18 +92,29 @@ def _transcript_object(run: Run) -> list[dict[str, Any]]:
     step = run.duration / len(_TURNS)
     return [
         {
-            "role": "Testing Agent" if role == "Testing Agent" else "Main Agent",
-            "content": text.format(scenario=run.scenario_name),
+            "role": role,
+            "content": content,
             "timestamp": round(i * step, 2),
-            "normalized_content": text.format(scenario=run.scenario_name).lower(),
+            "normalized_content": normalized,
             "comparison_spans": [],
         }
-        for i, (role, text) in enumerate(_TURNS)
+        for i, (role, content, normalized) in enumerate(_turns(run.scenario_name))
     ]
 
 
 def _transcript(run: Run) -> str:
-    return "\n".join(f"{t['role']}: {t['content']}" for t in _transcript_object(run))
+    return "\n".join(f"{role}: {content}" for role, content, _ in _turns(run.scenario_name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _turns(scenario_name: str) -> tuple[tuple[str, str, str], ...]:
+    """Each turn of a call of this scenario: who speaks, what, and that in lower case (the
+    same for every run of a scenario, so made once)."""
+    turns = []
+    for role, text in _TURNS:
+        content = text.format(scenario=scenario_name)
+        turns.append((role, content, content.lower()))
+    return tuple(turns)
 
 
 def expected_outcome(run: Run) -> dict[str, Any]:

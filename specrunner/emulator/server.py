@@ -76,12 +76,16 @@ def _control(app: EmulatorApp, path: str) -> web.Response:
     return _response(Reply(404, {"detail": "Not found."}))
 
 
+_ENCODER = json.JSONEncoder(check_circular=False)
+"""`json.dumps`, made once; a reply's body is JSON data, with no cycle to look for."""
+
+
 def _response(reply: Reply) -> web.Response:
     if reply.body is None:
         return web.Response(status=reply.status, headers=reply.headers)
     return web.Response(
         status=reply.status,
-        text=json.dumps(reply.body),
+        text=_ENCODER.encode(reply.body),
         content_type="application/json",
         headers=reply.headers,
     )

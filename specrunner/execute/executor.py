@@ -36,6 +36,7 @@ from specrunner.cekura import (
     SubmitError,
     Submitted,
     outcome_of,
+    poll_each,
     run_problem,
     what_is_read,
 )
@@ -610,20 +611,34 @@ class Executor:
         by_id = {run.run_id: run for run in live if run.run_id is not None}
         bound = self._poll_bound(live)
         asked = self._last_poll
+        changed = False
+
+        def take(found: list[dict[str, Any]]) -> None:
+            nonlocal changed
+            changed = self._polled(found, by_id, asked) or changed
+
         try:
             async with asyncio.timeout(bound):
-                found = await self.cekura.poll(list(by_id))
+                # Each bulk GET's answer is acted on as it comes: the rooms of the runs
+                # it shows ended go to the next runs while the other GETs are answered.
+                await poll_each(list(by_id), self.cekura.poll, take)
         except (GaveUp, TimeoutError) as failure:
             exc = failure if isinstance(failure, GaveUp) else f"no answer within {bound:.0f} s"
             if self.breaker.failed(str(exc)):
                 self._halt(RemoteError(f"Cekura cannot be polled: {exc}"), follow_live=False)
             else:
                 self._report(f"polling failed for now: {exc}")
-            return False
+            return changed
         except RemoteError as exc:
             self._halt(exc, follow_live=False)
-            return False
+            return changed
         self.breaker.succeeded()
+        return changed
+
+    def _polled(
+        self, found: list[dict[str, Any]], by_id: Mapping[int, Tracked], asked: float
+    ) -> bool:
+        """Take one answer of a poll made at `asked`; whether anything changed."""
         changed = False
         for data in found:
             run_id = data.get("id")

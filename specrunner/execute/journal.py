@@ -41,6 +41,9 @@ Fsync = Callable[[int], None]
 _FREE_TEXT = ("reason", "error")
 """The fields of records that quote what others said (a server's answer, a room source's
 failure): the only ones that could carry a secret, so the ones redacted."""
+_LINES = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""`json.dumps(record, ensure_ascii=False, separators=(",", ":"))`, made once: a large
+suite writes two records per run."""
 
 
 class Journal:
@@ -103,7 +106,7 @@ class Journal:
             for name in _FREE_TEXT:
                 if isinstance(record.get(name), str):
                     record[name] = hidden.redact_text(record[name])
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = _LINES.encode(record) + "\n"
         problem = record_problem(record)
         if problem is not None:
             raise ValueError(f"the journal refuses {problem}")
