@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, validators
-
 from specrunner.models import Outcome
 from specrunner.schemas import load_schema
 from specrunner.shape import Check, compile_shape
@@ -38,18 +36,20 @@ def _is_integer(_checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_extend: Any = validators.extend  # untyped in jsonschema's stubs
-_RunValidator = _extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
-
-
 @cache
 def _validator() -> Any:
+    """The schema's validator, made (and jsonschema imported: a tenth of specrunner's
+    start-up) only when a Run object does not conform, to say what is wrong."""
+    from jsonschema import Draft202012Validator, validators
+
+    extend: Any = validators.extend  # untyped in jsonschema's stubs
+    run_validator = extend(
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    )
     schema = run_schema()
     Draft202012Validator.check_schema(schema)
-    return _RunValidator(schema)
+    return run_validator(schema)
 
 
 @cache

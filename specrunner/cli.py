@@ -340,8 +340,8 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
     default=1.0,
     show_default=True,
     metavar="SECONDS",
-    help="The time between polls: longer while nothing changes, down to an eighth of it "
-    "near the expected ends of runs.",
+    help="The time between polls: longer while nothing changes, down to a sixteenth of "
+    "it near the expected ends of runs.",
 )
 @click.option(
     "--emulator",

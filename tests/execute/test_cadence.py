@@ -57,16 +57,16 @@ def test_young_polls_do_not_count_as_quiet_ones() -> None:
 
 @pytest.mark.parametrize(
     ("age", "wait"),
-    [(0.2, 0.82), (0.6, 0.42), (0.9, 0.125), (1.1, 0.125), (2.5, 1.0)],
+    [(0.2, 0.82), (0.6, 0.42), (0.9, 0.12), (1.1, 0.0625), (2.5, 1.0)],
     ids=["young", "nearly-due", "almost-due", "due", "long-overdue"],
 )
-def test_near_the_durations_seen_it_polls_eight_times_as_often(age: float, wait: float) -> None:
+def test_near_the_durations_seen_it_polls_sixteen_times_as_often(age: float, wait: float) -> None:
     cadence = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.1, 0.9, 1.0):
         ended_exactly(cadence, seconds)
     # polled just now (at 100): the next poll comes when the run is as old as runs were
-    # seen live for (1 s, the median, and a margin of 0.02 s), but never sooner than an
-    # eighth of the interval
+    # seen live for (1 s, the median, and a margin of 0.02 s), but never sooner than a
+    # sixteenth of the interval
     assert cadence.next_poll(100.0, 100.0, [100.0 - age]) == pytest.approx(100.0 + wait)
 
 
@@ -78,12 +78,12 @@ def test_a_wave_submitted_after_a_poll_is_polled_when_it_is_due() -> None:
     assert cadence.next_poll(100.0, 100.0, []) == 101.0
     # a wave of 0.5 s runs sent at 100.05: polled at 100.57 (0.5 s and a margin), not at 101
     assert cadence.next_poll(100.0, 100.1, [100.05]) == pytest.approx(100.57)
-    # a wave of 1 s runs sent at 100.05 is due just after the regular poll at 101: that
+    # a wave of 1 s runs sent at 100.03 is due just after the regular poll at 101: that
     # poll would find them running, so the next waits for them instead
     slow = Cadence(1.0)
     for seconds in (1.0, 1.0, 1.0):
         ended_exactly(slow, seconds)
-    assert slow.next_poll(100.0, 100.1, [100.05]) == pytest.approx(101.07)
+    assert slow.next_poll(100.0, 100.1, [100.03]) == pytest.approx(101.05)
 
 
 def test_for_calls_of_minutes_it_never_polls_faster_than_the_interval() -> None:
@@ -158,11 +158,11 @@ def test_once_runs_were_seen_to_end_no_wave_waits_a_whole_interval(tmp_path: Pat
     # The first runs are polled as their age grows by an eighth (so seen within an eighth
     # of their length, where the 1 s cadence alone would see them up to 1 s late); once
     # their lengths are known, polls come when a run is due, and each is seen within a
-    # margin of its end.
+    # sixteenth of the interval of its end.
     # (The fake clock moves in steps of up to 0.25 s while the journal's thread writes.)
     assert all(age <= 1.0 + 0.15 + 0.25 for age in ages[:3]), ages
-    assert all(age <= 1.0 + 0.125 + 0.25 + 1e-9 for age in ages[3:]), ages
-    assert sorted(ages[3:])[4] <= 1.0 + 0.125 + 1e-9, ages
+    assert all(age <= 1.0 + 0.0625 + 0.25 + 1e-9 for age in ages[3:]), ages
+    assert sorted(ages[3:])[4] <= 1.0 + 0.0625 + 1e-9, ages
     assert polls <= 12 * 5, polls  # a few polls per run near its end, not a flood
 
 
