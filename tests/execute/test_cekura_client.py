@@ -26,6 +26,7 @@ from specrunner.cekura import (
     SubmitError,
     Submitted,
     api_base,
+    poll_each,
     run_problem,
 )
 from specrunner.cekura_http import CONNECT, CONNECTION_WAIT, AiohttpRequester
@@ -742,3 +743,32 @@ def test_a_poll_of_many_runs_sends_its_gets_a_few_at_a_time() -> None:
     assert 1 < most <= 4  # ten GETs of at most 100 runs, four at once
     # v2 refused by every GET in flight: v1 is taken once, and nothing is lost
     assert sum("/v1/" in p for p in paths) == 10
+
+
+def test_poll_each_hands_over_answers_as_they_come_and_stops_the_rest_on_a_failure() -> None:
+    taken: list[list[int]] = []
+    cancelled: list[int] = []
+
+    async def poll(chunk: Sequence[int]) -> list[dict[str, Any]]:
+        first = chunk[0]
+        if first == 1:  # answered at once
+            return [{"id": i} for i in chunk]
+        if first == 101:  # fails once the first answer is taken
+            while not taken:
+                await asyncio.sleep(0)
+            raise GaveUp("ConnectError talking to Cekura", 3)
+        try:  # never answers
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(first)
+            raise
+        return []
+
+    async def main() -> None:
+        async with asyncio.timeout(10):
+            await poll_each(list(range(1, 301)), poll, lambda found: taken.append(found))
+
+    with pytest.raises(GaveUp):
+        asyncio.run(main())
+    assert [[run["id"] for run in found] for found in taken] == [list(range(1, 101))]
+    assert cancelled == [201]

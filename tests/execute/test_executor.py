@@ -446,3 +446,62 @@ def test_a_static_pool_leases_and_releases_in_step_one_run_per_room(
     journal = (tmp_path / JOURNAL).read_text().splitlines()
     released = [json.loads(line)["key"] for line in journal if '"released"' in line]
     assert sorted(released) == [f"k{i:03d}" for i in range(12)]
+
+
+class HeldSecondAnswer(FakeCekura):
+    """Runs are live until 6 s (of the fake clock) after `live` of them have been
+    submitted, when the polls ask about every live run at once; then they end at the next
+    poll. From then on, a bulk GET of a poll that has already had an answer (the fake clock
+    stands still during a poll) is answered only once a run has been submitted after that
+    answer (or after 5 s of real time, which counts as a failure): the executor must act
+    on a poll's first answer before its second."""
+
+    def __init__(self, clock: Clock, live: int) -> None:
+        super().__init__(polls_to_finish=1)
+        self.clock, self.live = clock, live
+        self.full_at: float | None = None
+        self.answered_at: float | None = None
+        self.resubmitted = asyncio.Event()
+        self.held = 0
+        self.waited_out = 0
+
+    async def submit(self, entries: Sequence[Mapping[str, Any]], agent: int | None) -> Submitted:
+        answer = await super().submit(entries, agent)
+        if self.full_at is None and len(self.seen) >= self.live:
+            self.full_at = self.clock.t
+        if self.answered_at is not None:
+            self.resubmitted.set()
+        return answer
+
+    async def poll(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        assert len(run_ids) <= 100  # the executor sends one GET per 100 live runs
+        if self.full_at is None or self.clock.t < self.full_at + 6.0:
+            return [{"id": i, "status": "running", "success": False} for i in run_ids]
+        if self.answered_at == self.clock.t and not self.resubmitted.is_set():
+            self.held += 1
+            try:
+                await asyncio.wait_for(self.resubmitted.wait(), 5.0)
+            except TimeoutError:
+                self.waited_out += 1
+        found = await super().poll(run_ids)
+        self.answered_at = self.clock.t
+        return found
+
+
+def test_a_polls_first_answer_frees_its_rooms_while_its_other_gets_are_answered(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    cekura = HeldSecondAnswer(clock, live=250)
+    records, _ = execute(
+        tmp_path,
+        plan(400, {"a": None}, scenarios=40),
+        cekura,
+        {"a": FakeSource("a", None)},
+        concurrency=250,
+        now=clock.now,
+        sleep=clock.sleep,
+    )
+    assert all(r.outcome is Outcome.PASSED for r in records)
+    assert cekura.held >= 1  # a poll of more than 100 live runs did come
+    assert cekura.waited_out == 0  # and its first answer was acted on at once
