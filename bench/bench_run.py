@@ -502,11 +502,36 @@ def table_row(row: Row) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown(rows: list[Row], repeat: int, profiled: bool, load: tuple[float, ...]) -> str:
+def reference_seconds() -> float:
+    """CPU seconds of a fixed piece of Python work like specrunner's (JSON in and out,
+    dicts), the least of three tries. A shared machine's speed drifts (by a fifth and more
+    within an hour on the 2-core machine the docs were measured on): figures taken when
+    this differs are not comparable."""
+    sample = {
+        "id": 1001,
+        "status": "completed",
+        "transcript": "Testing Agent: Hi. " * 20,
+        "metrics": [{"name": f"metric {i}", "score": i, "explanation": ["ok"]} for i in range(8)],
+    }
+    tries = []
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(8000):
+            data = json.loads(json.dumps(sample))
+            {key: data[key] for key in sample}
+        tries.append(time.process_time() - start)
+    return min(tries)
+
+
+def markdown(
+    rows: list[Row], repeat: int, profiled: bool, load: tuple[float, ...], speed: list[float]
+) -> str:
     lines = [
         f"`specrunner run` against the emulator, {repeat} repetition(s) per row"
         f"{' (under cProfile: CPU and wall inflated)' if profiled else ''}; "
-        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at the start. "
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at the start; reference work "
+        f"{' s, then '.join(f'{s:.3f}' for s in speed)} s of CPU (`reference_seconds`: "
+        "lower is a faster machine). "
         "Medians unless said; peak memory is the largest of the repetitions.",
         "",
         HEADER,
@@ -516,11 +541,14 @@ def markdown(rows: list[Row], repeat: int, profiled: bool, load: tuple[float, ..
     return "\n".join(lines)
 
 
-def write_json(path: Path, rows: list[Row], load: tuple[float, ...], *, profiled: bool) -> None:
+def write_json(
+    path: Path, rows: list[Row], load: tuple[float, ...], speed: list[float], *, profiled: bool
+) -> None:
     """Every figure so far (written after each measurement, so a crash loses none)."""
     data = {
         "cpus": os.cpu_count(),
         "load_average": [load, os.getloadavg()],
+        "reference_seconds": speed,
         "profiled": profiled,
         "rows": [
             {
@@ -600,17 +628,19 @@ def main() -> int:
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
+    speed = [reference_seconds()]
     rows: list[Row] = []
 
     def save() -> None:
         if args.json:
-            write_json(Path(args.json), rows, load, profiled=profile is not None)
+            write_json(Path(args.json), rows, load, speed, profiled=profile is not None)
 
     try:
         grid(rows, cases, polls, repeat, baseline=not args.no_baseline, profile=profile, save=save)
     except KeyboardInterrupt:
         print("interrupted: the figures so far", file=sys.stderr)
-    print(markdown(rows, repeat, profile is not None, load))
+    speed.append(reference_seconds())
+    print(markdown(rows, repeat, profile is not None, load, speed))
     print(LEGEND)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     save()

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,16 +291,23 @@ class Executor:
     async def _release(self, run: Tracked, *, end_call: bool = False) -> None:
         """End the run's call (when asked), give its room back, then its slot."""
         lease, run.lease = run.lease, None
-        try:
+        with self._then_its_slot(run):
             if end_call and run.run_id is not None:
                 with contextlib.suppress(GaveUp, RemoteError):  # an error either way
                     await self.cekura.end_call(run.run_id)
             if lease is not None:
                 await self.sources[lease.source].release(lease)
                 self.journal.write("released", key=run.planned.key)
+
+    @contextlib.contextmanager
+    def _then_its_slot(self, run: Tracked) -> Iterator[None]:
+        """Around giving a run's room back (at once or as a chore): its slot is freed
+        after, however that went, and "in flight" drops."""
+        try:
+            yield
         finally:
             self._give_slot(run)
-            self._report()  # its slot is free: "in flight" drops
+            self._report()
 
     def _free(self, run: Tracked, *, end_call: bool = False) -> None:
         lease = run.lease
@@ -308,12 +315,9 @@ class Executor:
             self._give_slot(run)
         elif lease is not None and not end_call and lease.source in self._instant:
             run.lease = None
-            try:
+            with self._then_its_slot(run):
                 self._instant[lease.source].release_now(lease)
                 self.journal.write("released", key=run.planned.key)
-            finally:
-                self._give_slot(run)
-                self._report()
         else:
             self._chore(self._release(run, end_call=end_call))
 
