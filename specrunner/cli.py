@@ -330,8 +330,8 @@ def plan(suite: str, selection: dict[str, Any], output_format: str, wide: bool) 
 @click.option(
     "--submissions",
     type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
+    default=None,
+    show_default="one per 50 of --concurrency, 4 to 32",
     help="Submissions (POSTs to Cekura) in flight at once, at most.",
 )
 @click.option(
@@ -393,7 +393,7 @@ def run(
     selection: dict[str, Any],
     concurrency: int,
     batch_size: int,
-    submissions: int,
+    submissions: int | None,
     poll_interval: float,
     use_emulator: bool,
     emulator_config: str | None,

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from specrunner.cekura import CekuraClient, cekura_url
+from specrunner.cekura import POLLS_AT_ONCE, CekuraClient, cekura_url
 from specrunner.cekura_http import AiohttpRequester
 from specrunner.models import RoomConfig
 from specrunner.retry import RetryPolicy
@@ -21,14 +21,17 @@ from specrunner.rooms.build import HTTP_KINDS, build_room_source
 if TYPE_CHECKING:
     import httpx
 
+
 # Every request has a total deadline and reads at most 32 MiB of its answer
 # (http_common.fetch, cekura_http.AiohttpRequester), with the totals of cekura.Deadlines and
 # of the room sources (docs/room-sources.md). httpx's timeouts also bound each step of a
 # room source's request (`room_sources_client`). A submission's total outlasts the wait for
 # a connection and connecting (10 s each), so that one that runs out had begun to be sent.
-CEKURA_CONNECTIONS = 20
-"""Requests to Cekura at once: submissions (`--submissions`, 4 by default), a poll's bulk
-GETs (4) and end-calls; one more waits at most 10 s for a connection."""
+def cekura_connections(submissions: int) -> int:
+    """Requests to Cekura at once: the submissions (`--submissions`), a poll's bulk GETs
+    (4) and twelve more for end-calls (20 at 4 submissions); one more waits at most 10 s
+    for a connection."""
+    return submissions + POLLS_AT_ONCE + 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,11 @@ def run_environment(
 
 @asynccontextmanager
 async def open_clients(
-    rooms: Mapping[str, RoomConfig], environ: Mapping[str, str], *, concurrency: int
+    rooms: Mapping[str, RoomConfig],
+    environ: Mapping[str, str],
+    *,
+    concurrency: int,
+    submissions: int = 4,
 ) -> AsyncIterator[Clients]:
     """The Cekura client and a room source per rendered room configuration (those that call
     HTTP APIs share one httpx client, made only for them); the sources are closed, and the
@@ -87,7 +94,7 @@ async def open_clients(
         # A poll gives up within the run's budget for an unreachable Cekura (the breaker),
         # so that a dead Cekura ends the run in about half a minute, not five.
         cekura = CekuraClient.from_environ(
-            AiohttpRequester(session, connections=CEKURA_CONNECTIONS),
+            AiohttpRequester(session, connections=cekura_connections(submissions)),
             environ,
             RetryPolicy(deadline=20.0, cap=5.0),
         )
