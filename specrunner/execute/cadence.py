@@ -55,6 +55,9 @@ class Cadence:
         of its duration)."""
         self._ended_by: deque[float] = deque(maxlen=SEEN)
         """For each of them, the age it was found ended at (an upper bound)."""
+        self._sorted: tuple[list[float], list[float]] | None = None
+        """Both, sorted: made again only after runs ended (a large suite asks when to
+        poll many times between two polls that see runs end)."""
 
     def ended(self, submitted: float, live_at: float, found_at: float) -> None:
         """A run submitted at `submitted` was last seen live by the poll at `live_at` (or
@@ -62,6 +65,7 @@ class Cadence:
         self._ended_by.append(max(found_at - submitted, 0.0))
         if live_at > submitted:
             self._live_for.append(live_at - submitted)
+        self._sorted = None
 
     def ticked(self, changed: bool) -> None:
         """After a poll: back to the shortest interval when something changed; after
@@ -94,8 +98,13 @@ class Cadence:
     def _low(self) -> float:
         """The median of the ages runs were last seen live at (a lower bound of their
         lengths)."""
-        live_for = sorted(self._live_for)
+        live_for = self._both_sorted()[0]
         return live_for[(len(live_for) - 1) // 2]
+
+    def _both_sorted(self) -> tuple[list[float], list[float]]:
+        if self._sorted is None:
+            self._sorted = (sorted(self._live_for), sorted(self._ended_by))
+        return self._sorted
 
     def _next_poll(
         self, last: float, now: float, submitted: Iterable[float]
@@ -106,7 +115,7 @@ class Cadence:
         if len(self._ended_by) < MIN_SEEN:
             young, oldest = self._before_any_ended(last, now, submitted)
             return min(regular, young), oldest * (YOUNG_SHARE - 1) / YOUNG_SHARE
-        ended_by = sorted(self._ended_by)
+        ended_by = self._both_sorted()[1]
         high = ended_by[(len(ended_by) - 1) * 9 // 10]  # the 90th percentile
         # The median of the lower bounds: near the truth for calls of one length, and for
         # calls of many, the age at which half of them are still going. (When every run
