@@ -6,7 +6,10 @@ hypothesis tests can call them without function-scoped fixtures.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -123,6 +126,28 @@ def payloads(plan: Plan) -> list[Any]:
 def minimal_env() -> dict[str, str]:
     """An environment for subprocesses: only PATH-like variables, no secrets."""
     return {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+
+
+def probe(
+    code: str,
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> Any:
+    """Run `code` in a fresh Python process (`args` in its sys.argv, `minimal_env()`
+    unless `env` is given), which must exit 0; the JSON on the last line it printed."""
+    completed = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=minimal_env() if env is None else dict(env),
+        timeout=timeout,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.splitlines()[-1])
 
 
 @pytest.fixture

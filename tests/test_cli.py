@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import MINIMAL, REPO, minimal_env, write_suite
+from conftest import MINIMAL, REPO, minimal_env, probe, write_suite
 from specrunner import __version__
 from specrunner.app.funnel import guard
 from specrunner.cli import main
@@ -508,16 +508,7 @@ print(json.dumps({"import": after_import, "validate": after_validate, "code": co
 
 def test_imports_are_lazy(tmp_path: Path) -> None:
     suite = write_suite(tmp_path, MINIMAL, "mini.yaml")
-    completed = subprocess.run(
-        [sys.executable, "-c", LAZY_PROBE, str(suite)],
-        capture_output=True,
-        text=True,
-        env=minimal_env(),
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    report = json.loads(completed.stdout.splitlines()[-1])
+    report = probe(LAZY_PROBE, str(suite))
     assert report["import"] == []
     assert report["code"] == 0
     # HTTP and the emulator belong to the commands that use them; jsonschema is asked only
@@ -638,14 +629,5 @@ def test_only_the_command_line_leaves_out_httpx_own_command_line_tool(
 ) -> None:
     """`specrunner` never calls httpx's command-line tool, and importing it costs every run
     about 40 ms; a program using specrunner's Python API keeps httpx as it is."""
-    completed = subprocess.run(
-        [sys.executable, "-c", HTTPX_CLI_PROBE, entry],
-        capture_output=True,
-        text=True,
-        env=minimal_env(),
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    found = json.loads(completed.stdout.splitlines()[-1])
+    found = probe(HTTPX_CLI_PROBE, entry)
     assert found == {"pygments": loads_pygments, "client": "AsyncClient"}

@@ -3,13 +3,9 @@ sources that call an HTTP API (a suite of static rooms never loads httpx)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from conftest import minimal_env
+from conftest import probe
 
 PROBE = """
 import asyncio, json, sys
@@ -41,14 +37,5 @@ print(json.dumps({"source": source, **loaded}))
 def test_httpx_is_loaded_only_for_room_sources_that_call_http(
     kind: str, source: str, httpx: bool
 ) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-c", PROBE, kind],
-        capture_output=True,
-        text=True,
-        env=minimal_env(),
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    found = json.loads(completed.stdout.splitlines()[-1])
+    found = probe(PROBE, kind)
     assert found == {"source": source, "httpx": httpx, "aiohttp": True}

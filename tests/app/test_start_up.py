@@ -8,14 +8,11 @@ the first submission is made.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from test_baseline_e2e import SUITE
 
-from conftest import minimal_env
+from conftest import minimal_env, probe
 from specrunner.emulator import Emulator, EmulatorConfig
 from specrunner.emulator.config import Behaviour, Fault
 
@@ -67,19 +64,15 @@ def test_a_run_imports_the_report_code_once_its_runs_are_done(tmp_path: Path) ->
         reply_order="shuffled",  # type: ignore[arg-type]
     )
     with Emulator(config) as emulator:
-        completed = subprocess.run(
-            [sys.executable, "-c", PROBE, "run", "suite.yaml", "--poll-interval", "0.05"],
-            capture_output=True,
-            text=True,
+        found = probe(
+            PROBE,
+            *("run", "suite.yaml", "--poll-interval", "0.05"),
             cwd=tmp_path,
             env={**minimal_env(), **emulator.environment()},
             timeout=120,
-            check=False,
         )
         created = emulator.ledger.totals()["runs"]
-    assert completed.returncode == 0, completed.stderr
-    found = json.loads(completed.stdout.splitlines()[-1])
-    assert found["code"] == 0, completed.stdout
+    assert found["code"] == 0, found
     assert created == 30
     assert "specrunner.app.running" in found["first"]
     assert [m for m in found["first"] if m.startswith(LATER)] == []
