@@ -29,12 +29,12 @@ from multidict import CIMultiDict
 
 from specrunner.http_common import (
     ANSWER_CAP,
-    REWRITTEN_HEADERS,
     Answer,
-    AnswerTooLarge,
     AnswerTooSlow,
     Lost,
     NotSent,
+    kept_headers,
+    read_capped,
 )
 from specrunner.version import __version__
 
@@ -117,17 +117,13 @@ class AiohttpRequester:
                 method, url, params=params, data=body, headers=headers, allow_redirects=False
             ) as response:
                 status = response.status
-                try:
-                    content = await _read_capped(response, cap)
-                except AnswerTooLarge:
-                    if 200 <= status < 300:
-                        raise
-                    content = b""
-                kept = CIMultiDict(
-                    (name, value)
-                    for name, value in response.headers.items()
-                    if name.lower() not in REWRITTEN_HEADERS
+                content = await read_capped(
+                    response.content.iter_any(),
+                    status=status,
+                    cap=cap,
+                    declared=response.content_length,
                 )
+                kept = CIMultiDict(kept_headers(response.headers.items()))
         except aiohttp.ClientConnectorError as exc:
             cause = exc.os_error.strerror or str(exc.os_error) or "no detail"
             reason = f"{type(exc).__name__}: cannot connect to {exc.host}:{exc.port} ({cause})"
@@ -149,18 +145,6 @@ def environment_proxy(url: str) -> str | None:
     if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
         return None
     return urllib.request.getproxies().get(parts.scheme)
-
-
-async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:
-    declared = response.content_length
-    if declared is not None and declared > cap:
-        raise AnswerTooLarge(cap, response.status)
-    body = bytearray()
-    async for chunk in response.content.iter_any():  # decompressed: a gzip bomb is capped too
-        if len(body) + len(chunk) > cap:
-            raise AnswerTooLarge(cap, response.status)
-        body += chunk
-    return bytes(body)
 
 
 def _reason(exc: BaseException) -> str:

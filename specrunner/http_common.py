@@ -14,7 +14,7 @@ import email.utils
 import ipaddress
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -75,33 +75,55 @@ async def fetch(
         async with asyncio.timeout(deadline):
             response = await http.send(request, stream=True)
             try:
-                body = await _read_capped(response, cap)
-            except AnswerTooLarge:
-                if 200 <= response.status_code < 300:
-                    raise
-                body = b""
+                body = await read_capped(
+                    response.aiter_bytes(),
+                    status=response.status_code,
+                    cap=cap,
+                    declared=_declared_length(response.headers.get("content-length", "")),
+                )
             finally:
                 await response.aclose()
     except TimeoutError:
         raise AnswerTooSlow(deadline) from None
-    headers = [
-        (name, value)
-        for name, value in response.headers.multi_items()
-        if name.lower() not in REWRITTEN_HEADERS
-    ]
+    headers = kept_headers(response.headers.multi_items())
     return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> bytes:
-    declared = response.headers.get("content-length", "").strip()
-    if declared.isascii() and declared.isdigit() and (len(declared) > 15 or int(declared) > cap):
-        raise AnswerTooLarge(cap, response.status_code)
-    body = bytearray()
-    async for chunk in response.aiter_bytes():  # decompressed: a gzip bomb is capped too
-        if len(body) + len(chunk) > cap:
-            raise AnswerTooLarge(cap, response.status_code)
-        body += chunk
-    return bytes(body)
+def kept_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """An answer's headers, but for those of the wire (REWRITTEN_HEADERS) that no longer
+    describe its body once read in full and decompressed."""
+    return [(name, value) for name, value in headers if name.lower() not in REWRITTEN_HEADERS]
+
+
+def _declared_length(value: str) -> int | None:
+    """A Content-Length header's number (one of more than 15 digits is taken as 10**15,
+    never parsed whole), or None when it is not one."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return 10**15 if len(value) > 15 else int(value)
+
+
+async def read_capped(
+    chunks: AsyncIterator[bytes], *, status: int, cap: int, declared: int | None
+) -> bytes:
+    """An answer's whole body from its (decompressed) `chunks`, at most `cap` bytes: over
+    it, AnswerTooLarge for a 2xx answer (raised before reading when the `declared`
+    Content-Length is already longer) and an empty body for any other, whose status and
+    headers say what callers need."""
+    try:
+        if declared is not None and declared > cap:
+            raise AnswerTooLarge(cap, status)
+        body = bytearray()
+        async for chunk in chunks:  # decompressed: a gzip bomb is capped too
+            if len(body) + len(chunk) > cap:
+                raise AnswerTooLarge(cap, status)
+            body += chunk
+        return bytes(body)
+    except AnswerTooLarge:
+        if 200 <= status < 300:
+            raise
+        return b""
 
 
 class Answered(Protocol):

@@ -133,6 +133,19 @@ def test_an_answer_declaring_more_than_the_cap_is_refused_before_its_body_is_rea
     assert drip.sent == 0
 
 
+def test_a_content_length_of_thousands_of_digits_is_over_the_cap_not_an_error() -> None:
+    # Python will not parse an integer of more than 4,300 digits: it is never parsed whole
+    drip = Drip(1024, count=10)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": "9" * 5000}, content=drip)
+
+    with pytest.raises(AnswerTooLarge) as caught:
+        fetched(handler)
+    assert (caught.value.status, caught.value.cap) == (200, ANSWER_CAP)
+    assert drip.sent == 0
+
+
 def test_reading_stops_as_soon_as_the_answer_passes_the_cap() -> None:
     drip = Drip(1000, count=10_000)  # 10 MB, without a Content-Length
 
