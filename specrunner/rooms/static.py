@@ -48,20 +48,20 @@ class StaticRoomSource:
         return None
 
     async def lease(self, run: PlannedRun) -> RoomLease:
-        if self._free and not self._waiters:
-            index = self._free.popleft()
-        else:
-            # First come, first served: a released room goes to the longest waiter.
-            waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                index = await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._give_back(waiter.result())  # handed over as we were cancelled
-                elif waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                raise
+        leased = self.lease_now(run)
+        if leased is not None:
+            return leased
+        # First come, first served: a released room goes to the longest waiter.
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            index = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._give_back(waiter.result())  # handed over as we were cancelled
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
         return self._leased_room(index)
 
     def _leased_room(self, index: int) -> RoomLease:
