@@ -15,10 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specrunner.errors import UsageError
 from specrunner.http_common import (
     ANSWER_CAP,
+    Answer,
     AnswerTooLarge,
     AnswerTooSlow,
     answer_json,
@@ -258,6 +261,86 @@ def test_json_nested_too_deeply_is_not_json_and_never_a_crash() -> None:
         answer_json(deep)
     assert describe_status(deep) == "HTTP 500: " + "[" * 200  # as any text: its end, cut
     assert answer_json(httpx.Response(200, json={"a": [1]})) == {"a": [1]}
+
+
+def _read(body: bytes) -> tuple[str, Any]:
+    """What reading `body` gives: ("value", it) or ("error", the exception's type)."""
+    try:
+        return "value", answer_json(Answer(200, {}, body))
+    except ValueError as exc:
+        return "error", type(exc)
+
+
+def _by_json(body: bytes) -> tuple[str, Any]:
+    try:
+        return "value", json.loads(body)
+    except RecursionError:
+        return "error", ValueError  # answer_json says "nested too deeply"
+    except ValueError as exc:
+        return "error", type(exc)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 1, "id": 2}',  # the last of a repeated key, as json keeps it
+        b'{"score": NaN, "low": -Infinity, "high": Infinity}',  # orjson refuses these
+        b"[1e400, -1e400, 1e-400]",  # beyond a double: json gives infinities
+        b'"\\ud800 alone"',
+        b'["\\ud83d\\ude00", "\\u0000"]',
+        b"\xef\xbb\xbf{}",  # a byte order mark
+        "{}".encode("utf-16"),  # json reads UTF-16 and UTF-32 too
+        b"[" * 2000 + b"]" * 2000,  # deeper than orjson's 1,024 levels, read by json
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than json can: not JSON, no crash
+        b'"\xff"',
+        b"\xff",
+        b"",
+        b"   ",
+        b"{} {}",
+        b"[1,]",
+        b'{"a": 1.5, "b": -0.0, "c": 0, "d": 18446744073709551615, "e": 1E2}',
+        b'"line\\nbreak \\"quoted\\" \\t tab"',
+    ],
+)
+def test_an_answer_s_json_is_read_as_json_reads_it(body: bytes) -> None:
+    got, expected = _read(body), _by_json(body)
+    if got[0] == "value" and expected[0] == "value":
+        assert json.dumps(got[1]) == json.dumps(expected[1])  # NaN as NaN
+        assert type(got[1]) is type(expected[1])
+    else:
+        assert got == expected
+
+
+def test_an_integer_beyond_64_bits_in_an_answer_is_read_as_a_float() -> None:
+    """The one way the fast reader differs from json (as `Answer.json` says)."""
+    value = answer_json(Answer(200, {}, b'{"id": 123456789012345678901234567890}'))
+    assert value == {"id": 1.2345678901234568e29}
+    assert type(value["id"]) is float
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.booleans())
+def test_any_answer_reads_as_json_reads_it(value: Any, ascii_only: bool) -> None:
+    try:
+        body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, kept as it is, is not UTF-8
+        body = json.dumps(value).encode("utf-8")
+    got = answer_json(Answer(200, {}, body))
+    assert json.dumps(got) == json.dumps(json.loads(body))
+    assert repr(got) == repr(json.loads(body))
 
 
 @pytest.mark.parametrize(
