@@ -26,9 +26,11 @@ import os
 import stat
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from specrunner.execute.journal_records import parse_line, record_problem
 from specrunner.masking import SecretTracker
@@ -44,6 +46,22 @@ failure): the only ones that could carry a secret, so the ones redacted."""
 _LINES = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """`json.dumps(record, ensure_ascii=False, separators=(",", ":"))`, made once: a large
 suite writes two records per run."""
+_FLAT = frozenset({str, int, bool, type(None)})
+
+
+def _flat_line(record: Mapping[str, Any]) -> bytes | None:
+    """The record's line as `_LINES` writes it, in UTF-8, when every field is a string,
+    an integer, a boolean or null (a run's "final" and "released" records, most of a
+    large suite's), written by orjson in a tenth of the time; else None. For such values
+    orjson writes the very bytes json does (the same escapes for every character, the
+    same integers); an integer beyond 64 bits or a lone surrogate, which orjson refuses,
+    is left to json."""
+    if not all(type(value) in _FLAT for value in record.values()):
+        return None
+    try:
+        return orjson.dumps(record) + b"\n"
+    except orjson.JSONEncodeError:
+        return None
 
 
 class Journal:
@@ -106,11 +124,12 @@ class Journal:
             for name in _FREE_TEXT:
                 if isinstance(record.get(name), str):
                     record[name] = hidden.redact_text(record[name])
-        line = _LINES.encode(record) + "\n"
+        flat = _flat_line(record)
+        line = _LINES.encode(record) + "\n" if flat is None else ""
         problem = record_problem(record)
         if problem is not None:
             raise ValueError(f"the journal refuses {problem}")
-        data = line.encode("utf-8")
+        data = line.encode("utf-8") if flat is None else flat
         with self._cond:
             self._raise_error()
             if self._closing:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from specrunner.errors import ExitCode, UsageError
 from specrunner.execute.journal import Journal
@@ -359,6 +361,50 @@ def test_a_record_it_could_not_read_back_is_refused_at_the_call(
     finally:
         writer.close()
     assert [r["type"] for r in read_records(tmp_path / "journal.jsonl")] == ["start"]
+
+
+_FIELD_VALUES = st.one_of(
+    st.text(),  # lone surrogates too: refused as json refuses them
+    st.integers(min_value=-(2**70), max_value=2**70),  # beyond 64 bits too
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers() | st.floats(), max_size=2),
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(
+        st.text(max_size=5).filter(lambda k: k not in ("type", "key")), _FIELD_VALUES, max_size=4
+    ),
+    st.text(max_size=8),
+)
+def test_each_line_is_the_json_it_always_was(
+    tmp_path: Path, extra: dict[str, Any], key: str
+) -> None:
+    """Flat records are written by orjson, others by json: every line is, byte for byte,
+    `json.dumps(record, ensure_ascii=False, separators=(",", ":"))`, and whatever json
+    cannot write in UTF-8 is refused at the call, as it always was."""
+    path = tmp_path / f"journal-{os.getpid()}-{threading.get_ident()}.jsonl"
+    path.unlink(missing_ok=True)
+    writer = Journal(path)
+    record = {"type": "released", "key": key, **extra}
+    expected = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        try:
+            wanted = expected.encode("utf-8")
+        except UnicodeEncodeError:
+            with pytest.raises(UnicodeEncodeError):
+                writer.write("released", key=key, **extra)
+            wanted = b""
+        else:
+            writer.write("released", key=key, **extra)
+    finally:
+        writer.close()
+    assert path.read_bytes() == wanted
 
 
 # -- writing: the thread, order and durability
