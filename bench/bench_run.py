@@ -11,10 +11,11 @@ The grid (runs x call, on a static pool of that many rooms, `--concurrency` = ro
     2,000 x 0.5 s on 200 rooms    10,000 x 0.2 s on 1,000 rooms
 
 Each case runs at the default poll interval (1 s) and at `--poll-interval 0.25`, with the
-default `--submissions` (4) and `--batch-size` (10). Every command gets a fresh emulator in
-its own process, with queueing and evaluation set to zero (a run takes exactly its call)
-and the runs of each POST's answer shuffled (`reply_order: shuffled`). The suite has
-runs / 20 scenarios repeated 20 times, each run's payload carrying its run key.
+default `--submissions` (one per 50 rooms, from 4 to 32) and `--batch-size` (10). Every
+command gets a fresh emulator in its own process, with queueing and evaluation set to
+zero (a run takes exactly its call) and the runs of each POST's answer shuffled
+(`reply_order: shuffled`). The suite has runs / 20 scenarios repeated 20 times, each
+run's payload carrying its run key.
 
 The figures, per case and poll interval (min / median / max over the repetitions):
 - wall: of the whole command (interpreter start to exit);
@@ -23,7 +24,9 @@ The figures, per case and poll interval (min / median / max over the repetitions
   leases) is its own column, and "x ideal after start-up" is (median wall - median
   start-up) / ideal;
 - CPU: user + system seconds of the specrunner process itself, and peak memory (its
-  ru_maxrss), both from `os.wait4` on that process;
+  ru_maxrss), both from `os.wait4` on that process, which a small process of the
+  benchmark's starts (`spawner.py`: so that the benchmark's own memory, grown by the
+  ledgers it reads, is not counted in the command's peak);
 - POSTs and GETs per run, counted from the emulator's ledger (every request it answered),
   and the emulator's own CPU seconds (from /proc) while the command ran;
 - exactly once: the ledger holds one run per planned run key, none twice, none missing.
@@ -56,10 +59,8 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -72,6 +73,7 @@ import yaml
 
 from compiled import compile_tree
 from emulated import Emulated, emulator
+from spawner import Spawner
 
 KEY = "bench-key"
 REPEAT = 20
@@ -203,25 +205,19 @@ def suite(case: Case) -> dict[str, Any]:
     }
 
 
+SPAWNER = Spawner()
+"""Starts every measured command (see spawner.py: so that its peak memory is its own)."""
+
+
 def measure(command: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> Usage:
     """Run the command; its wall, and its own CPU and peak memory from `os.wait4` (a
     command still going after LIMIT seconds is killed, and fails)."""
-    with log.open("wb") as out:
-        began = time.perf_counter()
-        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        watchdog = threading.Timer(LIMIT, child.kill)
-        watchdog.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            watchdog.cancel()
-        wall = time.perf_counter() - began
-    child.returncode = os.waitstatus_to_exitcode(status)
+    used = SPAWNER.run(command, env, cwd, log, LIMIT)
     return Usage(
-        wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        peak_mb=usage.ru_maxrss * 1024 / 1e6,  # ru_maxrss is in KiB on Linux
-        code=child.returncode,
+        wall=used["wall"],
+        cpu=used["cpu"],
+        peak_mb=used["peak_kib"] * 1024 / 1e6,
+        code=used["code"],
     )
 
 
@@ -639,6 +635,8 @@ def main() -> int:
         grid(rows, cases, polls, repeat, baseline=not args.no_baseline, profile=profile, save=save)
     except KeyboardInterrupt:
         print("interrupted: the figures so far", file=sys.stderr)
+    finally:
+        SPAWNER.close()
     speed.append(reference_seconds())
     print(markdown(rows, repeat, profile is not None, load, speed))
     print(LEGEND)
