@@ -230,8 +230,9 @@ def run_tail_cpu(rounds: int, runs: int = 10_000) -> list[float]:
             run_dir.mkdir()
             settings = HistorySettings(str(run_dir / "history.sqlite"), workdir=run_dir)
 
-            def trend(report: Any, settings: HistorySettings = settings) -> Any:
-                return keep(report, Source.RUN, settings, lambda line: print(line, file=sys.stderr))
+            def trend(report: Any, runs: Any, settings: HistorySettings = settings) -> Any:
+                warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
+                return keep(report, Source.RUN, settings, warn, runs)
 
             began = time.process_time()
             write_run_report(

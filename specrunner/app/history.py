@@ -24,6 +24,7 @@ from specrunner.text import visible
 
 if TYPE_CHECKING:
     from specrunner.report.charts import Trend
+    from specrunner.report.json_text import ItemsJson
 
 # `specrunner history` imports only what reading needs: recording, drawing and reading
 # report files load the rest when they run.
@@ -47,17 +48,23 @@ class HistorySettings:
 
 
 def keep(
-    report: Report, source: Source, settings: HistorySettings, warn: Callable[[str], None]
+    report: Report,
+    source: Source,
+    settings: HistorySettings,
+    warn: Callable[[str], None],
+    runs: ItemsJson | None = None,
 ) -> Trend | None:
     """Record `report` and return the history its charts draw; None (and one warning on
-    `warn`) when the history cannot be written, and None when it is off."""
+    `warn`) when the history cannot be written, and None when it is off. `runs`: the
+    texts of its runs, when they were written out as it was made (its id is then made
+    faster)."""
     if settings.off or not report["runs"]:  # a selection of nothing has no history
         return None
     from specrunner.app.clock import now_iso
     from specrunner.history.charting import report_trend
 
     try:
-        entry = entry_of(report)
+        entry = entry_of(report, runs)
         with open_history(settings.location) as store:
             store.record(entry, source=source, recorded_at=now_iso())
             return report_trend(store, entry)
@@ -68,14 +75,14 @@ def keep(
 
 def recording(
     settings: HistorySettings, source: Source, warn: Callable[[str], None]
-) -> Callable[[Report], Trend | None]:
+) -> Callable[[Report, ItemsJson | None], Trend | None]:
     """`keep`, for a use case that makes a report (`merge`)."""
-    return lambda report: keep(report, source, settings, warn)
+    return lambda report, runs: keep(report, source, settings, warn, runs)
 
 
-def reading(settings: HistorySettings) -> Callable[[Report], Trend | None]:
+def reading(settings: HistorySettings) -> Callable[[Report, ItemsJson | None], Trend | None]:
     """`trend_of`, for a use case that draws a report again (`report`)."""
-    return lambda report: trend_of(report, settings)
+    return lambda report, _runs: trend_of(report, settings)
 
 
 def trend_of(report: Report, settings: HistorySettings) -> Trend | None:

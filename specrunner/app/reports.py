@@ -20,6 +20,7 @@ from specrunner.report.build import build_report
 from specrunner.report.charts import Trend
 from specrunner.report.comparison import DEFAULT_ALPHA, regressed
 from specrunner.report.comparison_console import comparison_lines
+from specrunner.report.json_text import ItemsJson
 from specrunner.report.markdown import append_step_summary
 from specrunner.report.records import Report
 from specrunner.report.saved import merge_reports
@@ -58,7 +59,7 @@ def write_run_report(
         report = built.report
         if baseline is not None:
             report["comparison"] = baseline.compare(report)
-        drawn = trend(report) if trend is not None else None
+        drawn = trend(report, built.runs_json) if trend is not None else None
         write_reports(report, outputs, trend=drawn, runs=built.runs_json)
     return report
 
@@ -149,8 +150,9 @@ def verdict_code(report: Report) -> int:
     return ExitCode.OK
 
 
-TrendOf = Callable[[Report], Trend | None]
-"""What gives a report's charts their history (and may record the report in it)."""
+TrendOf = Callable[[Report, ItemsJson | None], Trend | None]
+"""What gives a report's charts their history (and may record the report in it), given the
+report and, when it was just made, the texts its runs were written out as."""
 
 
 def render_saved(path: str, outputs: Sequence[str], *, trend: TrendOf | None = None) -> Rendered:
@@ -183,7 +185,7 @@ def merge(
 
 
 def _written(report: Report, outputs: Sequence[str], trend: TrendOf | None) -> Rendered:
-    drawn = trend(report) if trend is not None else None
+    drawn = trend(report, None) if trend is not None else None
     write_reports(report, [Path(o) for o in outputs], trend=drawn)
     appended = bool(step_summary(report, os.environ))
     return Rendered(report, tuple(outputs), appended)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from specrunner.app.history import HistorySettings
     from specrunner.dry_run_view import DryRun
     from specrunner.report.charts import Trend
+    from specrunner.report.json_text import ItemsJson
     from specrunner.report.records import Report
 
 
@@ -370,14 +371,14 @@ async def _run(
     records: tuple[RunRecord, ...] = ()
     failure: BaseException | None = None
 
-    def trend(report: Report) -> Trend | None:
+    def trend(report: Report, runs: ItemsJson | None) -> Trend | None:
         """A run that got to its end is recorded in the history; one that did not is not,
         but its charts still show the history before it."""
         from specrunner.app.history import keep, trend_of  # once the runs are done
         from specrunner.history.entries import Source
 
         if failure is None and executor.stopped is None:
-            return keep(report, Source.RUN, request.history_settings, note)
+            return keep(report, Source.RUN, request.history_settings, note, runs)
         return trend_of(report, request.history_settings)
 
     try:

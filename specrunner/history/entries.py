@@ -12,7 +12,7 @@ from typing import Any
 
 from specrunner.judge import OUTCOMES, percentile
 from specrunner.report.cekura_details import finite_number
-from specrunner.report.json_text import canonical_pieces
+from specrunner.report.json_text import ItemsJson, canonical_pieces
 from specrunner.report.records import Report, ReportRun
 
 
@@ -82,16 +82,17 @@ class Entry:
         return self.shard is None and not self.partial
 
 
-def report_id(report: Report) -> str:
+def report_id(report: Report, runs: ItemsJson | None = None) -> str:
     """The report's identity: the hash of its content, however its file was laid out: of
-    its canonical JSON (`canonical_json`), as every report id was ever hashed."""
+    its canonical JSON (`canonical_json`), as every report id was ever hashed. `runs`, the
+    texts its runs were written out as when it was made, only makes that faster."""
     digest = hashlib.sha256()
-    for piece in canonical_pieces(report):
-        digest.update(piece.encode("utf-8"))
+    for piece in canonical_pieces(report, runs):
+        digest.update(piece)
     return digest.hexdigest()
 
 
-def entry_of(report: Report) -> Entry:
+def entry_of(report: Report, runs: ItemsJson | None = None) -> Entry:
     verdict = report["verdict"]
     durations = verdict["duration_seconds"]
     plan = report.get("plan")
@@ -102,7 +103,7 @@ def entry_of(report: Report) -> Entry:
         for cell in report["cells"]
     )
     return Entry(
-        id=report_id(report),
+        id=report_id(report, runs),
         suite=report["suite"]["name"],
         suite_version=report["suite"]["version"],
         suite_file=report["suite"]["file"],

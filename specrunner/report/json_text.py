@@ -4,15 +4,21 @@ report's identity in the history.
 
 A run's 10,000 runs are written out twice on their way to results.json: once to look for
 secrets in them (`report.build`), once to write them (`report.write`). `ItemsJson` carries
-the first text to the second, so that each run is written out once.
+the first text to the second, so that each run is written out once. It also shows that
+its items are plain JSON data with finite numbers (`item_json` refuses anything else), so
+that their canonical text may be written by orjson, in a fifth of the time, wherever it is
+byte for byte json's (`canonical_pieces`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+
+import orjson
 
 
 def item_json(value: object) -> str:
@@ -62,23 +68,50 @@ once and without looking for cycles (a report is JSON data)."""
 _BATCH: Final = 1000
 
 
-def canonical_pieces(report: object) -> Iterator[str]:
-    """`canonical_json(report)` in pieces that join to it: a long list of the report (its
-    runs) a thousand items at a time, so that a 10,000-run report's 10 MB of text is never
-    held whole. A value that is not an object with string keys comes in one piece."""
+def canonical_pieces(report: object, runs: ItemsJson | None = None) -> Iterator[bytes]:
+    """`canonical_json(report)` in UTF-8, in pieces that join to it: a long list of the
+    report (its runs) a thousand items at a time, so that a 10,000-run report's 10 MB of
+    text is never held whole. A value that is not an object with string keys comes in
+    one piece. When `runs` holds the texts of that long list, its pieces are written by
+    orjson (see `_canonical_items`)."""
     if not isinstance(report, dict) or not all(type(key) is str for key in report):
-        yield canonical_json(report)
+        yield canonical_json(report).encode("utf-8")
         return
-    yield "{"
+    yield b"{"
     for position, key in enumerate(sorted(report)):
         value = report[key]
-        yield ("," if position else "") + canonical_json(key) + ":"
+        yield ("," if position else "").encode() + canonical_json(key).encode("utf-8") + b":"
         if isinstance(value, list) and len(value) > _BATCH:
-            yield "["
+            plain = runs is not None and runs.texts_of(value) is not None
+            yield b"["
             for start in range(0, len(value), _BATCH):
-                items = canonical_json(value[start : start + _BATCH])[1:-1]
-                yield ("," if start else "") + items
-            yield "]"
+                items = _canonical_items(value[start : start + _BATCH], plain=plain)
+                yield (b"," if start else b"") + items
+            yield b"]"
         else:
-            yield canonical_json(value)
-    yield "}"
+            yield canonical_json(value).encode("utf-8")
+    yield b"}"
+
+
+def _canonical_items(items: list[Any], *, plain: bool) -> bytes:
+    """The canonical text of `items`, without its brackets, in UTF-8.
+
+    Of `plain` items (written out by `item_json`: JSON data, every number finite), orjson
+    writes the same bytes as json, but for floats under 1e-4 (json writes 1e-05 where
+    orjson writes 0.00001, and 1e-07 where it writes 1e-7): a text showing one (or
+    anything like one, in a string) is written by json instead, as is anything orjson
+    refuses (an integer beyond 64 bits, a lone surrogate, deep nesting)."""
+    if plain:
+        try:
+            text = orjson.dumps(items, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            if b"0.0000" not in text and (b"e-" not in text or not _TINY.search(text)):
+                return text[1:-1]
+    return canonical_json(items)[1:-1].encode("utf-8")
+
+
+_TINY: Final = re.compile(rb"[0-9]e-")
+"""A float under 1e-5 as orjson writes it (1e-7); from 1e-5 up it writes 0.0000... The
+plain searches before it are ten times as fast as a regular expression."""
