@@ -12,11 +12,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
+from report_factory import cells_report
 
 import specrunner
 from specrunner.app.running import RunResult
 from specrunner.cli import main
 from specrunner.emulator import Behaviour, Emulator, EmulatorConfig
+from specrunner.report.saved import read_report
 from specrunner.schemas import load_schema
 
 SUITE = {
@@ -138,3 +140,41 @@ def test_report_refuses_files_that_are_not_reports(tmp_path: Path, content: str)
 def test_schema_report_prints_the_report_schema() -> None:
     result = CliRunner().invoke(main, ["schema", "report"])
     assert json.loads(result.output) == load_schema("report")
+
+
+@pytest.mark.parametrize("odd", ["NaN", "Infinity", "-Infinity", "1e400", "-1E+999"])
+def test_a_number_that_is_not_finite_in_a_saved_report_is_read_as_null(
+    tmp_path: Path, odd: str
+) -> None:
+    """JSON written elsewhere may hold NaN, an infinity or a number beyond a double: read
+    as null, wherever it is, and the rest as it is."""
+    report = cells_report()
+    report["runs"][0]["duration_seconds"] = 12.345678  # a mark, replaced by `odd`
+    report["runs"][1]["publish_data_message"] = {"deep": [1, {"x": 12.345678}]}
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(report).replace("12.345678", odd), encoding="utf-8")
+    read = read_report(str(path))
+    assert read["runs"][0]["duration_seconds"] is None
+    assert read["runs"][1]["publish_data_message"] == {"deep": [1, {"x": None}]}
+    report["runs"][0]["duration_seconds"] = None
+    report["runs"][1]["publish_data_message"] = {"deep": [1, {"x": None}]}
+    assert read == report
+
+
+def test_a_saved_report_is_read_as_json_reads_it(tmp_path: Path) -> None:
+    report = cells_report()
+    report["runs"][0]["publish_data_message"] = {
+        "tiny": 5e-324,
+        "huge": 1.7976931348623157e308,
+        "under": 1e-400,  # 0.0, as json reads it: finite
+        "big": 2**100,
+        "text": "NaN Infinity 1e400",
+    }
+    path = tmp_path / "r.json"
+    text = json.dumps(report)
+    assert '"under": 0.0,' in text
+    path.write_text(text.replace('"under": 0.0,', '"under": 1e-400,'), encoding="utf-8")
+    read = read_report(str(path))
+    assert read == json.loads(path.read_text(encoding="utf-8"))
+    assert read["runs"][0]["publish_data_message"]["under"] == 0.0
+    assert type(read["runs"][0]["publish_data_message"]["big"]) is int
