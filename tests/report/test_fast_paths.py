@@ -15,6 +15,7 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from report_factory import cells_report
 from test_odd_runs import JSONISH, RUN
 
 from specrunner.app import reports
+from specrunner.errors import UsageError
 from specrunner.history.entries import report_id
 from specrunner.masking import Secrets
 from specrunner.report.build import _cleaned, cell_key, finite, judge
@@ -435,3 +437,20 @@ def test_objects_frozen_by_someone_else_stay_frozen() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_saved_report_is_read_and_rendered_with_the_collector_paused(tmp_path: Path) -> None:
+    """`specrunner report` reads 10,000 runs of new containers, none in a cycle: the
+    collector is paused while it does (0.13 s of about 1 s), then as it was."""
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(cells_report()), encoding="utf-8")
+    seen: list[bool] = []
+
+    def trend(_report: Any, _runs: Any) -> None:
+        seen.append(gc.isenabled())
+
+    reports.render_saved(str(saved), [str(tmp_path / "again.json")], trend=trend)
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(UsageError):
+        reports.render_saved(str(tmp_path / "missing.json"), [str(tmp_path / "x.json")])
+    assert gc.isenabled()

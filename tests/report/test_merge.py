@@ -6,6 +6,7 @@ their cells are not met."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from conftest import REPO, compile_dict, compile_text
+from specrunner.app import reports
 from specrunner.cli import main
 from specrunner.errors import UsageError
 from specrunner.models import Outcome, Plan, RunRecord
@@ -198,6 +200,22 @@ def test_one_report_of_a_whole_plan_merges_alone() -> None:
     result = merged([whole])
     assert result["plan"]["merged"] == ["1/1"]
     assert result["verdict"] == whole["verdict"]
+
+
+def test_merge_reads_and_joins_the_shards_with_the_collector_paused(tmp_path: Path) -> None:
+    """As `specrunner report` does (`reports._collector_paused`): then as it was."""
+    path = tmp_path / "whole.json"
+    path.write_text(json.dumps(report_of(compile_dict(SUITE))), encoding="utf-8")
+    seen: list[bool] = []
+
+    def trend(_report: Any, _runs: Any) -> None:
+        seen.append(gc.isenabled())
+
+    reports.merge([str(path)], [str(tmp_path / "merged.json")], trend=trend)
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(UsageError):
+        reports.merge([str(path), str(path)], [str(tmp_path / "twice.json")])
+    assert gc.isenabled()
 
 
 def test_a_missing_shard_is_an_error_that_names_it() -> None:

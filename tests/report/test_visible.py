@@ -9,6 +9,8 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from report_factory import make_report
 
 from specrunner.models import Snapshot
@@ -19,7 +21,7 @@ from specrunner.report.markdown import md, render_markdown
 from specrunner.report.progress import PlainProgress
 from specrunner.report.records import Report
 from specrunner.report.wording import one_line
-from specrunner.text import visible
+from specrunner.text import visible, visible_in_json
 
 # C0 but newline and tab, DEL, C1.
 CONTROLS = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A)]
@@ -152,6 +154,38 @@ def test_html_data_shows_bidi_controls_escaped() -> None:
     decoded = json.loads(data)
     assert decoded["error"] == "x" + "".join(escape(ch) for ch in BIDI) + f"y {ORDINARY}"
     assert decoded["n"] == 1
+
+
+_PAGE_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # beyond 64 bits: json writes them
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1e-05, 1e-07, 1e16, -0.0])
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"])),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_PAGE_VALUES)
+def test_the_page_s_data_is_json_the_page_parses_to_the_same_values(value: object) -> None:
+    data = script_json(value)
+    assert not re.search("[<>&" + "".join(BIDI) + "]", data)
+    # What JSON.parse gives is what json reads (both read \u003c as <), once bidi
+    # controls, shown escaped, are taken as the text they show.
+    expected = json.loads(visible_in_json(json.dumps(value, ensure_ascii=False)))
+    assert json.loads(data) == expected
+
+
+def test_a_nan_on_the_page_is_null_which_json_parse_reads() -> None:
+    assert json.loads(script_json({"d": float("nan"), "e": [float("inf")]})) == {
+        "d": None,
+        "e": [None],
+    }
 
 
 def test_ordinary_unicode_reaches_every_view_unchanged() -> None:
