@@ -67,8 +67,9 @@ async def poll_each(
     """`poll` of `run_ids` in chunks of at most POLL_CHUNK, POLLS_AT_ONCE of them in flight,
     each answer handed to `take` as soon as it comes, whatever the order: a large poll's
     first answers are acted on (their runs' rooms go to the next runs) while the others are
-    still on their way. When one chunk fails (or the poll is cut), the others are
-    cancelled and the failure raised; the answers already taken stay taken."""
+    still on their way, and the event loop turns between two answers. When one chunk fails
+    (or the poll is cut), the others are cancelled and the failure raised; the answers
+    already taken stay taken."""
     chunks = [run_ids[i : i + POLL_CHUNK] for i in range(0, len(run_ids), POLL_CHUNK)]
     if len(chunks) <= 1:
         take(await poll(chunks[0]) if chunks else [])
@@ -83,6 +84,10 @@ async def poll_each(
     try:
         for answer in asyncio.as_completed(tasks):
             take(await answer)
+            # What the answer set going (the rooms it freed leased to the next runs, their
+            # batch begun) goes before the next answer, even one already here: else a
+            # wave's rooms wait for all ten answers of a poll to be read.
+            await asyncio.sleep(0)
     finally:  # one gave up, `take` failed, or the poll was cut: the others stop too
         for task in tasks:
             task.cancel()

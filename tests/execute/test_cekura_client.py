@@ -745,6 +745,28 @@ def test_a_poll_of_many_runs_sends_its_gets_a_few_at_a_time() -> None:
     assert sum("/v1/" in p for p in paths) == 10
 
 
+def test_poll_each_lets_the_loop_act_on_an_answer_before_taking_the_next() -> None:
+    """Answers that came together: what taking the first set going (here, a callback, as
+    freeing a room wakes the executor's feeder) runs before the second is taken."""
+    events: list[str] = []
+
+    async def poll(chunk: Sequence[int]) -> list[dict[str, Any]]:
+        return [{"id": i} for i in chunk]  # every answer at once
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def take(found: list[dict[str, Any]]) -> None:
+            events.append(f"take {found[0]['id']}")
+            loop.call_soon(events.append, f"after {found[0]['id']}")
+
+        async with asyncio.timeout(10):
+            await poll_each(list(range(1, 301)), poll, take)
+
+    asyncio.run(main())
+    assert events == ["take 1", "after 1", "take 101", "after 101", "take 201", "after 201"]
+
+
 def test_poll_each_hands_over_answers_as_they_come_and_stops_the_rest_on_a_failure() -> None:
     taken: list[list[int]] = []
     cancelled: list[int] = []
