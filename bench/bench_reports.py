@@ -243,18 +243,24 @@ def run_tail_cpu(rounds: int, runs: int = 10_000) -> list[float]:
                 return keep(report, Source.RUN, settings, warn, runs)
 
             began = time.process_time()
-            write_run_report(
-                planned,
-                records,
-                secrets=secrets,
-                outputs=[run_dir / "results.json"],
-                started_at="2026-01-01T00:00:00Z",
-                run_dir=run_dir,
-                workdir=run_dir,
-                trend=trend,
-            )
+            run_tail(planned, records, secrets, run_dir, trend=trend)
             times.append(time.process_time() - began)
     return times
+
+
+def run_tail(planned: Any, records: Any, secrets: Any, run_dir: Path, *, trend: Any = None) -> None:
+    """What `specrunner run` does once its runs are done, in `run_dir`: its results.json
+    written there (and, with `trend`, the run recorded in a history)."""
+    write_run_report(
+        planned,
+        records,
+        secrets=secrets,
+        outputs=[run_dir / "results.json"],
+        started_at="2026-01-01T00:00:00Z",
+        run_dir=run_dir,
+        workdir=run_dir,
+        trend=trend,
+    )
 
 
 SAVED_TARGET_SECONDS = 1.0
@@ -267,15 +273,7 @@ def rendered_again(rounds: int, runs: int = 10_000) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         planned, records, secrets = tail_inputs(folder, runs)
-        write_run_report(
-            planned,
-            records,
-            secrets=secrets,
-            outputs=[folder / "results.json"],
-            started_at="2026-01-01T00:00:00Z",
-            run_dir=folder,
-            workdir=folder,
-        )
+        run_tail(planned, records, secrets, folder)
         outputs = ["report.html", "report.md", "report.xml", "report.json"]
         command = [sys.executable, "-m", "specrunner", "report", "results.json"]
         command += [arg for name in outputs for arg in ("-o", name)] + ["--no-history"]
