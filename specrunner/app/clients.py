@@ -34,6 +34,15 @@ def cekura_connections(submissions: int) -> int:
     return submissions + POLLS_AT_ONCE + 12
 
 
+def default_submissions(concurrency: int) -> int:
+    """Submissions in flight at once when not given: one per 50 runs in flight, from 4 to
+    32. A wave of 1,000 freed rooms is 100 POSTs of 10 runs: 4 at a time, the last went
+    out about 0.1 s after the first; 20 at a time halved that (bench/bench_run.py,
+    10,000 runs on 1,000 rooms). With 200 rooms, more than 4 at a time only made the
+    polls wait behind them."""
+    return max(4, min(32, concurrency // 50))
+
+
 @dataclass(frozen=True, slots=True)
 class Clients:
     cekura: CekuraClient
@@ -80,11 +89,12 @@ async def open_clients(
     environ: Mapping[str, str],
     *,
     concurrency: int,
-    submissions: int = 4,
+    submissions: int | None = None,
 ) -> AsyncIterator[Clients]:
     """The Cekura client and a room source per rendered room configuration (those that call
     HTTP APIs share one httpx client, made only for them); the sources are closed, and the
-    clients, on the way out."""
+    clients, on the way out. Cekura's connections are sized for `submissions` in flight
+    (None: `default_submissions` of `concurrency`, as a run takes it)."""
     async with AsyncExitStack() as stack:
         session = await stack.enter_async_context(AiohttpRequester.session(cekura_url(environ)))
         http = None
@@ -94,7 +104,12 @@ async def open_clients(
         # A poll gives up within the run's budget for an unreachable Cekura (the breaker),
         # so that a dead Cekura ends the run in about half a minute, not five.
         cekura = CekuraClient.from_environ(
-            AiohttpRequester(session, connections=cekura_connections(submissions)),
+            AiohttpRequester(
+                session,
+                connections=cekura_connections(
+                    default_submissions(concurrency) if submissions is None else submissions
+                ),
+            ),
             environ,
             RetryPolicy(deadline=20.0, cap=5.0),
         )

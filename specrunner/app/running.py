@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from specrunner.app import run_dir as run_dirs
 from specrunner.app.aftermath import closing_lines
-from specrunner.app.clients import Clients, check_clients, open_clients, run_environment
+from specrunner.app.clients import (
+    Clients,
+    check_clients,
+    default_submissions,
+    open_clients,
+    run_environment,
+)
 from specrunner.app.clock import now_iso
 from specrunner.app.collecting import few_collections
 from specrunner.app.confirming import Ask, confirm
@@ -487,15 +493,6 @@ def _signals(executor: Executor, *, end_calls: bool, note: Callable[[str], None]
     finally:
         for number in installed:
             loop.remove_signal_handler(number)
-
-
-def default_submissions(concurrency: int) -> int:
-    """Submissions in flight at once when not given: one per 50 runs in flight, from 4 to
-    32. A wave of 1,000 freed rooms is 100 POSTs of 10 runs: 4 at a time, the last went
-    out about 0.1 s after the first; 20 at a time halved that (bench/bench_run.py,
-    10,000 runs on 1,000 rooms). With 200 rooms, more than 4 at a time only made the
-    polls wait behind them."""
-    return max(4, min(32, concurrency // 50))
 
 
 def submissions_of(request: RunRequest) -> int:
